@@ -74,8 +74,11 @@ type Policy struct {
 type Workflow struct {
 	Steps []WorkflowStep `json:"steps"`
 	// Mode is "StepByStep" (default) or "DAG", as in KubeVela.
-	Mode string   `json:"mode,omitempty"`
-	Pos  Position `json:"pos"`
+	Mode string `json:"mode,omitempty"`
+	// SubStepsMode is the default mode of step-group sub-steps
+	// (KubeVela's workflow.mode.subSteps): "StepByStep" or "DAG".
+	SubStepsMode string   `json:"subStepsMode,omitempty"`
+	Pos          Position `json:"pos"`
 }
 
 // WorkflowStep is one step; step-group steps carry SubSteps.
@@ -87,7 +90,12 @@ type WorkflowStep struct {
 	Timeout    string         `json:"timeout,omitempty"`
 	DependsOn  []string       `json:"dependsOn,omitempty"`
 	SubSteps   []WorkflowStep `json:"subSteps,omitempty"`
-	Pos        Position       `json:"pos"`
+	// Mode is the mode of a step-group's sub-steps ("StepByStep" or
+	// "DAG"); empty means the workflow's SubStepsMode.
+	Mode string `json:"mode,omitempty"`
+	// Alias is the display name from KubeVela's meta.alias.
+	Alias string   `json:"alias,omitempty"`
+	Pos   Position `json:"pos"`
 }
 
 // Environment is one deployment target of an application: a topology
@@ -107,6 +115,9 @@ type Environment struct {
 	// Policies are all policies the deploy step names (topology and
 	// override included), for policy types other than those two.
 	Policies []Policy `json:"policies,omitempty"`
+	// Notes explain topology settings that Carina accepted but does not
+	// act on (for example clusterLabelSelector next to clusters).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // DefaultEnv is the name of the environment of an application without a
