@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 
 // golden is what a golden file records for one input.
 type golden struct {
-	Application  *Application `json:"application"`
+	Application  *Application  `json:"application"`
 	Environments []Environment `json:"environments"`
 }
 
