@@ -16,17 +16,15 @@ var (
 // kubeVelaApp reads a core.oam.dev Application document.
 func (r *reader) kubeVelaApp(root *yaml.Node) *Application {
 	app := &Application{Pos: r.pos(root), Components: []Component{}}
-	fs := r.fields(root, "application")
-	name := ""
-	for _, f := range fs {
-		if f.key == "metadata" && resolve(f.v).Kind == yaml.MappingNode {
-			name = nameOf(r.fieldsQuiet(f.v))
+	what := "application"
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if k := resolve(root.Content[i]); k.Kind == yaml.ScalarNode && k.Value == "metadata" {
+			if name := peekName(root.Content[i+1]); name != "" {
+				what = fmt.Sprintf("application %q", name)
+			}
 		}
 	}
-	what := "application"
-	if name != "" {
-		what = fmt.Sprintf("application %q", name)
-	}
+	fs := r.fields(root, what)
 	k := r.known(fs, what, kubeVelaKeys, nil)
 	if v := k.get("apiVersion"); v != nil && r.str(v, what+" apiVersion") != kubeVelaAPIVersion {
 		r.errorf(v, "%s: apiVersion %q is not supported; use %s", what, resolve(v).Value, kubeVelaAPIVersion)
@@ -64,13 +62,4 @@ func (r *reader) metadata(app *Application, n *yaml.Node, what string) {
 	app.Labels = r.strMap(k.get("labels"), what+" metadata.labels")
 	app.Annotations = r.strMap(k.get("annotations"), what+" metadata.annotations")
 	app.AllowEmpty = app.Annotations[AllowEmptyAnnotation] == "true"
-}
-
-// fieldsQuiet lists the fields of a mapping without reporting problems;
-// it is used only to find a name for messages before the real reading.
-func (r *reader) fieldsQuiet(n *yaml.Node) []field {
-	saved := len(r.errs)
-	fs := r.fields(n, "")
-	r.errs = r.errs[:saved]
-	return fs
 }

@@ -22,12 +22,18 @@ var (
 	stepUnsupported      = []string{"inputs", "outputs"}
 )
 
-// nameOf returns the string value of the "name" field, if there is one, so
-// that later messages can say which object they are about.
-func nameOf(fs []field) string {
-	for _, f := range fs {
-		if n := resolve(f.v); f.key == "name" && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str" {
-			return n.Value
+// peekName returns the string value of the "name" key of mapping n, if it
+// has one, without reporting anything, so that every message about the
+// mapping can say which object it is about.
+func peekName(n *yaml.Node) string {
+	n = resolve(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind == yaml.ScalarNode && k.Value == "name" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+			return v.Value
 		}
 	}
 	return ""
@@ -53,11 +59,11 @@ func (r *reader) components(n *yaml.Node) []Component {
 
 func (r *reader) component(n *yaml.Node, i int) Component {
 	c := Component{Pos: r.pos(n)}
-	fs, ok := r.mapping(n, describe("component", "", i))
+	what := describe("component", peekName(n), i)
+	fs, ok := r.mapping(n, what)
 	if !ok {
 		return c
 	}
-	what := describe("component", nameOf(fs), i)
 	k := r.known(fs, what, componentKeys, componentUnsupported)
 	c.Name = r.str(k.get("name"), what+" name")
 	c.Type = r.str(k.get("type"), what+" type")
@@ -97,9 +103,8 @@ func (r *reader) policies(n *yaml.Node, what string) []Policy {
 	var out []Policy
 	for i, item := range r.list(n, what) {
 		p := Policy{Pos: r.pos(item)}
-		fs, ok := r.mapping(item, describe("policy", "", i))
-		if ok {
-			pw := describe("policy", nameOf(fs), i)
+		pw := describe("policy", peekName(item), i)
+		if fs, ok := r.mapping(item, pw); ok {
 			k := r.known(fs, pw, policyKeys, nil)
 			p.Name = r.str(k.get("name"), pw+" name")
 			p.Type = r.str(k.get("type"), pw+" type")
@@ -148,11 +153,11 @@ func (r *reader) step(n *yaml.Node, i int, top bool) WorkflowStep {
 		kind, allowed = "sub-step", subStepKeys
 	}
 	s := WorkflowStep{Pos: r.pos(n)}
-	fs, ok := r.mapping(n, describe(kind, "", i))
+	what := describe(kind, peekName(n), i)
+	fs, ok := r.mapping(n, what)
 	if !ok {
 		return s
 	}
-	what := describe(kind, nameOf(fs), i)
 	k := r.known(fs, what, allowed, stepUnsupported)
 	s.Name = r.str(k.get("name"), what+" name")
 	s.Type = r.str(k.get("type"), what+" type")

@@ -25,11 +25,11 @@ const (
 // shortApp reads the short Appfile form (see docs/appfile.md).
 func (r *reader) shortApp(root *yaml.Node) *Application {
 	app := &Application{Pos: r.pos(root), Components: []Component{}}
-	fs := r.fields(root, "appfile")
 	what := "appfile"
-	if name := nameOf(fs); name != "" {
+	if name := peekName(root); name != "" {
 		what = fmt.Sprintf("appfile %q", name)
 	}
+	fs := r.fields(root, what)
 	k := r.known(fs, what, shortKeys, nil)
 	app.Name = r.str(k.get("name"), what+" name")
 	app.Namespace = r.str(k.get("namespace"), what+" namespace")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
@@ -75,10 +76,30 @@ func decodeDocuments(file string, data []byte, opts ParseOptions) ([]document, E
 	}
 }
 
+// parserProblems are the problems that go.yaml.in/yaml/v3 reports from its
+// parser rather than its scanner. For those it prints a 0-based line, so
+// one is added to point at the right place.
+var parserProblems = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"found undefined tag handle",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found duplicate %TAG directive",
+}
+
 func syntaxError(file string, err error) *Error {
 	msg := err.Error()
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if slices.Contains(parserProblems, m[2]) {
+			line++
+		}
 		return &Error{Pos: Position{File: file, Line: line}, Msg: "invalid YAML: " + m[2], Err: err}
 	}
 	if rest, ok := bytes.CutPrefix([]byte(msg), []byte("yaml: ")); ok {
@@ -112,16 +133,16 @@ func (m *meter) visit(n *yaml.Node, depth int) (size, height int, bad *limitErro
 		return 0, 0, &limitError{n, fmt.Sprintf("document nests deeper than %d levels", m.maxDepth)}
 	}
 	if n.Kind == yaml.AliasNode {
-		if n.Alias == nil {
+		// An anchor always comes before its aliases, so the node an alias
+		// names has been measured already, or is being measured when the
+		// alias is inside it.
+		st, seen := m.stats[n.Alias]
+		switch {
+		case n.Alias == nil || !seen:
 			return 0, 0, &limitError{n, fmt.Sprintf("alias *%s names no anchor", n.Value)}
-		}
-		return m.visit(n.Alias, depth)
-	}
-	if st, ok := m.stats[n]; ok {
-		if !st.done {
+		case !st.done:
 			return 0, 0, &limitError{n, "alias refers to a node that contains it (recursive alias)"}
-		}
-		if depth+st.height-1 > m.maxDepth {
+		case depth+st.height-1 > m.maxDepth:
 			return 0, 0, &limitError{n, fmt.Sprintf("document nests deeper than %d levels (aliases followed)", m.maxDepth)}
 		}
 		return st.size, st.height, nil
