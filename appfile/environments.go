@@ -30,7 +30,48 @@ func Environments(app *Application) ([]Environment, error) {
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
+	for i := range envs {
+		envs[i].Overrides = clonePolicies(envs[i].Overrides)
+		envs[i].Policies = clonePolicies(envs[i].Policies)
+	}
 	return envs, nil
+}
+
+// clonePolicies copies policies deeply, so that environments never share
+// mutable properties with each other or with the application.
+func clonePolicies(ps []Policy) []Policy {
+	if ps == nil {
+		return nil
+	}
+	out := make([]Policy, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		out[i].Properties, _ = cloneValue(p.Properties).(map[string]any)
+	}
+	return out
+}
+
+func cloneValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if v == nil {
+			return v
+		}
+		m := make(map[string]any, len(v))
+		for k, x := range v {
+			m[k] = cloneValue(x)
+		}
+		return m
+	case []any:
+		s := make([]any, len(v))
+		for i, x := range v {
+			s[i] = cloneValue(x)
+		}
+		return s
+	case []string:
+		return slices.Clone(v)
+	}
+	return v
 }
 
 // deriver collects environments in order without duplicates.
