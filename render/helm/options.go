@@ -1,0 +1,81 @@
+package helm
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Options bounds and configures a render. The zero value of a limit means
+// "no limit" nowhere: use DefaultOptions and change what you need.
+type Options struct {
+	// MaxChartBytes caps the uncompressed size of a chart's files, summed over
+	// the chart and all its subcharts (vendored archives included).
+	MaxChartBytes int64
+	// MaxChartFiles caps the number of files in a chart and its subcharts.
+	MaxChartFiles int
+	// MaxFileBytes caps one chart file or one values file.
+	MaxFileBytes int64
+	// MaxArchiveBytes caps a chart archive (.tgz) downloaded from a chart
+	// repository or an OCI registry, or read from the repository.
+	MaxArchiveBytes int64
+	// MaxIndexBytes caps a chart repository's index.yaml.
+	MaxIndexBytes int64
+	// MaxOutputBytes caps the rendered manifests, summed over all templates.
+	MaxOutputBytes int64
+
+	// CacheDir holds downloaded repository indexes and chart archives
+	// between renders. Empty disables the disk cache.
+	CacheDir string
+	// IndexTTL is how long a cached index.yaml is used before it is fetched
+	// again. A version missing from a cached index always triggers a fetch.
+	IndexTTL time.Duration
+	// HTTPClient fetches indexes, archives and OCI blobs. Nil uses a client
+	// with sane timeouts. Deadlines come from the context passed to Render.
+	HTTPClient *http.Client
+
+	// IncludeHooks renders Helm hooks that run on install or upgrade as
+	// ordinary objects, keeping their helm.sh/hook annotations, as
+	// `helm template` and Argo CD do. Test hooks and hooks that only run on
+	// delete or rollback are always dropped.
+	IncludeHooks bool
+}
+
+// DefaultOptions returns the limits Carina uses unless configured otherwise.
+// The disk cache lives under the user's cache directory when there is one.
+func DefaultOptions() Options {
+	cache := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		cache = filepath.Join(dir, "carina", "helm")
+	}
+	return Options{
+		MaxChartBytes:   32 << 20,
+		MaxChartFiles:   5000,
+		MaxFileBytes:    5 << 20,
+		MaxArchiveBytes: 16 << 20,
+		MaxIndexBytes:   64 << 20,
+		MaxOutputBytes:  32 << 20,
+		CacheDir:        cache,
+		IndexTTL:        10 * time.Minute,
+		IncludeHooks:    true,
+	}
+}
+
+func (o Options) httpClient() *http.Client {
+	if o.HTTPClient != nil {
+		return o.HTTPClient
+	}
+	return defaultHTTPClient
+}
+
+var defaultHTTPClient = &http.Client{
+	Timeout: 2 * time.Minute,
+	Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConnsPerHost:   4,
+	},
+}
