@@ -1,0 +1,195 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
+)
+
+const (
+	// maxTreeDepth bounds directory nesting in a snapshot.
+	maxTreeDepth = 256
+	// maxSymlinkTarget bounds the target of a symlink.
+	maxSymlinkTarget = 4096
+)
+
+// treeStats counts what a snapshot holds.
+type treeStats struct {
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// checkout writes the tree of one commit to a directory, within limits.
+type checkout struct {
+	ctx   context.Context
+	st    storer.EncodedObjectStorer
+	lim   Limits
+	stats treeStats
+	buf   []byte
+	dirs  []string
+}
+
+// materialize writes the tree of commit into dst, which must not exist.
+// Files are read-only; directories become read-only once complete.
+func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *object.Commit, dst string, lim Limits) (treeStats, error) {
+	tree, err := object.GetTree(st, commit.TreeHash)
+	if err != nil {
+		return treeStats{}, &cacheError{fmt.Errorf("tree %s: %w", commit.TreeHash, err)}
+	}
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return treeStats{}, err
+	}
+	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10), dirs: []string{dst}}
+	if err := c.writeTree(tree, dst, 0); err != nil {
+		return c.stats, err
+	}
+	for _, d := range slices.Backward(c.dirs) {
+		if err := os.Chmod(d, 0o555); err != nil {
+			return c.stats, err
+		}
+	}
+	return c.stats, nil
+}
+
+func (c *checkout) writeTree(t *object.Tree, dir string, depth int) error {
+	if depth > maxTreeDepth {
+		return fmt.Errorf("tree is nested deeper than %d directories", maxTreeDepth)
+	}
+	for _, e := range t.Entries {
+		if err := checkEntryName(e.Name); err != nil {
+			return err
+		}
+		p := filepath.Join(dir, e.Name)
+		var err error
+		switch e.Mode {
+		case filemode.Dir:
+			err = c.writeDir(e, p, depth)
+		case filemode.Regular, filemode.Deprecated:
+			err = c.writeFile(e, p, 0o444)
+		case filemode.Executable:
+			err = c.writeFile(e, p, 0o555)
+		case filemode.Symlink:
+			err = c.writeLink(e, p)
+		case filemode.Submodule:
+			// Submodules are not fetched; their path stays absent.
+		default:
+			err = fmt.Errorf("tree entry %q has unsupported mode %s", e.Name, e.Mode)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkEntryName refuses names a hostile server could use to write
+// outside the directory or into git metadata.
+func checkEntryName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || strings.EqualFold(name, ".git") {
+		return fmt.Errorf("tree entry %q is not a safe file name", name)
+	}
+	return nil
+}
+
+func (c *checkout) writeDir(e object.TreeEntry, p string, depth int) error {
+	sub, err := object.GetTree(c.st, e.Hash)
+	if err != nil {
+		return &cacheError{fmt.Errorf("tree %s: %w", e.Hash, err)}
+	}
+	if err := os.Mkdir(p, 0o755); err != nil {
+		return err
+	}
+	c.dirs = append(c.dirs, p)
+	return c.writeTree(sub, p, depth+1)
+}
+
+// count adds one file of size bytes and checks the limits and the context.
+func (c *checkout) count(size int64) error {
+	c.stats.Files++
+	c.stats.Bytes += size
+	if c.lim.MaxFiles > 0 && c.stats.Files > c.lim.MaxFiles {
+		return &LimitError{Limit: LimitFiles, Max: int64(c.lim.MaxFiles)}
+	}
+	if c.lim.MaxBytes > 0 && c.stats.Bytes > c.lim.MaxBytes {
+		return &LimitError{Limit: LimitBytes, Max: c.lim.MaxBytes}
+	}
+	if c.stats.Files%256 == 0 {
+		return c.ctx.Err()
+	}
+	return nil
+}
+
+func (c *checkout) blob(h plumbing.Hash) (plumbing.EncodedObject, error) {
+	obj, err := c.st.EncodedObject(plumbing.BlobObject, h)
+	if err != nil {
+		return nil, &cacheError{fmt.Errorf("blob %s: %w", h, err)}
+	}
+	return obj, nil
+}
+
+func (c *checkout) writeFile(e object.TreeEntry, p string, perm os.FileMode) error {
+	obj, err := c.blob(e.Hash)
+	if err != nil {
+		return err
+	}
+	if err := c.count(obj.Size()); err != nil {
+		return err
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return &cacheError{fmt.Errorf("blob %s: %w", e.Hash, err)}
+	}
+	defer r.Close()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	n, err := io.CopyBuffer(f, io.LimitReader(r, obj.Size()), c.buf)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return &cacheError{fmt.Errorf("blob %s: %w", e.Hash, err)}
+	}
+	if n != obj.Size() {
+		return &cacheError{fmt.Errorf("blob %s is shorter than its header says", e.Hash)}
+	}
+	return nil
+}
+
+func (c *checkout) writeLink(e object.TreeEntry, p string) error {
+	obj, err := c.blob(e.Hash)
+	if err != nil {
+		return err
+	}
+	if obj.Size() > maxSymlinkTarget {
+		return fmt.Errorf("symlink %q has a target longer than %d bytes", e.Name, maxSymlinkTarget)
+	}
+	if err := c.count(obj.Size()); err != nil {
+		return err
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return &cacheError{err}
+	}
+	defer r.Close()
+	target, err := io.ReadAll(io.LimitReader(r, maxSymlinkTarget))
+	if err != nil {
+		return &cacheError{err}
+	}
+	if len(target) == 0 || slices.Contains(target, 0) {
+		return fmt.Errorf("symlink %q has an invalid target", e.Name)
+	}
+	// The link is kept as written; the snapshot's file system refuses to
+	// follow it out of the root when it is read.
+	return os.Symlink(string(target), p)
+}

@@ -1,0 +1,71 @@
+package source
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/carina-gitops/carina/source/internal/gittest"
+)
+
+// newFetcher returns a Fetcher with a fresh cache; mod may change options.
+func newFetcher(t *testing.T, mod func(*Options)) *Fetcher {
+	t.Helper()
+	opts := DefaultOptions()
+	opts.CacheDir = t.TempDir()
+	if mod != nil {
+		mod(&opts)
+	}
+	f, err := NewFetcher(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// seedApp makes repository "app" with two files on main and pushes it.
+func seedApp(t *testing.T) (*gittest.Repos, *gittest.Work, string) {
+	t.Helper()
+	repos := gittest.NewRepos(t)
+	w := repos.Create(t, "app")
+	w.Write("deploy/app.yaml", "kind: Application\nname: shop\n")
+	w.Write("README.md", "# shop\n")
+	sha := w.Commit("first commit")
+	w.Push("main")
+	return repos, w, sha
+}
+
+// writeSecret writes value to a 0600 file and returns its path.
+func writeSecret(t *testing.T, value string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte(value+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// readFile reads name from the snapshot's FS or fails the test.
+func readFile(t *testing.T, s *Snapshot, name string) string {
+	t.Helper()
+	b, err := fs.ReadFile(s.FS(), name)
+	if err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return string(b)
+}
+
+// cacheEntries lists the repository caches on disk.
+func cacheEntries(t *testing.T, f *Fetcher) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(f.opts.CacheDir, "repos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return out
+}
