@@ -1,0 +1,68 @@
+package capabilities
+
+import (
+	"context"
+	"fmt"
+
+	"cuelang.org/go/cue"
+)
+
+// Vet checks a definition module and returns every problem found, each
+// with its file:line:col: files that do not parse, refused imports, bad
+// headers, duplicate names, templates that do not compile or whose fields
+// conflict, and components without output. It returns nil for a clean
+// module. A module that cannot be read at all is one problem.
+func Vet(ctx context.Context, m Module, opts Options) Problems {
+	if opts.Cache == nil {
+		opts.Cache = NewCache(DefaultCacheOptions())
+	}
+	if opts.Limits == (Limits{}) {
+		opts.Limits = DefaultLimits()
+	}
+	defs, probs, err := loadModule(ctx, opts.Cache, m, opts.Limits)
+	if err != nil {
+		return Problems{{Pos: Position{File: displayName(m, m.Dir)}, Msg: err.Error()}}
+	}
+	for _, d := range defs {
+		if err := ctx.Err(); err != nil {
+			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("vet stopped: %v", err)})
+			break
+		}
+		probs = append(probs, vetTemplate(d)...)
+	}
+	probs.sort()
+	return probs
+}
+
+// vetTemplate compiles a definition's template and checks its shape.
+func vetTemplate(d *Definition) Problems {
+	tmpl, err := d.Template()
+	if err != nil {
+		if ps, ok := err.(Problems); ok {
+			return ps
+		}
+		return Problems{{Pos: d.Pos, Msg: err.Error()}}
+	}
+	if err := tmpl.Validate(); err != nil {
+		return ProblemsFromCUE(err, d.Pos)
+	}
+	var probs Problems
+	body := tmpl.LookupPath(TemplatePath)
+	has := func(field string) bool { return body.LookupPath(cue.MakePath(cue.Str(field))).Exists() }
+	if p := tmpl.LookupPath(ParameterPath); p.Exists() {
+		if k := p.IncompleteKind(); k&cue.StructKind == 0 && k != cue.TopKind {
+			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("%s: parameter must be a struct, not %v", d.Name, k)})
+		}
+	}
+	switch d.Kind {
+	case KindComponent:
+		if d.Attributes.Engine == EngineCUE && !has("output") && !has("outputs") {
+			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("%s: a component template needs output or outputs (or attributes.engine)", d.Name)})
+		}
+	case KindTrait:
+		if has("output") {
+			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("%s: a trait writes outputs or patch, not output", d.Name)})
+		}
+	}
+	return probs
+}
