@@ -74,6 +74,11 @@ func TestParseLimits(t *testing.T) {
 		opts: small,
 		want: []string{`a.yaml:4: file has more than 2 YAML documents`},
 	}, {
+		name: "applications of one file over the node budget together",
+		data: "name: a\nservices: {w: {type: worker, x: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60]}}\n---\nname: b\nservices: {w: {type: worker, x: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60]}}\n",
+		opts: ParseOptions{MaxNodes: 100},
+		want: []string{`a.yaml:4:1: the applications of this file expand to more than 100 YAML nodes`},
+	}, {
 		name: "unknown anchor",
 		data: "a: *nope\n",
 		opts: DefaultParseOptions(),

@@ -61,6 +61,7 @@ type loader struct {
 	opts    LoadOptions
 	entries int
 	read    int64
+	nodes   int
 	apps    []*Application
 	errs    ErrorList
 }
@@ -140,8 +141,12 @@ func (l *loader) visitFile(p string, isAppfile bool) error {
 		}
 		mode = kubeVelaDocs
 	}
-	apps, errs := parseFile(p, data, l.opts.Parse, mode)
+	apps, nodes, errs := parseFile(p, data, l.opts.Parse, mode)
 	l.errs = append(l.errs, errs...)
+	if l.nodes += nodes; l.nodes > l.opts.MaxTotalNodes {
+		l.errs.add(Position{File: p}, "applications expand to more than %d YAML nodes in all; stopped searching for applications", l.opts.MaxTotalNodes)
+		return fs.SkipAll
+	}
 	if isAppfile && len(apps) == 0 && len(errs) == 0 {
 		l.errs.add(Position{File: p}, "application file holds no application")
 	}

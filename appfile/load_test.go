@@ -124,6 +124,14 @@ func TestLoadErrors(t *testing.T) {
 		opts:  LoadOptions{MaxTotalBytes: 200},
 		wants: []string{`b.yaml: read more than 200 bytes; stopped searching for applications`},
 	}, {
+		name: "too many nodes in all",
+		fsys: fstest.MapFS{
+			"a.yaml": file(kubeVela("a")),
+			"b.yaml": file(kubeVela("b")),
+		},
+		opts:  LoadOptions{MaxTotalNodes: 30},
+		wants: []string{`b.yaml: applications expand to more than 30 YAML nodes in all; stopped searching for applications`},
+	}, {
 		name:  "directory outside the tree",
 		fsys:  repo(),
 		dir:   "../etc",

@@ -9,11 +9,12 @@ type ParseOptions struct {
 	// Default 100.
 	MaxDocuments int
 	// MaxDepth is the deepest nesting of mappings and sequences, aliases
-	// followed. Default 64.
+	// followed. Default 100.
 	MaxDepth int
-	// MaxNodes is the largest number of YAML nodes one document may expand
-	// to, every alias counted as a copy of what it names. It stops alias
-	// bombs ("billion laughs") before anything is expanded. Default 262144.
+	// MaxNodes is the largest number of YAML nodes that one document, and
+	// all the applications of one file together, may expand to, every
+	// alias counted as a copy of what it names. It stops alias bombs
+	// ("billion laughs") before anything is expanded. Default 262144.
 	MaxNodes int
 }
 
@@ -22,7 +23,7 @@ func DefaultParseOptions() ParseOptions {
 	return ParseOptions{
 		MaxFileBytes: 1 << 20,
 		MaxDocuments: 100,
-		MaxDepth:     64,
+		MaxDepth:     100,
 		MaxNodes:     1 << 18,
 	}
 }
@@ -58,6 +59,9 @@ type LoadOptions struct {
 	// MaxTotalBytes is the most file content read in one walk. Default
 	// 64 MiB.
 	MaxTotalBytes int64
+	// MaxTotalNodes is the largest number of YAML nodes all applications
+	// found in one walk may expand to together. Default 2097152.
+	MaxTotalNodes int
 }
 
 // DefaultLoadOptions returns the limits Load uses.
@@ -67,6 +71,7 @@ func DefaultLoadOptions() LoadOptions {
 		MaxEntries:    20000,
 		MaxDepth:      32,
 		MaxTotalBytes: 64 << 20,
+		MaxTotalNodes: 1 << 21,
 	}
 }
 
@@ -81,6 +86,9 @@ func (o LoadOptions) withDefaults() LoadOptions {
 	}
 	if o.MaxTotalBytes <= 0 {
 		o.MaxTotalBytes = d.MaxTotalBytes
+	}
+	if o.MaxTotalNodes <= 0 {
+		o.MaxTotalNodes = d.MaxTotalNodes
 	}
 	return o
 }

@@ -45,7 +45,7 @@ func ParseWithOptions(file string, data []byte, opts ParseOptions) (*Application
 // kind, but are not a core.oam.dev Application) are skipped; a document
 // with neither is read as a short Appfile.
 func ParseAll(file string, data []byte, opts ParseOptions) ([]*Application, error) {
-	apps, errs := parseFile(file, data, opts.withDefaults(), allDocs)
+	apps, _, errs := parseFile(file, data, opts.withDefaults(), allDocs)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -105,10 +105,13 @@ func classify(root *yaml.Node) docKind {
 	return docShort
 }
 
-func parseFile(file string, data []byte, opts ParseOptions, mode docMode) ([]*Application, ErrorList) {
+// parseFile reads the applications of one file and returns them with the
+// number of YAML nodes they expanded to.
+func parseFile(file string, data []byte, opts ParseOptions, mode docMode) ([]*Application, int, ErrorList) {
 	docs, errs := decodeDocuments(file, data, opts)
 	r := &reader{file: file, errs: errs}
 	var apps []*Application
+	expanded := 0
 	for _, d := range docs {
 		kind := classify(d.root)
 		if mode == kubeVelaDocs && kind != docKubeVela {
@@ -117,6 +120,10 @@ func parseFile(file string, data []byte, opts ParseOptions, mode docMode) ([]*Ap
 		if d.bad != nil {
 			r.errs = append(r.errs, d.bad)
 			continue
+		}
+		if expanded += d.size; expanded > opts.MaxNodes {
+			r.errorf(d.root, "the applications of this file expand to more than %d YAML nodes", opts.MaxNodes)
+			break
 		}
 		var app *Application
 		switch kind {
@@ -134,9 +141,9 @@ func parseFile(file string, data []byte, opts ParseOptions, mode docMode) ([]*Ap
 	}
 	duplicateApps(apps, &r.errs)
 	if len(r.errs) > 0 {
-		return nil, r.errs
+		return nil, expanded, r.errs
 	}
-	return apps, nil
+	return apps, expanded, nil
 }
 
 // duplicateApps reports applications that share a name.

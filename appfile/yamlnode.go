@@ -36,6 +36,8 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // nothing below them.
 type document struct {
 	root *yaml.Node
+	// size is the number of nodes the document expands to.
+	size int
 	bad  *Error
 }
 
@@ -69,7 +71,8 @@ func decodeDocuments(file string, data []byte, opts ParseOptions) ([]document, E
 		}
 		d := document{root: doc.Content[0]}
 		m := meter{stats: map[*yaml.Node]*nodeStat{}, maxDepth: opts.MaxDepth, maxNodes: opts.MaxNodes}
-		if _, _, bad := m.visit(d.root, 1); bad != nil {
+		var bad *limitError
+		if d.size, _, bad = m.visit(d.root, 1); bad != nil {
 			d.bad = &Error{Pos: Position{File: file, Line: bad.node.Line, Col: bad.node.Column}, Msg: bad.msg}
 		}
 		docs = append(docs, d)
