@@ -74,8 +74,15 @@ func (l ErrorList) err() error {
 			cmp.Compare(a.Pos.Col, b.Pos.Col),
 		)
 	})
-	out = slices.CompactFunc(out, func(a, b *Error) bool {
-		return a.Pos == b.Pos && a.Msg == b.Msg
+	type key struct {
+		pos Position
+		msg string
+	}
+	seen := make(map[key]bool, len(out))
+	return slices.DeleteFunc(out, func(e *Error) bool {
+		k := key{e.Pos, e.Msg}
+		dup := seen[k]
+		seen[k] = true
+		return dup
 	})
-	return out
 }

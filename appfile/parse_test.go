@@ -266,6 +266,18 @@ spec:
 			`a.yaml:12:7: component "web": duplicate key "type" (first at line 8)`,
 		},
 	}, {
+		name: "a problem inside an anchor is reported once for each component using it",
+		data: app(`  components:
+    - {name: a, type: worker, properties: &p {x: .nan, y: {k: 1, k: 2}}}
+    - {name: b, type: worker, properties: {z: *p, w: *p}}
+`),
+		want: []string{
+			`a.yaml:7:50: component "a" properties: .nan is not a finite number`,
+			`a.yaml:7:50: component "b" properties: .nan is not a finite number`,
+			`a.yaml:7:66: component "a" properties: duplicate key "k" (first at line 7)`,
+			`a.yaml:7:66: component "b" properties: duplicate key "k" (first at line 7)`,
+		},
+	}, {
 		name: "document that is not a mapping",
 		data: "- name: shop\n",
 		want: []string{`a.yaml:1:1: document must be a mapping, got a list`},
