@@ -113,8 +113,10 @@ func parseFile(file string, data []byte, opts ParseOptions, mode docMode) ([]*Ap
 	var apps []*Application
 	expanded := 0
 	for _, d := range docs {
+		// Documents that are not applications are never read further, so
+		// they neither break limits nor count against them.
 		kind := classify(d.root)
-		if mode == kubeVelaDocs && kind != docKubeVela {
+		if kind == docOther || (mode == kubeVelaDocs && kind != docKubeVela) {
 			continue
 		}
 		if d.bad != nil {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -105,9 +106,7 @@ func syntaxError(file string, err error) *Error {
 		}
 		return &Error{Pos: Position{File: file, Line: line}, Msg: "invalid YAML: " + m[2], Err: err}
 	}
-	if rest, ok := bytes.CutPrefix([]byte(msg), []byte("yaml: ")); ok {
-		msg = string(rest)
-	}
+	msg = strings.TrimPrefix(msg, "yaml: ")
 	return &Error{Pos: Position{File: file}, Msg: "invalid YAML: " + msg, Err: err}
 }
 
