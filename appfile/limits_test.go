@@ -131,3 +131,19 @@ func BenchmarkAliasBomb(b *testing.B) {
 		}
 	}
 }
+
+// TestOtherDocumentsAreNotLimited checks that a Kubernetes object next to
+// an application is skipped without being measured against the budget:
+// it is never expanded.
+func TestOtherDocumentsAreNotLimited(t *testing.T) {
+	bomb := strings.Replace(billionLaughs(), "kind: Application", "kind: ConfigMap", 1)
+	bomb = strings.Replace(bomb, "core.oam.dev/v1beta1", "v1", 1)
+	data := bomb + "---\n" + app("  components: [{name: web, type: webservice}]\n")
+	apps, err := ParseAll("a.yaml", []byte(data), DefaultParseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(apps) != 1 || apps[0].Name != "shop" {
+		t.Errorf("got %d applications, want the shop app only", len(apps))
+	}
+}
