@@ -69,6 +69,12 @@ func openCache(dir string) (*repoCache, error) {
 	if err := st.Init(); err != nil {
 		return nil, &cacheError{err}
 	}
+	// Loading the pack indexes finds truncated or garbled ones now rather
+	// than halfway through a fetch.
+	if err := st.HasEncodedObject(plumbing.ZeroHash); err != nil && !errors.Is(err, plumbing.ErrObjectNotFound) {
+		_ = st.Close()
+		return nil, &cacheError{err}
+	}
 	return &repoCache{dir: dir, st: st}, nil
 }
 
@@ -132,9 +138,9 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 	if adv.supports(capability.NoProgress) {
 		_ = req.Capabilities.Set(capability.NoProgress)
 	}
-	shallows, err := c.st.Shallow()
+	shallows, err := c.shallows()
 	if err != nil {
-		return &cacheError{err}
+		return err
 	}
 	if adv.supports(capability.Shallow) {
 		_ = req.Capabilities.Set(capability.Shallow)
@@ -166,7 +172,9 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		if lr.err != nil {
 			return lr.err
 		}
-		return remoteError(err, o.secrets)
+		// A local disk problem or a bad pack from the remote: either way
+		// one fresh attempt is the remedy.
+		return &cacheError{fmt.Errorf("storing the pack: %w", remoteError(err, o.secrets))}
 	}
 	if err := c.updateShallow(shallows, resp.Shallows, resp.Unshallows); err != nil {
 		return err
@@ -175,6 +183,22 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		return fmt.Errorf("the server did not send object %s", o.want)
 	}
 	return nil
+}
+
+// shallows returns the shallow commits the cache holds, dropping lines
+// that are garbled or name commits the cache does not have.
+func (c *repoCache) shallows() ([]plumbing.Hash, error) {
+	list, err := c.st.Shallow()
+	if err != nil {
+		return nil, &cacheError{err}
+	}
+	out := list[:0]
+	for _, h := range list {
+		if !h.IsZero() && c.has(h) {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 func (c *repoCache) updateShallow(old, add, remove []plumbing.Hash) error {

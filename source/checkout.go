@@ -153,15 +153,18 @@ func (c *checkout) writeFile(e object.TreeEntry, p string, perm os.FileMode) err
 	if err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(f, io.LimitReader(r, obj.Size()), c.buf)
+	// Hashing while writing catches a cache corrupted at rest, which
+	// would otherwise hand out wrong content.
+	h := plumbing.NewHasher(plumbing.BlobObject, obj.Size())
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(r, obj.Size()), c.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return &cacheError{fmt.Errorf("blob %s: %w", e.Hash, err)}
 	}
-	if n != obj.Size() {
-		return &cacheError{fmt.Errorf("blob %s is shorter than its header says", e.Hash)}
+	if n != obj.Size() || h.Sum() != e.Hash {
+		return &cacheError{fmt.Errorf("blob %s is corrupt", e.Hash)}
 	}
 	return nil
 }

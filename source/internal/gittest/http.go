@@ -3,6 +3,8 @@ package gittest
 import (
 	"crypto/subtle"
 	"encoding/pem"
+	"io"
+	"log"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -54,7 +56,8 @@ func StartHTTP(tb testing.TB, repos *Repos, opts HTTPOptions) *HTTPServer {
 	RequireGit(tb)
 	execPath := Git(tb, repos.Dir, "--exec-path")
 	backend := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
+		Path:   filepath.Join(execPath, "git-http-backend"),
+		Logger: log.New(io.Discard, "", 0),
 		Env: append(Env(),
 			"GIT_PROJECT_ROOT="+repos.Dir,
 			"GIT_HTTP_EXPORT_ALL=1",
@@ -83,6 +86,8 @@ func StartHTTP(tb testing.TB, repos *Repos, opts HTTPOptions) *HTTPServer {
 		backend.ServeHTTP(w, r)
 	})
 	s.srv = httptest.NewUnstartedServer(h)
+	// Clients that give up mid-handshake are part of some tests.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if opts.TLS {
 		s.srv.StartTLS()
 		s.caFile = filepath.Join(tb.TempDir(), "ca.pem")
