@@ -25,6 +25,7 @@ type Binaries struct {
 	KubeControllerManager string
 	KubeScheduler         string
 	Kwok                  string
+	Kubectl               string
 	// Stages are the kwok Stage files used by every cluster: the "fast" node
 	// and pod stages, node heartbeat with lease, and the pod chaos stages
 	// (which only act on pods that opt in by label).
@@ -64,7 +65,7 @@ type builderModule struct {
 
 var defaultPlan = buildPlan{
 	modules: []builderModule{
-		{"kubernetes", "k8s.io/kubernetes", []string{"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes/cmd/kube-scheduler"}},
+		{"kubernetes", "k8s.io/kubernetes", []string{"k8s.io/kubernetes/cmd/kube-apiserver", "k8s.io/kubernetes/cmd/kube-controller-manager", "k8s.io/kubernetes/cmd/kube-scheduler", "k8s.io/kubernetes/cmd/kubectl"}},
 		{"etcd", "go.etcd.io/etcd/server/v3", []string{"go.etcd.io/etcd/server/v3"}},
 		{"kwok", "sigs.k8s.io/kwok", []string{"sigs.k8s.io/kwok/cmd/kwok"}},
 	},
@@ -244,8 +245,9 @@ func cached(dir string, stages []string) (*Binaries, bool) {
 		KubeControllerManager: filepath.Join(dir, "kube-controller-manager"),
 		KubeScheduler:         filepath.Join(dir, "kube-scheduler"),
 		Kwok:                  filepath.Join(dir, "kwok"),
+		Kubectl:               filepath.Join(dir, "kubectl"),
 	}
-	for _, p := range []string{b.Etcd, b.KubeAPIServer, b.KubeControllerManager, b.KubeScheduler, b.Kwok} {
+	for _, p := range []string{b.Etcd, b.KubeAPIServer, b.KubeControllerManager, b.KubeScheduler, b.Kwok, b.Kubectl} {
 		if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
 			return nil, false
 		}

@@ -28,7 +28,7 @@ func fakeSources(t *testing.T) (string, *buildPlan) {
 	write("go.sum", "")
 	write("bin/go.mod", "module example.com/fakebin\n\ngo 1.26\n")
 	write("bin/stages/stage.yaml", "kind: Stage\n")
-	names := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+	names := []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"}
 	var pkgs []string
 	for _, n := range names {
 		write("bin/"+n+"/main.go", "package main\n\nfunc main() {}\n")

@@ -49,6 +49,7 @@ type Cluster struct {
 	group      *group
 	auditLog   string
 	startup    time.Duration
+	bins       *Binaries
 
 	stopOnce sync.Once
 	stopErr  error
@@ -78,7 +79,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{name: opts.Name, dir: dir}
+	c := &Cluster{name: opts.Name, dir: dir, bins: bins}
 	if err := c.prepareDir(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -272,6 +273,10 @@ func (c *Cluster) Kubeconfig() string { return c.kubeconfig }
 
 // RESTConfig returns a copy of the admin client configuration.
 func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.rest) }
+
+// Binaries are the cached binaries the cluster runs (kubectl included, for
+// baselines in benchmarks and for people).
+func (c *Cluster) Binaries() *Binaries { return c.bins }
 
 // Server is the API server URL.
 func (c *Cluster) Server() string { return c.server }
