@@ -147,8 +147,11 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		req.Depth = o.depth
 		req.Shallows = shallows
 	}
-	if _, ok := o.depth.(packp.DepthSince); ok && !adv.supports(capability.DeepenSince) {
-		return errors.New("the server does not support deepen-since")
+	if _, ok := o.depth.(packp.DepthSince); ok {
+		if !adv.supports(capability.DeepenSince) {
+			return errors.New("the server does not support deepen-since")
+		}
+		_ = req.Capabilities.Set(capability.DeepenSince)
 	}
 	req.Wants = []plumbing.Hash{o.want}
 	req.Haves = c.haves()

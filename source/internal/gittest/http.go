@@ -58,6 +58,7 @@ func StartHTTP(tb testing.TB, repos *Repos, opts HTTPOptions) *HTTPServer {
 	backend := &cgi.Handler{
 		Path:   filepath.Join(execPath, "git-http-backend"),
 		Logger: log.New(io.Discard, "", 0),
+		Stderr: io.Discard,
 		Env: append(Env(),
 			"GIT_PROJECT_ROOT="+repos.Dir,
 			"GIT_HTTP_EXPORT_ALL=1",
