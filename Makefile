@@ -1,0 +1,78 @@
+# Carina. The quick start is `make demo`; every test runs with `make test`.
+SHELL := /bin/bash
+GO ?= go
+CACHE_DIR ?= $(or $(CARINA_CACHE_DIR),$(HOME)/.cache/carina)
+export CARINA_CACHE_DIR := $(CACHE_DIR)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/carina-gitops/carina/internal/version.Version=$(VERSION) -X github.com/carina-gitops/carina/internal/version.Commit=$(COMMIT)
+STATICCHECK_VERSION := v0.8.2
+TEST_TIMEOUT ?= 60m
+# Debian packages the tests use: git and git-http-backend, sshd and git-shell.
+APT_PACKAGES := git openssh-server openssh-client
+
+.PHONY: all build test test-unit test-e2e deps binaries demo cluster lint bench bench-source bench-render bench-apply check-orphans clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/carina ./cmd/carina
+
+## deps: install the system packages the tests need, when missing.
+deps:
+	@missing=""; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	[ -x /usr/lib/git-core/git-http-backend ] || missing="$$missing git"; \
+	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
+	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+## binaries: build the Kubernetes control-plane binaries once per version into $(CACHE_DIR)/k8s.
+binaries:
+	$(GO) run ./e2e/cmd/cluster -build-only
+
+## test: every test, unit and end-to-end, with the race detector.
+test: deps binaries
+	$(GO) vet ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
+	@$(MAKE) --no-print-directory check-orphans
+
+## test-unit: the fast tests; nothing that needs a cluster or Git server.
+test-unit:
+	$(GO) test -race -short ./...
+
+## check-orphans: fail if any control-plane process outlived the tests.
+check-orphans:
+	@left=$$(pgrep -f "$(CACHE_DIR)/k8s/" || true); \
+	if [ -n "$$left" ]; then echo "orphaned control-plane processes:"; ps -o pid,args -p $$(echo $$left | tr ' ' ,); exit 1; fi; \
+	echo "no control-plane processes left running"
+
+## demo: the quick start on the built-in local control plane.
+demo: binaries
+	$(GO) run ./e2e/cmd/demo
+
+## cluster: start one local cluster, print its kubeconfig, stop on Ctrl-C.
+cluster: binaries
+	$(GO) run ./e2e/cmd/cluster
+
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+bench: bench-source bench-render bench-apply
+
+bench-source: deps
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./source/...
+
+bench-render:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./render/... ./capabilities/...
+
+bench-apply: binaries
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./apply/...
+
+clean:
+	rm -rf bin/
