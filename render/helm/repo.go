@@ -73,7 +73,11 @@ func repoIndex(ctx context.Context, repoURL string, o Options, force bool) (idx 
 			}
 		}
 	}
-	data, err := download(ctx, o.httpClient(), strings.TrimSuffix(repoURL, "/")+"/index.yaml", o.MaxIndexBytes)
+	u, err := url.Parse(repoURL)
+	if err != nil {
+		return nil, false, fmt.Errorf("repoURL: %w", errors.Unwrap(err))
+	}
+	data, err := download(ctx, o.httpClient(), u.JoinPath("index.yaml").String(), o.MaxIndexBytes)
 	if err != nil {
 		return nil, false, fmt.Errorf("index.yaml: %w", err)
 	}
@@ -109,10 +113,11 @@ func parseIndex(data []byte) (*repo.IndexFile, error) {
 }
 
 func resolveChartURL(repoURL, ref string) (string, error) {
-	base, err := url.Parse(strings.TrimSuffix(repoURL, "/") + "/")
+	base, err := url.Parse(repoURL)
 	if err != nil {
-		return "", fmt.Errorf("repoURL: %w", err)
+		return "", fmt.Errorf("repoURL: %w", errors.Unwrap(err))
 	}
+	base = base.JoinPath("/") // relative URLs resolve inside the repository
 	u, err := base.Parse(ref)
 	if err != nil {
 		return "", fmt.Errorf("chart URL: %w", err)
