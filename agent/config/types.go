@@ -1,0 +1,206 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is the agent's configuration file, carina.yaml.
+type Config struct {
+	// Sources are the repositories the agent reads.
+	Sources Sources `yaml:"sources"`
+	// Clusters are the clusters environments deploy to, by name.
+	Clusters []Cluster `yaml:"clusters"`
+	// Webhooks are the receivers mounted under /hooks/.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Server configures the HTTP listeners.
+	Server Server `yaml:"server"`
+	// Reconcile configures the work queue and its workers.
+	Reconcile Reconcile `yaml:"reconcile"`
+	// Limits bound fetches and renders.
+	Limits Limits `yaml:"limits"`
+	// LeaderElection configures the Lease that makes one replica write.
+	LeaderElection LeaderElection `yaml:"leaderElection"`
+	// CacheDir holds repository caches and snapshot trees.
+	CacheDir string `yaml:"cacheDir"`
+	// AllowFileURLs permits file:// and local-path sources (development
+	// only: it lets the configuration read the agent's disk).
+	AllowFileURLs bool `yaml:"allowFileURLs"`
+}
+
+// Sources lists application and capability repositories.
+type Sources struct {
+	// Apps are repositories holding applications (Appfiles or KubeVela
+	// Applications), discovered under Path.
+	Apps []Source `yaml:"apps"`
+	// Capabilities are repositories of CUE definitions, read from Path.
+	Capabilities []Source `yaml:"capabilities"`
+}
+
+// Source is one Git repository reference.
+type Source struct {
+	// Name identifies the source in status, metrics and logs.
+	Name string `yaml:"name"`
+	// URL of the repository; credentials in it are refused.
+	URL string `yaml:"url"`
+	// At most one of Branch, Tag, SemVer, Commit and Ref picks the commit;
+	// none follows the remote's default branch.
+	Branch    string `yaml:"branch"`
+	Tag       string `yaml:"tag"`
+	SemVer    string `yaml:"semver"`
+	TagPrefix string `yaml:"tagPrefix"`
+	Commit    string `yaml:"commit"`
+	// Ref follows any ref by its full name, "refs/pull/42/head".
+	Ref string `yaml:"ref"`
+	// Path is the directory inside the repository to read.
+	Path string `yaml:"path"`
+	// Definitions, for an app source, is a directory of the repository
+	// holding the repository's own definitions (highest precedence).
+	Definitions string `yaml:"definitions"`
+	// Interval between polls; zero means Reconcile.PollInterval.
+	Interval time.Duration `yaml:"interval"`
+	// Timeout bounds one fetch; zero means Limits.Fetch.Timeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// Auth names where credentials live (files or environment variables).
+	Auth Auth `yaml:"auth"`
+}
+
+// Auth names credential files and environment variables; never values.
+type Auth struct {
+	Username             string `yaml:"username"`
+	UsernameFile         string `yaml:"usernameFile"`
+	PasswordFile         string `yaml:"passwordFile"`
+	PasswordEnv          string `yaml:"passwordEnv"`
+	BearerTokenFile      string `yaml:"bearerTokenFile"`
+	BearerTokenEnv       string `yaml:"bearerTokenEnv"`
+	SSHKeyFile           string `yaml:"sshKeyFile"`
+	SSHKeyPassphraseFile string `yaml:"sshKeyPassphraseFile"`
+	KnownHostsFile       string `yaml:"knownHostsFile"`
+	CAFile               string `yaml:"caFile"`
+}
+
+// Cluster is a named target cluster. Exactly one of Kubeconfig, InCluster
+// and Secret says how to reach it.
+type Cluster struct {
+	Name string `yaml:"name"`
+	// Kubeconfig is a kubeconfig file and context.
+	Kubeconfig *Kubeconfig `yaml:"kubeconfig"`
+	// InCluster uses the agent's own service account.
+	InCluster bool `yaml:"inCluster"`
+	// Secret is a kubeconfig held in a Secret of the agent's home cluster
+	// (the in-cluster config, or the cluster named by Secret.Cluster).
+	Secret *SecretKubeconfig `yaml:"secret"`
+	// AllowExec permits kubeconfig exec credential plugins, which run a
+	// program on the agent's host. Refused unless set.
+	AllowExec bool `yaml:"allowExec"`
+	// QPS and Burst bound the client's request rate; zero means defaults.
+	QPS   float32 `yaml:"qps"`
+	Burst int     `yaml:"burst"`
+}
+
+// Kubeconfig points at a kubeconfig file.
+type Kubeconfig struct {
+	File    string `yaml:"file"`
+	Context string `yaml:"context"`
+}
+
+// SecretKubeconfig points at a kubeconfig in a Secret.
+type SecretKubeconfig struct {
+	// Cluster reads the Secret from another configured cluster; empty
+	// means the in-cluster config.
+	Cluster   string `yaml:"cluster"`
+	Namespace string `yaml:"namespace"`
+	Name      string `yaml:"name"`
+	// Key in the Secret's data; "value" by default.
+	Key     string `yaml:"key"`
+	Context string `yaml:"context"`
+}
+
+// Webhook is one receiver, mounted at Path.
+type Webhook struct {
+	// Provider is github, gitlab, gitea, bitbucket-cloud,
+	// bitbucket-server or generic.
+	Provider string `yaml:"provider"`
+	// Path under /hooks/; "/hooks/<provider>" by default.
+	Path string `yaml:"path"`
+	// SecretFile or SecretEnv holds the HMAC secret (GitLab's token).
+	SecretFile string `yaml:"secretFile"`
+	SecretEnv  string `yaml:"secretEnv"`
+}
+
+// Server configures the HTTP listeners.
+type Server struct {
+	// Listen is the address of the API, /metrics, health and webhooks.
+	Listen string `yaml:"listen"`
+	// DebugAddr serves pprof when set; it must be a loopback address.
+	DebugAddr string `yaml:"debugAddr"`
+	// API configures authentication and writes.
+	API API `yaml:"api"`
+}
+
+// API configures the status API.
+type API struct {
+	// TokenFile or TokenEnv holds a bearer token the API requires.
+	TokenFile string `yaml:"tokenFile"`
+	TokenEnv  string `yaml:"tokenEnv"`
+	// AllowWrites enables reconcile, suspend and resume; it needs a token.
+	AllowWrites bool `yaml:"allowWrites"`
+}
+
+// Reconcile configures the loop.
+type Reconcile struct {
+	// Workers bounds concurrent work items.
+	Workers int `yaml:"workers"`
+	// PollInterval is the default interval of source polls.
+	PollInterval time.Duration `yaml:"pollInterval"`
+	// Resync re-checks every (app, env) this often even without changes.
+	Resync time.Duration `yaml:"resync"`
+	// ItemTimeout bounds one work item.
+	ItemTimeout time.Duration `yaml:"itemTimeout"`
+	// StepTimeout is the default timeout of deploy and wait-healthy steps.
+	StepTimeout time.Duration `yaml:"stepTimeout"`
+	// MinBackoff and MaxBackoff bound the per-item retry delay.
+	MinBackoff time.Duration `yaml:"minBackoff"`
+	MaxBackoff time.Duration `yaml:"maxBackoff"`
+	// History is how many reconciles the status keeps per environment.
+	History int `yaml:"history"`
+	// ShutdownTimeout bounds the graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
+}
+
+// Limits bound fetches and renders.
+type Limits struct {
+	Fetch  FetchLimits  `yaml:"fetch"`
+	Render RenderLimits `yaml:"render"`
+}
+
+// FetchLimits bound one fetch.
+type FetchLimits struct {
+	MaxBytes ByteSize      `yaml:"maxBytes"`
+	MaxFiles int           `yaml:"maxFiles"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// RenderLimits bound one render.
+type RenderLimits struct {
+	Timeout        time.Duration `yaml:"timeout"`
+	MaxObjects     int           `yaml:"maxObjects"`
+	MaxOutputBytes ByteSize      `yaml:"maxOutputBytes"`
+}
+
+// LeaderElection configures the Lease.
+type LeaderElection struct {
+	// Enabled is true by default; disable it only for a single replica.
+	Enabled *bool `yaml:"enabled"`
+	// Cluster holds the Lease; the first cluster by default.
+	Cluster   string `yaml:"cluster"`
+	Namespace string `yaml:"namespace"`
+	Name      string `yaml:"name"`
+	// Identity of this replica; the host name and pid by default.
+	Identity      string        `yaml:"identity"`
+	LeaseDuration time.Duration `yaml:"leaseDuration"`
+	RenewDeadline time.Duration `yaml:"renewDeadline"`
+	RetryPeriod   time.Duration `yaml:"retryPeriod"`
+}
+
+// On reports whether leader election is enabled.
+func (l LeaderElection) On() bool { return l.Enabled == nil || *l.Enabled }
