@@ -1,0 +1,153 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrQueueFull is returned by Enqueue when the queue holds as many
+// distinct keys as it may; the handler answers 503.
+var ErrQueueFull = errors.New("webhook queue is full")
+
+// QueueOptions configure a Queue.
+type QueueOptions struct {
+	// Size is the most distinct pending keys (repositories, or pull
+	// requests) the queue holds.
+	Size int
+	// Workers deliver events concurrently; one key is never delivered
+	// twice at the same time.
+	Workers int
+	// Cooldown is the least time between two deliveries of one key. The
+	// first event of a key is delivered at once; events during the
+	// cooldown merge into one delivery when it ends. Zero means none.
+	Cooldown time.Duration
+}
+
+// DefaultQueueOptions returns 256 keys, 4 workers and a 1s cooldown.
+func DefaultQueueOptions() QueueOptions {
+	return QueueOptions{Size: 256, Workers: 4, Cooldown: time.Second}
+}
+
+// Queue holds events until a worker delivers them, coalescing per key: a
+// repository's pushes and tags share a key, each pull request has its
+// own. The first event of a key is delivered at once. Events that arrive
+// while it waits replace it; events that arrive while it is delivered or
+// within Cooldown after merge into one more delivery at the end of the
+// cooldown. So a flood of any size within one cooldown costs at most two
+// deliveries, and a source is woken at most twice.
+type Queue struct {
+	deliver func(context.Context, Event)
+	opts    QueueOptions
+
+	mu      sync.Mutex
+	pending map[string]*entry
+	ready   chan string
+}
+
+type entry struct {
+	ev     Event
+	queued bool // waiting in ready
+	again  bool // changed since its delivery began: deliver once more
+}
+
+// NewQueue returns a Queue that calls deliver for each coalesced event.
+// A zero Size or Workers takes its default.
+func NewQueue(deliver func(context.Context, Event), opts QueueOptions) *Queue {
+	def := DefaultQueueOptions()
+	if opts.Size <= 0 {
+		opts.Size = def.Size
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = def.Workers
+	}
+	return &Queue{deliver: deliver, opts: opts, pending: map[string]*entry{}, ready: make(chan string, opts.Size)}
+}
+
+// coalesceKey groups events that one delivery can stand for.
+func coalesceKey(e Event) string {
+	keys := e.RepoKeys()
+	repo := strings.Join(keys, ",")
+	if e.Kind == KindPullRequest && e.PullRequest != nil {
+		return repo + "#pr" + strconv.Itoa(e.PullRequest.Number)
+	}
+	return repo
+}
+
+// Enqueue adds e. coalesced is true when e merged into a pending event.
+func (q *Queue) Enqueue(e Event) (coalesced bool, err error) {
+	key := coalesceKey(e)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if ent, ok := q.pending[key]; ok {
+		ent.ev = e
+		if !ent.queued {
+			ent.again = true // being delivered or cooling down
+		}
+		return true, nil
+	}
+	if len(q.pending) >= q.opts.Size {
+		return false, ErrQueueFull
+	}
+	q.pending[key] = &entry{ev: e, queued: true}
+	q.ready <- key // never blocks: ready holds at most len(pending) keys
+	return false, nil
+}
+
+// Len returns how many keys are pending, being delivered or cooling down.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// Run delivers events until ctx is done, then returns nil.
+func (q *Queue) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for range q.opts.Workers {
+		wg.Go(func() { q.work(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (q *Queue) work(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case key := <-q.ready:
+			q.mu.Lock()
+			ent := q.pending[key]
+			ent.queued = false
+			ev := ent.ev
+			q.mu.Unlock()
+
+			start := time.Now()
+			q.deliver(ctx, ev)
+
+			if wait := q.opts.Cooldown - time.Since(start); wait > 0 {
+				time.AfterFunc(wait, func() { q.cooled(key) })
+			} else {
+				q.cooled(key)
+			}
+		}
+	}
+}
+
+// cooled ends the cooldown of key: it is delivered once more if events
+// arrived since its delivery began, and forgotten otherwise.
+func (q *Queue) cooled(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ent := q.pending[key]
+	if ent.again {
+		ent.again, ent.queued = false, true
+		q.ready <- key
+		return
+	}
+	delete(q.pending, key)
+}
