@@ -1,0 +1,161 @@
+package api
+
+import "time"
+
+// Sync says whether the cluster matches what Git declares.
+type Sync string
+
+// The sync states.
+const (
+	SyncUnknown   Sync = "Unknown"   // nothing applied yet
+	SyncSynced    Sync = "Synced"    // the last apply of the current revision succeeded
+	SyncOutOfSync Sync = "OutOfSync" // a newer revision or drift is not applied yet
+	SyncStalled   Sync = "Stalled"   // reconciling fails; the last good state stays applied
+)
+
+// Health is the aggregated health of objects.
+type Health string
+
+// The health states, from best to worst.
+const (
+	HealthHealthy     Health = "Healthy"
+	HealthProgressing Health = "Progressing"
+	HealthDegraded    Health = "Degraded"
+	HealthMissing     Health = "Missing"
+	HealthUnknown     Health = "Unknown"
+)
+
+// StepPhase is the state of a workflow step.
+type StepPhase string
+
+// The step phases.
+const (
+	StepPending   StepPhase = "pending"
+	StepRunning   StepPhase = "running"
+	StepSuspended StepPhase = "suspended"
+	StepSucceeded StepPhase = "succeeded"
+	StepFailed    StepPhase = "failed"
+	StepSkipped   StepPhase = "skipped"
+)
+
+// AppSummary is one line of GET /api/v1/apps.
+type AppSummary struct {
+	Name      string       `json:"name"`
+	Source    string       `json:"source"`
+	Revision  string       `json:"revision,omitempty"`
+	Suspended bool         `json:"suspended,omitempty"`
+	Envs      []EnvSummary `json:"envs"`
+	Error     string       `json:"error,omitempty"`
+}
+
+// EnvSummary is an environment in an AppSummary.
+type EnvSummary struct {
+	Name          string    `json:"name"`
+	Clusters      []string  `json:"clusters,omitempty"`
+	Namespace     string    `json:"namespace,omitempty"`
+	Revision      string    `json:"revision,omitempty"`
+	Sync          Sync      `json:"sync"`
+	Health        Health    `json:"health"`
+	LastReconcile time.Time `json:"lastReconcile,omitzero"`
+}
+
+// AppStatus is GET /api/v1/apps/{app}.
+type AppStatus struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+	// Revision is the source revision the application was last read at.
+	Revision string `json:"revision,omitempty"`
+	// File is where the application is defined, relative to the repo.
+	File      string `json:"file,omitempty"`
+	Suspended bool   `json:"suspended,omitempty"`
+	// Workflow holds the state of every step, in order.
+	Workflow []StepStatus `json:"workflow,omitempty"`
+	Envs     []EnvStatus  `json:"envs"`
+	// Error is the last error that concerns the application as a whole
+	// (fetch or parse), sanitized.
+	Error *ErrorStatus `json:"error,omitempty"`
+}
+
+// EnvStatus is GET /api/v1/apps/{app}/envs/{env}.
+type EnvStatus struct {
+	App       string   `json:"app"`
+	Name      string   `json:"name"`
+	Clusters  []string `json:"clusters,omitempty"`
+	Namespace string   `json:"namespace,omitempty"`
+	// Revision is the source revision last applied.
+	Revision string `json:"revision,omitempty"`
+	// Digest is the render digest last applied.
+	Digest        string            `json:"digest,omitempty"`
+	Sync          Sync              `json:"sync"`
+	Health        Health            `json:"health"`
+	Components    []ComponentStatus `json:"components,omitempty"`
+	Workflow      []StepStatus      `json:"workflow,omitempty"`
+	LastReconcile time.Time         `json:"lastReconcile,omitzero"`
+	LastError     *ErrorStatus      `json:"lastError,omitempty"`
+	// History is the last reconciles, newest first.
+	History []Reconcile `json:"history,omitempty"`
+}
+
+// ComponentStatus is the health of one component's objects.
+type ComponentStatus struct {
+	Name    string         `json:"name"`
+	Health  Health         `json:"health"`
+	Message string         `json:"message,omitempty"`
+	Objects []ObjectStatus `json:"objects,omitempty"`
+}
+
+// ObjectStatus is one applied object.
+type ObjectStatus struct {
+	Cluster   string `json:"cluster,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Health    Health `json:"health"`
+	Message   string `json:"message,omitempty"`
+	// Action is what the last apply did: created, configured, unchanged.
+	Action string `json:"action,omitempty"`
+}
+
+// StepStatus is one workflow step.
+type StepStatus struct {
+	Name       string       `json:"name"`
+	Type       string       `json:"type"`
+	Phase      StepPhase    `json:"phase"`
+	Message    string       `json:"message,omitempty"`
+	StartedAt  time.Time    `json:"startedAt,omitzero"`
+	FinishedAt time.Time    `json:"finishedAt,omitzero"`
+	SubSteps   []StepStatus `json:"subSteps,omitempty"`
+}
+
+// ErrorStatus is a sanitized error.
+type ErrorStatus struct {
+	Message string `json:"message"`
+	// Position is file:line:col when the error has one.
+	Position string    `json:"position,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+// Reconcile is one entry of an environment's history.
+type Reconcile struct {
+	ID       string        `json:"id"`
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"`
+	Revision string        `json:"revision,omitempty"`
+	// Result is success, error or skipped.
+	Result string `json:"result"`
+	// Reason says why it ran or what it skipped.
+	Reason  string         `json:"reason,omitempty"`
+	Changes map[string]int `json:"changes,omitempty"`
+	Error   string         `json:"error,omitempty"`
+}
+
+// Accepted answers the write endpoints.
+type Accepted struct {
+	App     string `json:"app"`
+	Message string `json:"message"`
+}
+
+// ErrorBody is the body of every error response.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
