@@ -35,7 +35,7 @@ func startCluster(t *testing.T, name string) *Cluster {
 			t.Errorf("stop %s: %v", name, err)
 		}
 	})
-	t.Logf("cluster %s ready in %s at %s", name, c.StartupDuration().Round(time.Millisecond), c.Server())
+	t.Logf("cluster %s ready in %s at %s; phases %v", name, c.StartupDuration().Round(time.Millisecond), c.Server(), c.Phases())
 	return c
 }
 

@@ -52,7 +52,7 @@ func (c *Cluster) waitAPIServer(ctx context.Context) error {
 
 // waitReady creates the fake nodes and waits until they are Ready and
 // schedulable and the default ServiceAccount exists, so pods can be created.
-func (c *Cluster) waitReady(ctx context.Context, nodes int) error {
+func (c *Cluster) waitReady(ctx context.Context, nodes int, began time.Time) error {
 	cs, err := c.Client()
 	if err != nil {
 		return err
@@ -62,12 +62,15 @@ func (c *Cluster) waitReady(ctx context.Context, nodes int) error {
 			return err
 		}
 	}
+	c.mark(began, "nodes-created")
 	if err := c.poll(ctx, "default ServiceAccount", func(ctx context.Context) (bool, error) {
 		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil, err
 	}); err != nil {
 		return err
 	}
+	c.mark(began, "default-serviceaccount")
+	defer c.mark(began, "nodes-ready")
 	return c.poll(ctx, "fake nodes Ready", func(ctx context.Context) (bool, error) {
 		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
