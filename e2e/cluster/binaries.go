@@ -300,9 +300,12 @@ func binaryName(pkg string) string {
 }
 
 func goCmd(ctx context.Context, dir string, args ...string) (string, error) {
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
+	goBin, err := exec.LookPath("go")
+	if err != nil && os.Getenv("GOROOT") != "" {
+		goBin, err = filepath.Join(os.Getenv("GOROOT"), "bin", "go"), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("the go command is needed to build the control plane: %w", err)
 	}
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir

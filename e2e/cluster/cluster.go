@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -403,5 +402,3 @@ func sanitize(s string) string {
 		return '-'
 	}, s)
 }
-
-var errNotReady = errors.New("not ready")
