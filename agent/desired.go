@@ -1,0 +1,189 @@
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/carina-gitops/carina/agent/workflow"
+	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/capabilities"
+	"github.com/carina-gitops/carina/source"
+)
+
+// desiredApp is what Git says about one application at one snapshot.
+type desiredApp struct {
+	Name     string
+	Source   string
+	Snapshot *source.Snapshot
+	App      *appfile.Application
+	Envs     []appfile.Environment
+	Plan     workflow.Plan
+	Registry *capabilities.Registry
+	// Inputs is the digest of everything a render of the env reads: the
+	// files under the app's directory, the definitions it uses and the
+	// environment. Equal inputs render equal objects.
+	Inputs map[string]string
+	// Release is the digest of every env's inputs and the workflow: a new
+	// release starts the workflow over.
+	Release string
+}
+
+// env returns the named environment.
+func (d *desiredApp) env(name string) (appfile.Environment, bool) {
+	for _, e := range d.Envs {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return appfile.Environment{}, false
+}
+
+// fileDigests hashes every regular file of fsys once, by path.
+func fileDigests(ctx context.Context, fsys fs.FS, maxFiles int) (map[string]string, error) {
+	out := map[string]string{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".git" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if len(out) >= maxFiles {
+			return fmt.Errorf("repository has more than %d files", maxFiles)
+		}
+		f, err := fsys.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		h := sha256.New()
+		if _, err := io.Copy(h, f); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		out[p] = hex.EncodeToString(h.Sum(nil))
+		return nil
+	})
+	return out, err
+}
+
+// dirDigest hashes the files under dir ("." for all).
+func dirDigest(files map[string]string, dir string) string {
+	prefix := ""
+	if dir != "" && dir != "." {
+		prefix = strings.TrimSuffix(dir, "/") + "/"
+	}
+	var keys []string
+	for p := range files {
+		if strings.HasPrefix(p, prefix) {
+			keys = append(keys, p)
+		}
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s %s\n", k, files[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// defsDigest hashes the definitions the app and env use, so that a
+// change in a capability repository re-renders only the apps using a
+// changed definition.
+func defsDigest(reg *capabilities.Registry, app *appfile.Application, env appfile.Environment) string {
+	type ref struct {
+		kind capabilities.Kind
+		name string
+	}
+	var refs []ref
+	for _, c := range app.Components {
+		refs = append(refs, ref{capabilities.KindComponent, c.Type})
+		for _, t := range c.Traits {
+			refs = append(refs, ref{capabilities.KindTrait, t.Type})
+		}
+	}
+	for _, p := range app.Policies {
+		refs = append(refs, ref{capabilities.KindPolicy, p.Type})
+	}
+	for _, p := range env.Overrides {
+		refs = append(refs, ref{capabilities.KindPolicy, p.Type})
+	}
+	h := sha256.New()
+	for _, r := range refs {
+		d, err := reg.Get(r.kind, r.name)
+		if err != nil {
+			fmt.Fprintf(h, "%s %s missing\n", r.kind, r.name)
+			continue
+		}
+		fmt.Fprintf(h, "%s %s %s\n", r.kind, r.name, d.Digest)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// computeInputs fills Inputs and Release.
+func (d *desiredApp) computeInputs(files map[string]string) {
+	d.Inputs = make(map[string]string, len(d.Envs))
+	files0 := dirDigest(files, d.App.Dir)
+	rel := sha256.New()
+	for _, e := range d.Envs {
+		envJSON, _ := json.Marshal(e)
+		h := sha256.New()
+		fmt.Fprintf(h, "files %s\ndefs %s\nenv %s\n", files0, defsDigest(d.Registry, d.App, e), envJSON)
+		d.Inputs[e.Name] = "sha256:" + hex.EncodeToString(h.Sum(nil))
+		fmt.Fprintf(rel, "%s %s\n", e.Name, d.Inputs[e.Name])
+	}
+	wf, _ := json.Marshal(d.App.Workflow)
+	rel.Write(wf)
+	d.Release = "sha256:" + hex.EncodeToString(rel.Sum(nil))[:32]
+}
+
+// loadApps discovers the applications of an app source's snapshot and
+// derives their environments, plans and inputs.
+func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capabilities.Registry, maxFiles int) ([]*desiredApp, error) {
+	fsys := snap.FS()
+	dir := snap.Path
+	if dir == "" {
+		dir = "."
+	}
+	apps, err := appfile.Load(fsys, path.Clean(dir))
+	if err != nil {
+		return nil, err
+	}
+	files, err := fileDigests(ctx, fsys, maxFiles)
+	if err != nil {
+		return nil, fmt.Errorf("source %s at %s: %w", name, snap.Revision(), err)
+	}
+	var errs appfile.ErrorList
+	out := make([]*desiredApp, 0, len(apps))
+	for _, a := range apps {
+		envs, err := appfile.Environments(a)
+		if err != nil {
+			var list appfile.ErrorList
+			if ok := asList(err, &list); ok {
+				errs = append(errs, list...)
+				continue
+			}
+			return nil, err
+		}
+		d := &desiredApp{Name: a.Name, Source: name, Snapshot: snap, App: a, Envs: envs, Plan: workflow.NewPlan(a, envs), Registry: reg}
+		d.computeInputs(files)
+		out = append(out, d)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return out, nil
+}

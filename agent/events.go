@@ -1,0 +1,112 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/carina-gitops/carina/apply"
+)
+
+// Event is one Kubernetes Event about an (app, env).
+type Event struct {
+	App, Env  string
+	Namespace string
+	// Type is Normal or Warning.
+	Type    string
+	Reason  string
+	Message string
+}
+
+// EventSink posts Events to a cluster.
+type EventSink interface {
+	Post(ctx context.Context, cluster string, ev Event) error
+}
+
+// eventRecorder turns reconcile outcomes into Events; failures to post
+// are logged, never fatal.
+type eventRecorder struct {
+	sink EventSink
+	log  *slog.Logger
+}
+
+func (r *eventRecorder) post(ctx context.Context, cluster string, ev Event) {
+	if r.sink == nil || ev.Namespace == "" {
+		return
+	}
+	if err := r.sink.Post(ctx, cluster, ev); err != nil {
+		r.log.Warn("event not posted", "app", ev.App, "env", ev.Env, "reason", ev.Reason, "error", sanitize(err, time.Time{}).Message)
+	}
+}
+
+// changeSet posts Deployed, Pruned or ApplyFailed for one apply.
+func (r *eventRecorder) changeSet(ctx context.Context, cluster, app, env string, set *apply.Set, cs *apply.ChangeSet, err error) {
+	ns := ""
+	for _, o := range set.Objects {
+		if ns = o.Obj.GetNamespace(); ns != "" {
+			break
+		}
+	}
+	base := Event{App: app, Env: env, Namespace: ns}
+	if err != nil {
+		ev := base
+		ev.Type, ev.Reason, ev.Message = corev1.EventTypeWarning, "ApplyFailed", sanitize(err, time.Time{}).Message
+		r.post(ctx, cluster, ev)
+		return
+	}
+	if n := cs.Count(apply.Created) + cs.Count(apply.Configured); n > 0 {
+		ev := base
+		ev.Type, ev.Reason = corev1.EventTypeNormal, "Deployed"
+		ev.Message = fmt.Sprintf("revision %s: %s", shortRev(set.Revision), cs.Summary())
+		r.post(ctx, cluster, ev)
+	}
+	if n := cs.Count(apply.Pruned); n > 0 {
+		ev := base
+		ev.Type, ev.Reason, ev.Message = corev1.EventTypeNormal, "Pruned", fmt.Sprintf("%d objects pruned", n)
+		r.post(ctx, cluster, ev)
+	}
+}
+
+func shortRev(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
+
+// KubeEvents posts Events with a client per cluster. The Event's
+// involved object is the application (core.oam.dev/v1beta1
+// Application), in the environment's namespace, so `kubectl get events`
+// there shows it.
+type KubeEvents struct {
+	Clients map[string]kubernetes.Interface
+	// Component is the Event's source component.
+	Component string
+	// Host is the reporting instance.
+	Host string
+}
+
+// Post creates the Event.
+func (k *KubeEvents) Post(ctx context.Context, cluster string, ev Event) error {
+	c, ok := k.Clients[cluster]
+	if !ok {
+		return fmt.Errorf("no event client for cluster %s", cluster)
+	}
+	now := metav1.NewTime(time.Now())
+	e := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: ev.App + "-", Namespace: ev.Namespace,
+			Labels: map[string]string{apply.LabelApp: ev.App, apply.LabelEnv: ev.Env}},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "core.oam.dev/v1beta1", Kind: "Application", Name: ev.App, Namespace: ev.Namespace},
+		Reason:         ev.Reason, Message: ev.Message, Type: ev.Type,
+		Source:         corev1.EventSource{Component: k.Component, Host: k.Host},
+		FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: "carina.dev/agent", ReportingInstance: k.Host,
+	}
+	_, err := c.CoreV1().Events(ev.Namespace).Create(ctx, e, metav1.CreateOptions{})
+	return err
+}

@@ -1,0 +1,261 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/agent/metrics"
+	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/render"
+)
+
+// Extra keys the agent keeps in inventories.
+const (
+	extraInputs   = "carina.inputs"
+	extraWorkflow = "carina.workflow"
+)
+
+// healthPoll is how soon a progressing env is looked at again.
+const healthPoll = 2 * time.Second
+
+// envRun is one reconcile of an (app, env).
+type envRun struct {
+	a      *Agent
+	id     string
+	app    string
+	env    string
+	start  time.Time
+	log    *slog.Logger
+	record api.Reconcile
+}
+
+// reconcileEnv runs the pipeline of one (app, env): gate → fast path →
+// render → apply → health → record. It returns when to look again, and an
+// error for the queue's backoff.
+func (a *Agent) reconcileEnv(ctx context.Context, app, env string) (time.Duration, error) {
+	d := a.desiredApp(app)
+	if d == nil {
+		return 0, nil
+	}
+	r := &envRun{a: a, id: reconcileID(ctx), app: app, env: env, start: a.now(), log: a.log.With("app", app, "env", env)}
+	r.record = api.Reconcile{ID: r.id, Start: r.start, Revision: d.Snapshot.Revision()}
+	e, ok := d.env(env)
+	if !ok {
+		return 0, nil
+	}
+	gate, fast, inputs := r.observe(d)
+	switch {
+	case gate != "":
+		r.finish(metrics.ResultSkipped, gate, nil, nil)
+		return 0, nil
+	case fast:
+		return r.fastPath(ctx, d)
+	}
+	res, err := r.render(ctx, d, e)
+	if err != nil {
+		r.fail(err)
+		return 0, err
+	}
+	set := toSet(res, d.Snapshot.Commit, d.App.AllowEmpty)
+	changes, err := r.apply(ctx, e.Clusters, set, inputs)
+	if err != nil {
+		r.fail(err)
+		return 0, err
+	}
+	return r.health(ctx, set, e.Clusters, changes)
+}
+
+// observe decides what this reconcile does: a gate (suspended, or not
+// released by the workflow yet), the fast path, or a full run.
+func (r *envRun) observe(d *desiredApp) (gate string, fast bool, inputs string) {
+	s := r.a.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar := s.app(r.app)
+	er := ar.env(r.env)
+	inputs = d.Inputs[r.env]
+	switch {
+	case ar.suspended:
+		return "application is suspended", false, inputs
+	case er.released != d.Release:
+		return "waiting for the workflow to reach this environment", false, inputs
+	}
+	fast = !er.force && er.applied && er.inputs == inputs && er.lastError == nil
+	er.force = false
+	return "", fast, inputs
+}
+
+// fastPath: nothing that a render reads changed and the last apply
+// succeeded, so nothing is rendered or applied. Health is looked at only
+// while it is not settled.
+func (r *envRun) fastPath(ctx context.Context, d *desiredApp) (time.Duration, error) {
+	s := r.a.store
+	s.mu.Lock()
+	h := s.app(r.app).env(r.env).health
+	s.mu.Unlock()
+	if h == api.HealthHealthy || h == api.HealthDegraded {
+		r.finish(metrics.ResultSkipped, "unchanged", nil, nil)
+		return 0, nil
+	}
+	// Health is not settled: render (cheap, no writes) to know what to watch.
+	e, _ := d.env(r.env)
+	res, err := r.render(ctx, d, e)
+	if err != nil {
+		r.fail(err)
+		return 0, err
+	}
+	return r.health(ctx, toSet(res, d.Snapshot.Commit, d.App.AllowEmpty), e.Clusters, nil)
+}
+
+func (r *envRun) render(ctx context.Context, d *desiredApp, e appfile.Environment) (*render.Result, error) {
+	t0 := time.Now()
+	opts := r.a.renderOpts
+	opts.Cluster = firstOr(e.Clusters, "")
+	res, err := r.a.renderer.Render(ctx, d.App, e, d.Registry, d.Snapshot.FS(), opts)
+	r.a.rec.Phase(r.app, r.env, metrics.PhaseRender, time.Since(t0))
+	r.a.renders.Add(1)
+	if err != nil {
+		return nil, fmt.Errorf("render of %s in %s at %s: %w", r.app, r.env, d.Snapshot.Revision(), err)
+	}
+	return res, nil
+}
+
+// apply applies set to every cluster of the env and records the inputs
+// in each inventory, so that a restarted agent can take the fast path.
+func (r *envRun) apply(ctx context.Context, clusters []string, set *apply.Set, inputs string) (map[string]string, error) {
+	t0 := time.Now()
+	defer func() { r.a.rec.Phase(r.app, r.env, metrics.PhaseApply, time.Since(t0)) }()
+	changes := map[string]string{}
+	counts := map[string]int{}
+	var errs []error
+	for _, c := range clusters {
+		t, err := r.a.target(c)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cs, err := t.Apply(ctx, set, apply.DefaultApplyOptions())
+		if cs != nil {
+			for _, en := range cs.Entries {
+				changes[en.ID.String()] = string(en.Action)
+				counts[string(en.Action)]++
+			}
+			r.a.events.changeSet(ctx, c, r.app, r.env, set, cs, err)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+			continue
+		}
+		err = t.UpdateInventory(ctx, r.app, r.env, func(inv *inventory.Inventory) error {
+			if inv.Extra == nil {
+				inv.Extra = map[string]string{}
+			}
+			inv.Extra[extraInputs] = inputs
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+		}
+	}
+	for _, act := range []string{metrics.ActionCreated, metrics.ActionConfigured, metrics.ActionUnchanged, metrics.ActionPruned} {
+		r.a.rec.ApplyObjects(r.app, r.env, act, counts[act])
+	}
+	r.record.Changes = counts
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s := r.a.store
+	s.mu.Lock()
+	er := s.app(r.app).env(r.env)
+	er.applied, er.inputs, er.revision, er.digest, er.actions = true, inputs, r.record.Revision, set.Digest, changes
+	s.mu.Unlock()
+	return changes, nil
+}
+
+// health reads the health of the applied objects once; a progressing env
+// is looked at again shortly (the workflow's step timeout bounds it).
+func (r *envRun) health(ctx context.Context, set *apply.Set, clusters []string, changes map[string]string) (time.Duration, error) {
+	t0 := time.Now()
+	var all []ObjectHealth
+	var errs []error
+	for _, c := range clusters {
+		t, err := r.a.target(c)
+		if err == nil {
+			var rep *apply.HealthReport
+			rep, err = t.Health(ctx, set)
+			if rep != nil {
+				all = append(all, rep.Objects...)
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: health: %w", c, err))
+		}
+	}
+	r.a.rec.Phase(r.app, r.env, metrics.PhaseHealth, time.Since(t0))
+	if err := errors.Join(errs...); err != nil {
+		r.fail(err)
+		return 0, err
+	}
+	h := rollup(all)
+	reason := "applied"
+	if changes == nil {
+		reason = "health checked"
+	}
+	r.finish(metrics.ResultSuccess, reason, all, &h)
+	r.a.enqueueWorkflow(r.app)
+	if h == api.HealthProgressing || h == api.HealthUnknown {
+		return healthPoll, nil
+	}
+	return 0, nil
+}
+
+// fail records a failed reconcile: the last applied state stays, the
+// status says Stalled with the sanitized error.
+func (r *envRun) fail(err error) {
+	es := sanitize(err, r.a.now())
+	s := r.a.store
+	s.mu.Lock()
+	er := s.app(r.app).env(r.env)
+	er.lastError, er.sync = es, api.SyncStalled
+	s.mu.Unlock()
+	r.record.Error = es.Message
+	r.finish(metrics.ResultError, "failed", nil, nil)
+	r.log.Warn("reconcile failed", "reconcile", r.id, "error", es.Message)
+	r.a.enqueueWorkflow(r.app)
+}
+
+// finish records the reconcile in status, history and metrics.
+func (r *envRun) finish(result, reason string, objs []ObjectHealth, h *api.Health) {
+	now := r.a.now()
+	r.record.Duration, r.record.Result, r.record.Reason = now.Sub(r.start), result, reason
+	s := r.a.store
+	s.mu.Lock()
+	er := s.app(r.app).env(r.env)
+	er.lastReconcile = now
+	if h != nil {
+		er.health, er.objects, er.lastError, er.sync = *h, objs, nil, api.SyncSynced
+	}
+	er.addHistory(r.record, s.history)
+	clusters, rev, health, sync := er.clusters, er.revision, er.health, er.sync
+	s.mu.Unlock()
+	r.a.rec.Reconcile(r.app, r.env, result)
+	for _, c := range clusters {
+		r.a.rec.AppInfo(r.app, r.env, c, rev, string(health), string(sync))
+	}
+	if result != metrics.ResultSkipped || reason != "unchanged" {
+		r.log.Debug("reconcile finished", "reconcile", r.id, "result", result, "reason", reason, "revision", r.record.Revision, "duration", r.record.Duration)
+	}
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}

@@ -1,0 +1,315 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/agent/metrics"
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/source/webhook"
+)
+
+// Clusters are the clients of the configured clusters.
+type Clusters struct {
+	REST    map[string]*rest.Config
+	Clients map[string]kubernetes.Interface
+	Targets map[string]Target
+}
+
+// BuildClusters resolves every cluster of cfg (Secrets are read through
+// the in-cluster config or the named cluster) and builds an apply
+// Manager for each. It does not contact the clusters.
+func BuildClusters(ctx context.Context, cfg *config.Config) (*Clusters, error) {
+	cl := &Clusters{REST: map[string]*rest.Config{}, Clients: map[string]kubernetes.Interface{}, Targets: map[string]Target{}}
+	read := func(ctx context.Context, cluster, ns, name, key string) ([]byte, error) {
+		var rc *rest.Config
+		var err error
+		if cluster == "" {
+			rc, err = rest.InClusterConfig()
+		} else if rc = cl.REST[cluster]; rc == nil {
+			err = fmt.Errorf("cluster %s must come before the clusters whose Secrets it holds", cluster)
+		}
+		if err != nil {
+			return nil, err
+		}
+		c, err := kubernetes.NewForConfig(rc)
+		if err != nil {
+			return nil, err
+		}
+		s, err := c.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("secret %s/%s: %w", ns, name, err)
+		}
+		v, ok := s.Data[key]
+		if !ok {
+			return nil, fmt.Errorf("secret %s/%s has no key %q", ns, name, key)
+		}
+		return v, nil
+	}
+	for _, c := range cfg.Clusters {
+		rc, err := c.RESTConfig(ctx, read)
+		if err != nil {
+			return nil, err
+		}
+		cl.REST[c.Name] = rc
+		if cl.Clients[c.Name], err = kubernetes.NewForConfig(rc); err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		m, err := apply.New(rc, apply.DefaultOptions())
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		cl.Targets[c.Name] = m
+	}
+	return cl, nil
+}
+
+// RunOptions configure Run.
+type RunOptions struct {
+	// Clients are the cluster clients (leader election, readiness).
+	Clients map[string]kubernetes.Interface
+	// Listener serves the API; nil listens on Config.Server.Listen.
+	Listener net.Listener
+	// DebugAddr serves pprof on loopback when set.
+	DebugAddr string
+	// Registry is served at /metrics; nil builds one with the recorder
+	// and the Go runtime and process collectors.
+	Registry *prometheus.Registry
+	// Started, when set, is called once the API listens.
+	Started func(addr string)
+}
+
+// Run runs the agent until ctx ends: the HTTP server, the source pollers
+// and, while this replica leads, the workers. On ctx's end it stops the
+// workers (in-flight applies are cancelled; the inventory written before
+// each apply's first write lets the next leader converge), releases the
+// Lease and returns within the shutdown timeout.
+func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
+	handler, err := a.handler(opts)
+	if err != nil {
+		return err
+	}
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", a.cfg.Server.Listen); err != nil {
+			return fmt.Errorf("listen %s: %w", a.cfg.Server.Listen, err)
+		}
+	}
+	srv := &http.Server{Handler: handler}
+	api.ConfigureServer(srv)
+	var wg sync.WaitGroup
+	if a.hookQueue != nil {
+		wg.Go(func() { _ = a.hookQueue.Run(ctx) })
+	}
+	wg.Go(func() { _ = srv.Serve(ln) })
+	if opts.Started != nil {
+		opts.Started(ln.Addr().String())
+	}
+	a.log.Info("agent listening", "addr", ln.Addr().String())
+	if opts.DebugAddr != "" {
+		dln, err := api.ListenDebug(ctx, opts.DebugAddr)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		dsrv := &http.Server{Handler: api.DebugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		wg.Go(func() { _ = dsrv.Serve(dln) })
+		context.AfterFunc(ctx, func() { dsrv.Close() })
+	}
+	a.probeClusters(ctx, opts.Clients)
+	if err := a.startSources(ctx, &wg); err != nil {
+		srv.Close()
+		return err
+	}
+	runErr := a.lead(ctx, opts.Clients)
+	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shut)
+	wg.Wait()
+	a.log.Info("agent stopped")
+	return runErr
+}
+
+// lead runs the workers while this replica holds the Lease (or always,
+// without leader election). Losing the Lease is an error: the process
+// should exit and start over as a follower.
+func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interface) error {
+	work := func(ctx context.Context) {
+		a.leading.Store(true)
+		a.log.Info("leading: reconciling")
+		var wg sync.WaitGroup
+		wg.Go(func() { a.resyncLoop(ctx) })
+		a.requeueAll()
+		a.runWorkers(ctx)
+		wg.Wait()
+		a.leading.Store(false)
+	}
+	le := a.cfg.LeaderElection
+	if !le.On() {
+		work(ctx)
+		return nil
+	}
+	client := clients[le.Cluster]
+	if client == nil {
+		return fmt.Errorf("leader election: no client for cluster %s", le.Cluster)
+	}
+	id := le.Identity
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	lost := make(chan struct{})
+	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock: &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
+			Client:     client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+		},
+		LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
+		ReleaseOnCancel: true, Name: "carina-agent",
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: work,
+			OnStoppedLeading: func() {
+				if ctx.Err() == nil {
+					close(lost)
+				}
+			},
+			OnNewLeader: func(identity string) {
+				if identity != id {
+					a.log.Info("following", "leader", identity)
+				}
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("leader election: %w", err)
+	}
+	elector.Run(ctx)
+	select {
+	case <-lost:
+		return errors.New("leader election: lost the lease")
+	default:
+		return nil
+	}
+}
+
+// requeueAll queues every known item, when this replica starts leading.
+func (a *Agent) requeueAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for name, d := range a.desired {
+		a.queue.Add(item{App: name})
+		for _, e := range d.Envs {
+			a.queue.Add(item{App: name, Env: e.Name})
+		}
+	}
+}
+
+// probeClusters checks in the background that every cluster answers;
+// readiness waits for it.
+func (a *Agent) probeClusters(ctx context.Context, clients map[string]kubernetes.Interface) {
+	a.reachable.Store(len(clients) == 0)
+	if len(clients) == 0 {
+		return
+	}
+	go func() {
+		for ctx.Err() == nil {
+			ok := true
+			for name, c := range clients {
+				if _, err := c.Discovery().ServerVersion(); err != nil {
+					a.log.Warn("cluster unreachable", "cluster", name, "error", sanitize(err, time.Time{}).Message)
+					ok = false
+				}
+			}
+			if ok {
+				a.reachable.Store(true)
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(2 * time.Second):
+			}
+		}
+	}()
+}
+
+// Ready reports why the agent is not ready, or nil.
+func (a *Agent) Ready() error {
+	switch {
+	case !a.reachable.Load():
+		return errors.New("clusters are not reachable yet")
+	case !a.firstSnap.Load():
+		return errors.New("the first snapshot of every source is not in yet")
+	}
+	return nil
+}
+
+// handler builds the HTTP handler: API, health, metrics and webhooks.
+func (a *Agent) handler(opts RunOptions) (http.Handler, error) {
+	reg := opts.Registry
+	if reg == nil {
+		var err error
+		if reg, err = metrics.NewRegistry(a.rec); err != nil {
+			return nil, err
+		}
+	}
+	hooks, err := a.hooks()
+	if err != nil {
+		return nil, err
+	}
+	var token []byte
+	if t := a.cfg.Server.API; t.TokenFile != "" || t.TokenEnv != "" {
+		if token, err = config.ReadSecret(t.TokenFile, t.TokenEnv); err != nil {
+			return nil, fmt.Errorf("server.api: %w", err)
+		}
+	}
+	return api.NewHandler(api.Options{
+		Status: a.store, Control: a, Token: token, AllowWrites: a.cfg.Server.API.AllowWrites, Ready: a.Ready,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Hooks: hooks,
+	})
+}
+
+// hooks builds one receiver per configured webhook; they share a queue
+// whose events wake the matching sources.
+func (a *Agent) hooks() (map[string]http.Handler, error) {
+	if len(a.cfg.Webhooks) == 0 {
+		return nil, nil
+	}
+	q := webhook.NewQueue(func(_ context.Context, ev webhook.Event) {
+		n := a.WakeRepos(ev.Repos...)
+		a.log.Debug("webhook delivered", "provider", string(ev.Provider), "ref", ev.Ref, "woken", n)
+	}, webhook.DefaultQueueOptions())
+	a.hookQueue = q
+	out := map[string]http.Handler{}
+	for _, w := range a.cfg.Webhooks {
+		secret, err := config.ReadSecret(w.SecretFile, w.SecretEnv)
+		if err != nil {
+			return nil, fmt.Errorf("webhook %s: %w", w.Path, err)
+		}
+		o := webhook.DefaultOptions(webhook.Provider(w.Provider))
+		o.Secret = secret
+		o.OnResult = func(r webhook.Result) { a.rec.Webhook(string(r.Provider), r.EventName, string(r.Outcome)) }
+		h, err := webhook.NewHandler(q, o)
+		if err != nil {
+			return nil, err
+		}
+		out[w.Path] = h
+	}
+	return out, nil
+}

@@ -1,0 +1,62 @@
+package agent
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/health"
+	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/capabilities"
+	"github.com/carina-gitops/carina/render"
+)
+
+// Target is one cluster as the agent uses it. The apply engine's Manager
+// implements it through clusterTarget; the interface is declared here, by
+// its consumer, and kept to what the loop needs.
+type Target interface {
+	// Apply makes the cluster match set, prunes what left it and records
+	// the inventory.
+	Apply(ctx context.Context, set *apply.Set, opts apply.ApplyOptions) (*apply.ChangeSet, error)
+	// ReadInventory returns the inventory of (app, env), nil when none.
+	ReadInventory(ctx context.Context, app, env string) (*inventory.Inventory, error)
+	// UpdateInventory changes an existing inventory (its Extra values).
+	UpdateInventory(ctx context.Context, app, env string, fn func(*inventory.Inventory) error) error
+	// Health reads the live objects of set once and computes their health.
+	Health(ctx context.Context, set *apply.Set) (*apply.HealthReport, error)
+}
+
+// ObjectHealth is the health of one live object.
+type ObjectHealth = apply.ObjectHealth
+
+var _ Target = (*apply.Manager)(nil)
+
+// Renderer renders one application in one environment. render.Render
+// through RenderFunc implements it; the render worker pool will too.
+type Renderer interface {
+	Render(ctx context.Context, app *appfile.Application, env appfile.Environment, reg *capabilities.Registry, fsys fs.FS, opts render.Options) (*render.Result, error)
+}
+
+// RenderFunc adapts a function, such as render.Render, to Renderer.
+type RenderFunc func(ctx context.Context, app *appfile.Application, env appfile.Environment, reg *capabilities.Registry, fsys fs.FS, opts render.Options) (*render.Result, error)
+
+// Render calls f.
+func (f RenderFunc) Render(ctx context.Context, app *appfile.Application, env appfile.Environment, reg *capabilities.Registry, fsys fs.FS, opts render.Options) (*render.Result, error) {
+	return f(ctx, app, env, reg, fsys, opts)
+}
+
+var _ Renderer = RenderFunc(render.Render)
+
+// toSet turns a render result into the apply engine's set.
+func toSet(res *render.Result, revision string, allowEmpty bool) *apply.Set {
+	set := &apply.Set{App: res.App, Env: res.Env, Revision: revision, Digest: res.Digest, AllowEmpty: allowEmpty,
+		Objects: make([]apply.Object, len(res.Objects))}
+	for i, o := range res.Objects {
+		set.Objects[i] = apply.Object{
+			Obj: o.Object, Component: o.Component, Trait: o.Trait, Workload: o.Workload, OutputName: o.OutputName,
+			Health: health.Policy{HealthPolicy: o.Health.HealthPolicy, CustomStatus: o.Health.CustomStatus},
+		}
+	}
+	return set
+}
