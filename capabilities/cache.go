@@ -45,10 +45,6 @@ type Cache struct {
 	ctx  *cue.Context
 	opts CacheOptions
 
-	// buildMu serialises compilation: building registers files and
-	// imports in the context's runtime.
-	buildMu sync.Mutex
-
 	mu      sync.Mutex
 	entries map[string]*cacheEntry
 	defs    map[string]*Definition
@@ -83,9 +79,10 @@ func (c *Cache) Stats() CacheStats {
 }
 
 // build compiles a file in the cache's context.
+// Building is safe for concurrent use (the runtime locks its own index), and
+// must not be serialised here: building evaluates what does not depend on
+// context and parameter, so a runaway template would hold a lock forever.
 func (c *Cache) build(f *ast.File) (cue.Value, error) {
-	c.buildMu.Lock()
-	defer c.buildMu.Unlock()
 	v := c.ctx.BuildFile(f)
 	return v, v.Err()
 }
