@@ -111,6 +111,13 @@ func Component(ctx context.Context, def *capabilities.Definition, props map[stri
 		if w.Output, err = exportObject(def, out); err != nil {
 			return nil, err
 		}
+		// As KubeVela does, a workload without a name is named after the
+		// component before traits see it.
+		if md, ok := w.Output["metadata"].(map[string]any); !ok {
+			w.Output["metadata"] = map[string]any{"name": c.Name}
+		} else if n, _ := md["name"].(string); n == "" {
+			md["name"] = c.Name
+		}
 	}
 	if w.Outputs, err = exportOutputs(def, t, ""); err != nil {
 		return nil, err
@@ -196,14 +203,11 @@ func evaluate(def *capabilities.Definition, props map[string]any, ctxValue map[s
 	if err != nil {
 		return cuelang.Value{}, fmt.Errorf("%s: %w", def, err)
 	}
-	if props == nil {
-		props = map[string]any{}
-	}
 	// Encode with nil as null: a null property (a JSON merge patch deleting
 	// a key, a label set to null) must stay null, not become top.
 	cc := root.Context()
 	v := root.FillPath(capabilities.ContextPath, cc.Encode(ctxValue, cuelang.NilIsAny(false))).
-		FillPath(capabilities.ParameterPath, cc.Encode(props, cuelang.NilIsAny(false)))
+		FillPath(capabilities.ParameterPath, cc.Encode(jsonNumbers(props), cuelang.NilIsAny(false)))
 	t := v.LookupPath(capabilities.TemplatePath)
 	if err := checkParameters(def, t); err != nil {
 		return cuelang.Value{}, err

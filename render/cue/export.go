@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	cuelang "cuelang.org/go/cue"
 )
@@ -107,6 +108,54 @@ func normalizeNumbers(v any) any {
 		for i, e := range x {
 			x[i] = normalizeNumbers(e)
 		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
+}
+
+// jsonNumbers copies property values with numbers as JSON would have them
+// in CUE: a whole float64 (what a JSON or YAML decoder into any yields for
+// 8080) becomes an int64, a json.Number its int64 or float64. KubeVela
+// passes properties to CUE as JSON text, where 8080 is an int.
+func jsonNumbers(v any) any {
+	switch x := v.(type) {
+	case nil:
+		return map[string]any{}
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonValue(e)
+		}
+		return out
+	}
+	return jsonValue(v)
+}
+
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonValue(e)
+		}
+		return out
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+	case float32:
+		return jsonValue(float64(x))
 	case json.Number:
 		if n, err := x.Int64(); err == nil {
 			return n
