@@ -94,14 +94,21 @@ func (t *tree) checkRootEntry(dir, file, key, e string, plugin bool) ([]ref, err
 	switch {
 	case isDir:
 		return []ref{{dir: p, plugin: plugin}}, nil
-	case exists && plugin && t.covered(path.Dir(p)):
+	case exists && !inside(dir, p):
+		return nil, fmt.Errorf("%s: %s %q is a file outside the kustomization's directory; kustomize loads files only from inside it", file, key, e)
+	case exists && plugin:
 		data, err := t.mem.ReadFile(memPath(p))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s %q: %w", file, key, e, err)
 		}
-		return nil, checkPluginConfig(path.Dir(p), p, data)
+		return nil, checkPluginConfig(dir, p, data)
 	}
-	return nil, nil // a file outside the kustomization is refused by kustomize's root-only load restrictor
+	return nil, nil // missing: kustomize says so
+}
+
+// inside says whether p is dir or below it.
+func inside(dir, p string) bool {
+	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
 // localPath resolves an entry against the kustomization's directory and
@@ -135,8 +142,12 @@ func checkFileKeys(dir, file string, v any) error {
 							e = after
 						}
 					}
-					if _, err := localPath(dir, file, k, e); err != nil {
+					p, err := localPath(dir, file, k, e)
+					if err != nil {
 						return err
+					}
+					if !inside(dir, p) {
+						return fmt.Errorf("%s: %s %q is outside the kustomization's directory; kustomize loads files only from inside it", file, k, e)
 					}
 				}
 			}

@@ -169,6 +169,7 @@ func (t *tree) writeOverlay(root string, p properties) (string, error) {
 // cleanMemPaths turns in-memory paths in kustomize's messages back into
 // repository paths.
 func cleanMemPaths(msg string) string {
+	msg = strings.ReplaceAll(msg, ".."+memRepo+"/", "")
 	msg = strings.ReplaceAll(msg, memRepo+"/", "")
 	return strings.ReplaceAll(msg, memOverlay+"/", "(properties)/")
 }

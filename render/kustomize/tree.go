@@ -117,6 +117,9 @@ func (t *tree) copyFile(src, dst string) error {
 	if t.bytes > t.o.MaxBytes {
 		return fmt.Errorf("kustomization needs more than %d bytes of files", t.o.MaxBytes)
 	}
+	if err := checkAliases(dst, data); err != nil {
+		return err
+	}
 	return t.mem.WriteFile(memPath(dst), data)
 }
 
