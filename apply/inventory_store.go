@@ -1,0 +1,125 @@
+package apply
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/carina-gitops/carina/apply/inventory"
+)
+
+var (
+	configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	namespaceGVR = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+)
+
+// ReadInventory returns the inventory of (app, env), or nil when there is
+// none.
+func (m *Manager) ReadInventory(ctx context.Context, app, env string) (*inventory.Inventory, error) {
+	ns, name := m.opts.InventoryNamespace, inventory.Name(app, env)
+	var cm corev1.ConfigMap
+	err := m.retry(ctx, func() error {
+		u, err := m.dyn.Resource(configMapGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cm)
+	})
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inventory ConfigMap/%s/%s: %w", ns, name, err)
+	}
+	inv, err := inventory.FromConfigMap(&cm, m.opts.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	if inv.App != app || inv.Env != env {
+		return nil, fmt.Errorf("inventory ConfigMap/%s/%s names app %q env %q, not app %q env %q", ns, name, inv.App, inv.Env, app, env)
+	}
+	return inv, nil
+}
+
+// UpdateInventory reads the inventory of (app, env), lets fn change it
+// (for example its Extra values) and writes it back. It fails when there
+// is no inventory yet. Callers serialize calls per (app, env).
+func (m *Manager) UpdateInventory(ctx context.Context, app, env string, fn func(*inventory.Inventory) error) error {
+	inv, err := m.ReadInventory(ctx, app, env)
+	if err != nil {
+		return err
+	}
+	if inv == nil {
+		return fmt.Errorf("app %s env %s has no inventory yet", app, env)
+	}
+	if err := fn(inv); err != nil {
+		return err
+	}
+	return m.writeInventory(ctx, inv)
+}
+
+// writeInventory applies the inventory ConfigMap, creating its namespace
+// when missing.
+func (m *Manager) writeInventory(ctx context.Context, inv *inventory.Inventory) error {
+	ns := m.opts.InventoryNamespace
+	cm, err := inventory.ToConfigMap(inv, ns, m.opts.Inventory)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(cm)
+	if err != nil {
+		return err
+	}
+	write := func() error {
+		return m.retry(ctx, func() error {
+			_, err := m.dyn.Resource(configMapGVR).Namespace(ns).Patch(ctx, cm.Name, types.ApplyPatchType, body,
+				metav1.PatchOptions{FieldManager: m.opts.FieldManager, Force: ptr(true)})
+			return err
+		})
+	}
+	err = write()
+	if apierrors.IsNotFound(err) {
+		if err = m.ensureNamespace(ctx, ns); err == nil {
+			err = write()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("inventory ConfigMap/%s/%s write failed: %w", ns, cm.Name, err)
+	}
+	return nil
+}
+
+func (m *Manager) ensureNamespace(ctx context.Context, ns string) error {
+	body, err := json.Marshal(map[string]any{
+		"apiVersion": "v1", "kind": "Namespace",
+		"metadata": map[string]any{"name": ns, "labels": map[string]any{inventory.LabelManagedBy: "carina"}},
+	})
+	if err != nil {
+		return err
+	}
+	return m.retry(ctx, func() error {
+		_, err := m.dyn.Resource(namespaceGVR).Patch(ctx, ns, types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: m.opts.FieldManager})
+		return err
+	})
+}
+
+// deleteInventory removes the inventory of (app, env).
+func (m *Manager) deleteInventory(ctx context.Context, app, env string) error {
+	ns, name := m.opts.InventoryNamespace, inventory.Name(app, env)
+	err := m.retry(ctx, func() error {
+		return m.dyn.Resource(configMapGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("inventory ConfigMap/%s/%s delete failed: %w", ns, name, err)
+	}
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }

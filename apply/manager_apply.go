@@ -1,0 +1,256 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/carina-gitops/carina/apply/inventory"
+)
+
+// ApplyOptions configure one Apply.
+type ApplyOptions struct {
+	// Prune deletes what the previous applies of (app, env) created and
+	// the set no longer has, once everything applied.
+	Prune bool
+	// Progress, when set, is called after each stage (and the prune)
+	// with what it did.
+	Progress func(StageReport)
+}
+
+// DefaultApplyOptions prune.
+func DefaultApplyOptions() ApplyOptions { return ApplyOptions{Prune: true} }
+
+// writeKind is what an item's write does.
+type writeKind int
+
+const (
+	noWrite       writeKind = iota
+	writeApply              // server-side apply
+	writeRecreate           // delete, then apply
+	writeShare              // mark as shared with this app
+)
+
+// item is one object on its way through an apply.
+type item struct {
+	obj     *Object
+	id      ID
+	desired *unstructured.Unstructured
+	mapping *meta.RESTMapping
+
+	live  *unstructured.Unstructured // nil when absent or unknown
+	known bool                       // live was read (listed or fetched)
+	ours  bool                       // live's labels name this app and env
+	dry   *unstructured.Unstructured // the dry-run result
+	write writeKind
+	// sharer: another app owns the object; this app only shares it.
+	sharer bool
+	// decided is set once entry holds the outcome.
+	decided bool
+	entry   Entry
+	result  *unstructured.Unstructured // the object after the write
+}
+
+func (it *item) decide(a Action, reason string, err error) {
+	it.decided = true
+	it.entry = Entry{ID: it.id, Component: it.obj.Component, Action: a, Reason: reason, Err: err}
+}
+
+func (it *item) fail(err error) { it.decide(Failed, err.Error(), err) }
+
+// applier holds the state of one Apply.
+type applier struct {
+	m          *Manager
+	set        *Set
+	opts       ApplyOptions
+	km         *kindMapper
+	items      []*item
+	old        *inventory.Inventory
+	preWritten bool // the inventory was written before the first write
+	wrote      bool // an object write was attempted
+	cs         *ChangeSet
+}
+
+// Apply makes the cluster match the set: staged server-side apply with a
+// dry-run of each stage first, unchanged objects skipped, the inventory
+// written before the first write and after the end, and (with
+// opts.Prune) the objects of earlier applies that left the set deleted.
+// The change set is returned also with an error.
+func (m *Manager) Apply(ctx context.Context, set *Set, opts ApplyOptions) (*ChangeSet, error) {
+	if err := set.validate(); err != nil {
+		return nil, err
+	}
+	a := &applier{m: m, set: set, opts: opts, km: newKindMapper(m, set.Objects), cs: &ChangeSet{App: set.App, Env: set.Env}}
+	return a.run(ctx)
+}
+
+func (a *applier) run(ctx context.Context) (*ChangeSet, error) {
+	var err error
+	if a.old, err = a.m.ReadInventory(ctx, a.set.App, a.set.Env); err != nil {
+		return nil, err
+	}
+	if err := a.prepare(); err != nil {
+		return nil, err
+	}
+	var applyErr error
+	for _, st := range planStages(a.items) {
+		if applyErr = a.runStage(ctx, st); applyErr != nil {
+			break
+		}
+	}
+	for _, it := range a.items {
+		if !it.decided {
+			it.decide(Skipped, "not applied: an earlier stage failed", nil)
+		}
+		a.cs.Entries = append(a.cs.Entries, it.entry)
+	}
+	var pruneErr error
+	kept := a.notInSet()
+	if applyErr == nil && a.opts.Prune {
+		kept, pruneErr = a.prune(ctx, kept)
+	}
+	invErr := a.finalInventory(ctx, errors.Join(applyErr, pruneErr), kept)
+	return a.cs, errors.Join(applyErr, pruneErr, invErr)
+}
+
+// prepare maps every object to its resource and checks its scope. Kinds
+// that a CRD of the set defines are mapped after the CRDs are
+// established.
+func (a *applier) prepare() error {
+	var errs []error
+	for i := range a.set.Objects {
+		o := &a.set.Objects[i]
+		it := &item{obj: o, id: inventory.IDOf(o.Obj), desired: o.Obj}
+		a.items = append(a.items, it)
+		if a.km.deferred(o.Obj.GroupVersionKind()) {
+			continue
+		}
+		if err := a.mapItem(it); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return &InvalidSetError{App: a.set.App, Env: a.set.Env, Errs: errs}
+	}
+	return nil
+}
+
+func (a *applier) mapItem(it *item) error {
+	mp, err := a.km.mapping(it.desired.GroupVersionKind())
+	if err != nil {
+		return fmt.Errorf("%s: %w", it.id, err)
+	}
+	namespaced := mp.Scope.Name() == meta.RESTScopeNameNamespace
+	switch {
+	case namespaced && it.id.Namespace == "":
+		return fmt.Errorf("%s: %s is namespaced but the object has no namespace", it.id, it.id.Kind)
+	case !namespaced && it.id.Namespace != "":
+		return fmt.Errorf("%s: %s is cluster-scoped but the object has namespace %q", it.id, it.id.Kind, it.id.Namespace)
+	}
+	it.mapping = mp
+	return nil
+}
+
+// runStage dry-runs a stage, then writes it wave by wave.
+func (a *applier) runStage(ctx context.Context, st stage) error {
+	start := time.Now()
+	items := st.items()
+	rep := StageReport{Name: st.name, Objects: len(items)}
+	if err := a.observe(ctx, st.name, items); err != nil {
+		return err
+	}
+	a.decideLocally(items)
+	rep.DryRuns = a.dryRunAll(ctx, items)
+	if err := a.decideAfterDryRun(ctx, items); err != nil {
+		return err
+	}
+	if err := stageFailure(st.name, "dry-run", items); err != nil {
+		return err
+	}
+	for _, wave := range st.waves {
+		n, err := a.writeWave(ctx, wave)
+		rep.Writes += n
+		if err != nil {
+			return err
+		}
+		if err := stageFailure(st.name, "apply", wave); err != nil {
+			return err
+		}
+	}
+	if st.name == StageDefinitions {
+		if err := a.waitEstablished(ctx, items); err != nil {
+			return err
+		}
+	}
+	rep.Duration = time.Since(start)
+	a.cs.Stages = append(a.cs.Stages, rep)
+	if a.opts.Progress != nil {
+		a.opts.Progress(rep)
+	}
+	return nil
+}
+
+// stageFailure returns the StageError of the failed items, or nil.
+func stageFailure(name, phase string, items []*item) error {
+	var errs []error
+	for _, it := range items {
+		if it.decided && it.entry.Action == Failed {
+			errs = append(errs, it.entry.Err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &StageError{Stage: name, Phase: phase, Failed: len(errs), Total: len(items), Errs: errs}
+}
+
+// observe maps deferred kinds and reads the live objects of the stage:
+// one LIST per resource of the objects labelled for this app and env,
+// and a GET of each object that a policy needs to see and the LIST did
+// not return.
+func (a *applier) observe(ctx context.Context, stageName string, items []*item) error {
+	var errs []error
+	for _, it := range items {
+		if it.mapping == nil {
+			if err := a.mapItem(it); err != nil {
+				it.fail(err)
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return &StageError{Stage: stageName, Phase: "prepare", Failed: len(errs), Total: len(items), Errs: errs}
+	}
+	listed, err := a.m.listOwned(ctx, a.set.App, a.set.Env, items)
+	if err != nil {
+		return fmt.Errorf("app %s env %s: listing live objects: %w", a.set.App, a.set.Env, err)
+	}
+	var gets []*item
+	for _, it := range items {
+		if u := listed[it.id.Key()]; u != nil {
+			it.live, it.known, it.ours = u, true, true
+			continue
+		}
+		p := it.obj.Policies
+		if p.ReadOnly || p.ApplyOnce.Enabled || p.Shared {
+			gets = append(gets, it)
+		}
+	}
+	return a.fetch(ctx, gets)
+}
+
+// fetch GETs the live objects of items in parallel.
+func (a *applier) fetch(ctx context.Context, items []*item) error {
+	errs := make([]error, len(items))
+	a.m.parallel(ctx, len(items), func(ctx context.Context, i int) {
+		it := items[i]
+		it.live, errs[i] = a.m.get(ctx, it.mapping, it.id)
+		it.known = errs[i] == nil
+		it.ours = it.live != nil && a.set.ours(it.live)
+	})
+	return errors.Join(errs...)
+}
