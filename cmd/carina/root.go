@@ -32,5 +32,8 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newVersionCmd())
+	root.AddCommand(newAgentCmd())
+	root.AddCommand(newStatusCmd())
+	root.AddCommand(newResumeCmd())
 	return root
 }
