@@ -3,6 +3,7 @@ package helm
 import (
 	"bytes"
 	"cmp"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,14 +130,27 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
+		cli := func() (*os.ProcessState, error) {
+			cmd := exec.CommandContext(b.Context(), bin, bc.args...)
+			cmd.Dir = bc.root
+			out, err := cmd.Output()
+			if err == nil && len(out) == 0 {
+				err = errors.New("no output")
+			}
+			return cmd.ProcessState, err
+		}
 		b.Run(bc.name+"/helm-cli", func(b *testing.B) {
 			for b.Loop() {
-				cmd := exec.CommandContext(b.Context(), bin, bc.args...)
-				cmd.Dir = bc.root
-				if out, err := cmd.Output(); err != nil || len(out) == 0 {
+				if _, err := cli(); err != nil {
 					b.Fatalf("helm template: %v", err)
 				}
 			}
+		})
+		b.Run(bc.name+"/interleaved", func(b *testing.B) {
+			benchPair(b, func() error {
+				_, err := Render(b.Context(), root.FS(), bc.req, opts)
+				return err
+			}, cli)
 		})
 	}
 }

@@ -143,14 +143,27 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
+		cli := func() (*os.ProcessState, error) {
+			cmd := exec.CommandContext(b.Context(), bin, "build", "overlay")
+			cmd.Dir = dir
+			out, err := cmd.Output()
+			if err == nil && len(out) == 0 {
+				err = errors.New("no output")
+			}
+			return cmd.ProcessState, err
+		}
 		b.Run(name+"/kustomize-cli", func(b *testing.B) {
 			for b.Loop() {
-				cmd := exec.CommandContext(b.Context(), bin, "build", "overlay")
-				cmd.Dir = dir
-				if out, err := cmd.Output(); err != nil || len(out) == 0 {
+				if _, err := cli(); err != nil {
 					b.Fatalf("kustomize build: %v", err)
 				}
 			}
+		})
+		b.Run(name+"/interleaved", func(b *testing.B) {
+			benchPair(b, func() error {
+				_, err := Render(b.Context(), root.FS(), req, opts)
+				return err
+			}, cli)
 		})
 	}
 }
