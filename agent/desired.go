@@ -152,7 +152,9 @@ func (d *desiredApp) computeInputs(files map[string]string) {
 
 // loadApps discovers the applications of an app source's snapshot and
 // derives their environments, plans and inputs.
-func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capabilities.Registry, maxFiles int) ([]*desiredApp, error) {
+// An environment that names no cluster deploys to defaultCluster, as
+// KubeVela deploys to the local cluster.
+func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capabilities.Registry, maxFiles int, defaultCluster string) ([]*desiredApp, error) {
 	fsys := snap.FS()
 	dir := snap.Path
 	if dir == "" {
@@ -177,6 +179,11 @@ func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capa
 				continue
 			}
 			return nil, err
+		}
+		for i := range envs {
+			if len(envs[i].Clusters) == 0 {
+				envs[i].Clusters = []string{defaultCluster}
+			}
 		}
 		d := &desiredApp{Name: a.Name, Source: name, Snapshot: snap, App: a, Envs: envs, Plan: workflow.NewPlan(a, envs), Registry: reg}
 		d.computeInputs(files)

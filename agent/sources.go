@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/metrics"
+	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/capabilities"
 	"github.com/carina-gitops/carina/source"
 )
@@ -208,13 +210,58 @@ func (a *Agent) loadSource(ctx context.Context, st *sourceState) {
 	reg, err := a.registry(ctx, st)
 	var apps []*desiredApp
 	if err == nil {
-		apps, err = loadApps(ctx, st.cfg.Name, st.snap, reg, a.cfg.Limits.Fetch.MaxFiles)
+		apps, err = loadApps(ctx, st.cfg.Name, st.snap, reg, a.cfg.Limits.Fetch.MaxFiles, a.cfg.Clusters[0].Name)
 	}
 	if err != nil {
 		es := sanitize(err, a.now())
 		a.log.Warn("applications cannot be loaded", "source", st.cfg.Name, "revision", st.snap.Revision(), "error", es.Message)
-		a.sourceFailed(st, es)
+		a.loadFailed(st, err, es)
 		return
 	}
 	a.setDesired(st, apps)
+}
+
+// loadFailed sets the error on the apps whose files it names, or on every
+// app of the source when it names none of them. Every app keeps its last
+// good desired state and goes on reconciling.
+func (a *Agent) loadFailed(st *sourceState, err error, es *api.ErrorStatus) {
+	var list appfile.ErrorList
+	if !asList(err, &list) {
+		a.sourceFailed(st, es)
+		return
+	}
+	a.mu.Lock()
+	names := slices.Clone(st.apps)
+	a.mu.Unlock()
+	s := a.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hit := false
+	for _, name := range names {
+		ar := s.app(name)
+		file, _, _ := strings.Cut(ar.file, ":")
+		var mine appfile.ErrorList
+		for _, e := range list {
+			if file != "" && e.Pos.File == file {
+				mine = append(mine, e)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		hit = true
+		ar.err = sanitize(mine, es.Time)
+		for _, er := range ar.envs {
+			er.sync = api.SyncStalled
+		}
+	}
+	if !hit {
+		for _, name := range names {
+			ar := s.app(name)
+			ar.err = es
+			for _, er := range ar.envs {
+				er.sync = api.SyncStalled
+			}
+		}
+	}
 }
