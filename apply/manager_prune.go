@@ -38,6 +38,7 @@ func (a *applier) prune(ctx context.Context, candidates []inventory.Entry) ([]in
 	p := &pruner{m: a.m, set: a.set, km: a.km}
 	start := time.Now()
 	kept, n, err := p.run(ctx, candidates)
+	a.wrote = a.wrote || n > 0
 	a.cs.Entries = append(a.cs.Entries, p.entries...)
 	rep := StageReport{Name: StagePrune, Objects: len(candidates), Writes: n, Duration: time.Since(start)}
 	a.cs.Stages = append(a.cs.Stages, rep)
