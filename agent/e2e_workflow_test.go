@@ -69,6 +69,12 @@ type running struct {
 // cluster and parses it with the real parser.
 func agentConfig(t *testing.T, repoURL, leaseNS string, extra string) *config.Config {
 	t.Helper()
+	return agentConfigAs(t, repoURL, leaseNS, testCluster.Kubeconfig(), extra)
+}
+
+// agentConfigAs is agentConfig with another kubeconfig (another user).
+func agentConfigAs(t *testing.T, repoURL, leaseNS, kubeconfig string, extra string) *config.Config {
+	t.Helper()
 	dir := t.TempDir()
 	hook := filepath.Join(dir, "hook-secret")
 	tok := filepath.Join(dir, "api-token")
@@ -94,7 +100,7 @@ server:
 reconcile: {workers: 4, minBackoff: 200ms, maxBackoff: 5s, stepTimeout: 1m}
 %s
 %s
-`, filepath.Join(dir, "cache"), repoURL, testCluster.Kubeconfig(), hook, tok, le, extra)
+`, filepath.Join(dir, "cache"), repoURL, kubeconfig, hook, tok, le, extra)
 	path := filepath.Join(dir, "carina.yaml")
 	os.WriteFile(path, []byte(text), 0o600)
 	cfg, err := config.Load(path)
