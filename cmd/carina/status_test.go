@@ -38,7 +38,7 @@ func startAPI(t *testing.T, ctl api.Controller) string {
 	t.Helper()
 	st := fixedStatus{app: api.AppStatus{Name: "shop", Source: "apps", Revision: "main@sha1:0123456789abcdef0123",
 		Workflow: []api.StepStatus{{Name: "deploy-staging", Type: "deploy", Phase: api.StepSucceeded}, {Name: "approve", Type: "suspend", Phase: api.StepSuspended, Message: "waiting for carina resume"}},
-		Envs: []api.EnvStatus{{Name: "staging", Clusters: []string{"staging"}, Namespace: "shop", Revision: "main@sha1:0123456789abcdef0123", Sync: api.SyncSynced, Health: api.HealthHealthy}}}}
+		Envs:     []api.EnvStatus{{Name: "staging", Clusters: []string{"staging"}, Namespace: "shop", Revision: "main@sha1:0123456789abcdef0123", Sync: api.SyncSynced, Health: api.HealthHealthy}}}}
 	h, err := api.NewHandler(api.Options{Status: st, Control: ctl, Token: []byte("tok"), AllowWrites: true})
 	if err != nil {
 		t.Fatal(err)
