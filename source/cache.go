@@ -80,15 +80,6 @@ func openCache(dir string) (*repoCache, error) {
 
 func (c *repoCache) close() { _ = c.st.Close() }
 
-// packCount returns how many packfiles the cache holds.
-func (c *repoCache) packCount() int {
-	packs, err := c.st.ObjectPacks()
-	if err != nil {
-		return 0
-	}
-	return len(packs)
-}
-
 // has reports whether the cache holds object h.
 func (c *repoCache) has(h plumbing.Hash) bool {
 	return c.st.HasEncodedObject(h) == nil
@@ -132,9 +123,6 @@ type fetchOptions struct {
 // and stores it. Reading more than o.maxBytes fails with a LimitError.
 func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession, adv *advertised, o fetchOptions) error {
 	req := packp.NewUploadPackRequestFromCapabilities(adv.caps)
-	// Thin packs refer to objects outside the pack, which the filesystem
-	// pack writer cannot resolve.
-	req.Capabilities.Delete(capability.ThinPack)
 	if adv.supports(capability.NoProgress) {
 		_ = req.Capabilities.Set(capability.NoProgress)
 	}
@@ -155,6 +143,16 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 	}
 	req.Wants = []plumbing.Hash{o.want}
 	req.Haves = c.haves()
+	// A shallow fetch excludes what the cache has only from a thin pack:
+	// without one, git re-sends every object of the new commit. Thin packs
+	// refer to objects outside the pack, which only the object-by-object
+	// parser resolves, so they are asked for only when there are haves.
+	// (go-git drops thin-pack from the advertisement; git servers support
+	// it.)
+	thin := len(req.Haves) > 0
+	if thin {
+		_ = req.Capabilities.Set(capability.ThinPack)
+	}
 	resp, err := sess.UploadPack(ctx, req)
 	if errors.Is(err, transport.ErrEmptyUploadPackRequest) {
 		return nil
@@ -171,7 +169,7 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		r = sideband.NewDemuxer(sideband.Sideband, resp)
 	}
 	lr := &limitReader{r: r, left: o.maxBytes}
-	if err := packfile.UpdateObjectStorage(c.st, lr); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
+	if err := c.store(lr, thin); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
 		if lr.err != nil {
 			return lr.err
 		}
@@ -202,6 +200,26 @@ func (c *repoCache) shallows() ([]plumbing.Hash, error) {
 		}
 	}
 	return out, nil
+}
+
+// store writes a pack into the cache: a full pack as a packfile with its
+// index, a thin pack object by object, resolving its external bases from
+// the cache.
+func (c *repoCache) store(r io.Reader, thin bool) error {
+	if !thin {
+		return packfile.UpdateObjectStorage(c.st, r)
+	}
+	p, err := packfile.NewParserWithStorage(packfile.NewScanner(r), c.st)
+	if err != nil {
+		return err
+	}
+	_, err = p.Parse()
+	return err
+}
+
+// fetched counts the commits the cache has fetched since it was created.
+func (c *repoCache) fetched() int {
+	return len(c.haves())
 }
 
 func (c *repoCache) updateShallow(old, add, remove []plumbing.Hash) error {

@@ -109,10 +109,10 @@ func TestFetchRepairsCorruptCache(t *testing.T) {
 	}
 }
 
-func TestFetchReclonesCacheWithTooManyPacks(t *testing.T) {
+func TestFetchReclonesCacheAfterMaxCommits(t *testing.T) {
 	repos, w, _ := seedApp(t)
 	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
-	f := newFetcher(t, func(o *Options) { o.MaxCachePacks = 2 })
+	f := newFetcher(t, func(o *Options) { o.MaxCacheCommits = 2 })
 	ref := Ref{URL: srv.RepoURL("app")}
 	for i := range 5 {
 		w.Write("README.md", strings.Repeat("x", i+1))
@@ -121,8 +121,15 @@ func TestFetchReclonesCacheWithTooManyPacks(t *testing.T) {
 		if _, err := f.Fetch(t.Context(), ref); err != nil {
 			t.Fatal(err)
 		}
-		if n := len(packFiles(t, f, ".pack")); n > 3 {
-			t.Fatalf("after fetch %d the cache holds %d packs, want at most 3", i, n)
+		refs, err := filepath.Glob(filepath.Join(f.opts.CacheDir, "repos", "*", "refs", "carina", "*"))
+		if err != nil {
+			t.Fatal(err)
 		}
+		if len(refs) > 2 {
+			t.Fatalf("after fetch %d the cache holds %d fetched commits, want at most 2", i, len(refs))
+		}
+	}
+	if st := f.Stats(); st.Downloads != 5 || st.Repairs != 0 {
+		t.Errorf("stats = %+v, want 5 downloads and no repairs", st)
 	}
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"crypto/sha1"
 	"fmt"
 	"io"
 	"os"
@@ -38,9 +39,18 @@ type checkout struct {
 	dirs  []string
 }
 
+// baseTree is an earlier, complete snapshot tree whose unchanged files a
+// new tree hard-links instead of writing again.
+type baseTree struct {
+	tree *object.Tree
+	dir  string
+}
+
 // materialize writes the tree of commit into dst, which must not exist.
-// Files are read-only; directories become read-only once complete.
-func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *object.Commit, dst string, lim Limits) (treeStats, error) {
+// Files are read-only; directories below dst become read-only once
+// complete (dst itself is left writable so the caller can rename it).
+// Files that base holds unchanged are hard-linked from it.
+func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *object.Commit, dst string, lim Limits, base *baseTree) (treeStats, error) {
 	tree, err := object.GetTree(st, commit.TreeHash)
 	if err != nil {
 		return treeStats{}, &cacheError{fmt.Errorf("tree %s: %w", commit.TreeHash, err)}
@@ -48,8 +58,11 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return treeStats{}, err
 	}
-	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10), dirs: []string{dst}}
-	if err := c.writeTree(tree, dst, 0); err != nil {
+	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10)}
+	if base == nil {
+		base = &baseTree{}
+	}
+	if err := c.writeTree(tree, dst, 0, *base); err != nil {
 		return c.stats, err
 	}
 	for _, d := range slices.Backward(c.dirs) {
@@ -60,19 +73,45 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 	return c.stats, nil
 }
 
-func (c *checkout) writeTree(t *object.Tree, dir string, depth int) error {
+// entries indexes the entries of a base tree by name.
+func (b baseTree) entries() map[string]object.TreeEntry {
+	if b.tree == nil {
+		return nil
+	}
+	m := make(map[string]object.TreeEntry, len(b.tree.Entries))
+	for _, e := range b.tree.Entries {
+		m[e.Name] = e
+	}
+	return m
+}
+
+func (c *checkout) writeTree(t *object.Tree, dir string, depth int, base baseTree) error {
 	if depth > maxTreeDepth {
 		return fmt.Errorf("tree is nested deeper than %d directories", maxTreeDepth)
 	}
+	old := base.entries()
 	for _, e := range t.Entries {
 		if err := checkEntryName(e.Name); err != nil {
 			return err
 		}
 		p := filepath.Join(dir, e.Name)
+		be, inBase := old[e.Name]
+		if inBase && be.Hash == e.Hash && be.Mode == e.Mode && e.Mode != filemode.Dir && c.link(filepath.Join(base.dir, e.Name), p, e.Mode) {
+			if err := c.count(0); err != nil {
+				return err
+			}
+			continue
+		}
 		var err error
 		switch e.Mode {
 		case filemode.Dir:
-			err = c.writeDir(e, p, depth)
+			sub := baseTree{}
+			if inBase && be.Mode == filemode.Dir {
+				if bt, err := object.GetTree(c.st, be.Hash); err == nil {
+					sub = baseTree{tree: bt, dir: filepath.Join(base.dir, e.Name)}
+				}
+			}
+			err = c.writeDir(e, p, depth, sub)
 		case filemode.Regular, filemode.Deprecated:
 			err = c.writeFile(e, p, 0o444)
 		case filemode.Executable:
@@ -91,6 +130,35 @@ func (c *checkout) writeTree(t *object.Tree, dir string, depth int) error {
 	return nil
 }
 
+// link hard-links an unchanged file from a base tree and adds its size to
+// the stats; it reports false when the base file is not what the entry
+// says, so the caller writes the file instead.
+func (c *checkout) link(from, to string, mode filemode.FileMode) bool {
+	fi, err := os.Lstat(from)
+	if err != nil {
+		return false
+	}
+	switch mode {
+	case filemode.Symlink:
+		if fi.Mode().Type() != os.ModeSymlink {
+			return false
+		}
+	case filemode.Executable:
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o555 {
+			return false
+		}
+	default:
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o444 {
+			return false
+		}
+	}
+	if os.Link(from, to) != nil {
+		return false
+	}
+	c.stats.Bytes += fi.Size()
+	return true
+}
+
 // checkEntryName refuses names a hostile server could use to write
 // outside the directory or into git metadata.
 func checkEntryName(name string) error {
@@ -100,7 +168,7 @@ func checkEntryName(name string) error {
 	return nil
 }
 
-func (c *checkout) writeDir(e object.TreeEntry, p string, depth int) error {
+func (c *checkout) writeDir(e object.TreeEntry, p string, depth int, base baseTree) error {
 	sub, err := object.GetTree(c.st, e.Hash)
 	if err != nil {
 		return &cacheError{fmt.Errorf("tree %s: %w", e.Hash, err)}
@@ -109,7 +177,7 @@ func (c *checkout) writeDir(e object.TreeEntry, p string, depth int) error {
 		return err
 	}
 	c.dirs = append(c.dirs, p)
-	return c.writeTree(sub, p, depth+1)
+	return c.writeTree(sub, p, depth+1, base)
 }
 
 // count adds one file of size bytes and checks the limits and the context.
@@ -154,8 +222,10 @@ func (c *checkout) writeFile(e object.TreeEntry, p string, perm os.FileMode) err
 		return err
 	}
 	// Hashing while writing catches a cache corrupted at rest, which
-	// would otherwise hand out wrong content.
-	h := plumbing.NewHasher(plumbing.BlobObject, obj.Size())
+	// would otherwise hand out wrong content. Plain SHA-1 suffices: the
+	// pack was checked for collisions when it was indexed.
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", obj.Size())
 	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(r, obj.Size()), c.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -163,7 +233,7 @@ func (c *checkout) writeFile(e object.TreeEntry, p string, perm os.FileMode) err
 	if err != nil {
 		return &cacheError{fmt.Errorf("blob %s: %w", e.Hash, err)}
 	}
-	if n != obj.Size() || h.Sum() != e.Hash {
+	if n != obj.Size() || plumbing.Hash(h.Sum(nil)) != e.Hash {
 		return &cacheError{fmt.Errorf("blob %s is corrupt", e.Hash)}
 	}
 	return nil

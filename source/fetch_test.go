@@ -3,6 +3,7 @@ package source
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -251,5 +252,56 @@ func TestFetchPrunesOldTrees(t *testing.T) {
 	}
 	if got := readFile(t, second, "README.md"); got != "v2\n" {
 		t.Errorf("README.md = %q", got)
+	}
+}
+
+func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
+	repos, w, _ := seedApp(t)
+	w.Write("bin/run.sh", "#!/bin/sh\necho hi\n")
+	if err := os.Chmod(filepath.Join(w.Dir, "bin/run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.Symlink("README.md", "LINK.md")
+	w.Commit("more files")
+	w.Push("main")
+	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	f := newFetcher(t, nil)
+	ref := Ref{URL: srv.RepoURL("app")}
+	first, err := f.Fetch(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write("deploy/app.yaml", "kind: Application\nname: shop\nreplicas: 9\n")
+	w.Commit("change one file")
+	w.Push("main")
+	second, err := f.Fetch(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := func(name string) bool {
+		a, err1 := os.Lstat(filepath.Join(first.Dir, name))
+		b, err2 := os.Lstat(filepath.Join(second.Dir, name))
+		return err1 == nil && err2 == nil && os.SameFile(a, b)
+	}
+	for name, want := range map[string]bool{"README.md": true, "bin/run.sh": true, "LINK.md": true, "deploy/app.yaml": false} {
+		if got := same(name); got != want {
+			t.Errorf("%s shared with the previous tree = %v, want %v", name, got, want)
+		}
+	}
+	if first.Files != second.Files || first.Bytes+int64(len("replicas: 9\n")) != second.Bytes {
+		t.Errorf("stats: first %d files %d bytes, second %d files %d bytes", first.Files, first.Bytes, second.Files, second.Bytes)
+	}
+	if got := readFile(t, second, "deploy/app.yaml"); !strings.Contains(got, "replicas: 9") {
+		t.Errorf("changed file = %q", got)
+	}
+	// Only what changed came over the wire: the commit, the root and
+	// deploy trees, and one blob (stored loose, from a thin pack).
+	loose, err := filepath.Glob(filepath.Join(f.opts.CacheDir, "repos", "*", "objects", "??", "*"))
+	if err != nil || len(loose) != 4 {
+		t.Errorf("incremental fetch stored %d objects (%v), want 4", len(loose), err)
+	}
+	info, err := os.Stat(filepath.Join(second.Dir, "bin/run.sh"))
+	if err != nil || info.Mode().Perm() != 0o555 {
+		t.Errorf("bin/run.sh mode = %v (%v), want r-xr-xr-x", info.Mode(), err)
 	}
 }

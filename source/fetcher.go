@@ -46,9 +46,9 @@ type Options struct {
 	// Older trees beyond KeepSnapshots are removed after a new tree of the
 	// same repository is written.
 	SnapshotTTL time.Duration
-	// MaxCachePacks re-clones a repository cache that has accumulated
-	// more packfiles than this, which keeps its size near one commit.
-	MaxCachePacks int
+	// MaxCacheCommits re-clones a repository cache that has fetched more
+	// commits than this, which keeps its size near that of one commit.
+	MaxCacheCommits int
 	// HTTPTransport is the base of the HTTP(S) transport; nil means a
 	// clone of http.DefaultTransport.
 	HTTPTransport *http.Transport
@@ -56,13 +56,14 @@ type Options struct {
 
 // DefaultOptions returns the defaults: 256 MiB and 50,000 files per
 // snapshot, two minutes per fetch, 4 snapshots kept plus any used in the
-// last hour, and a re-clone after 32 packfiles. CacheDir is left empty.
+// last hour, and a re-clone after 64 fetched commits. CacheDir is left
+// empty.
 func DefaultOptions() Options {
 	return Options{
-		Limits:        Limits{MaxBytes: 256 << 20, MaxFiles: 50_000, Time: 2 * time.Minute},
-		KeepSnapshots: 4,
-		SnapshotTTL:   time.Hour,
-		MaxCachePacks: 32,
+		Limits:          Limits{MaxBytes: 256 << 20, MaxFiles: 50_000, Time: 2 * time.Minute},
+		KeepSnapshots:   4,
+		SnapshotTTL:     time.Hour,
+		MaxCacheCommits: 64,
 	}
 }
 
@@ -113,8 +114,8 @@ func NewFetcher(opts Options) (*Fetcher, error) {
 	if opts.SnapshotTTL <= 0 {
 		opts.SnapshotTTL = def.SnapshotTTL
 	}
-	if opts.MaxCachePacks <= 0 {
-		opts.MaxCachePacks = def.MaxCachePacks
+	if opts.MaxCacheCommits <= 0 {
+		opts.MaxCacheCommits = def.MaxCacheCommits
 	}
 	abs, err := filepath.Abs(opts.CacheDir)
 	if err != nil {
@@ -255,7 +256,7 @@ func (f *Fetcher) fetchInto(ctx context.Context, key string, sess transport.Uplo
 		return "", nil, err
 	}
 	defer func() { c.close() }()
-	if c.packCount() > f.opts.MaxCachePacks {
+	if c.fetched() >= f.opts.MaxCacheCommits {
 		c.close()
 		f.wipe(key)
 		if c, err = openCache(dir); err != nil {

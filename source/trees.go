@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
 )
@@ -91,7 +92,7 @@ func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedOb
 		return "", nil, err
 	}
 	defer func() { _ = removeAll(tmp) }()
-	stats, err := materialize(ctx, st, commit, filepath.Join(tmp, "tree"), f.opts.Limits)
+	stats, err := materialize(ctx, st, commit, filepath.Join(tmp, "tree"), f.opts.Limits, f.baseTree(parent, st))
 	if err != nil {
 		return "", nil, err
 	}
@@ -118,6 +119,41 @@ func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedOb
 	f.mu.Unlock()
 	f.prune(parent, final)
 	return final, m, nil
+}
+
+// baseTree returns the most recently used complete tree in parent whose
+// commit the storage still holds, to hard-link unchanged files from; nil
+// when there is none.
+func (f *Fetcher) baseTree(parent string, st storer.EncodedObjectStorer) *baseTree {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return nil
+	}
+	var best string
+	var bestTime time.Time
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok || !isHex(name, 40) {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.ModTime().After(bestTime) {
+			if _, err := os.Stat(filepath.Join(parent, name)); err == nil {
+				best, bestTime = name, info.ModTime()
+			}
+		}
+	}
+	if best == "" {
+		return nil
+	}
+	commit, err := object.GetCommit(st, plumbing.NewHash(best))
+	if err != nil {
+		return nil
+	}
+	tree, err := object.GetTree(st, commit.TreeHash)
+	if err != nil {
+		return nil
+	}
+	return &baseTree{tree: tree, dir: filepath.Join(parent, best)}
 }
 
 func writeMeta(parent, path string, m *treeMeta) error {
