@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,10 @@ func TestRoundTrip(t *testing.T) {
 			if n == 0 {
 				inv.Entries = nil
 			}
+			if !slices.Equal(inv.Entries, got.Entries) {
+				t.Fatal("entries differ after a round trip")
+			}
+			inv.Entries, got.Entries = nil, nil
 			if diff := cmp.Diff(inv, got); diff != "" {
 				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
@@ -192,13 +197,16 @@ func TestLimits(t *testing.T) {
 	if _, err := ToConfigMap(sample(6), "ns", opts); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("ToConfigMap over MaxBytes: %v, want ErrTooLarge", err)
 	}
-	// A gzip bomb: 64 MiB of newlines in a few KiB.
-	bomb, err := compress(strings.Repeat("\n", 64<<20))
+	// A gzip bomb: 1 MiB of newlines in a few KiB, where 1,000 entries
+	// may take 512 KiB.
+	bomb, err := compress(strings.Repeat("\n", 1<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cm = &corev1.ConfigMap{BinaryData: map[string][]byte{KeyObjectsGz: bomb}}
-	if _, err := FromConfigMap(cm, DefaultOptions()); !errors.Is(err, ErrTooLarge) {
+	opts = DefaultOptions()
+	opts.MaxEntries = 1000
+	if _, err := FromConfigMap(cm, opts); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("FromConfigMap of a gzip bomb: %v, want ErrTooLarge", err)
 	}
 	if _, err := ToConfigMap(&Inventory{Extra: map[string]string{"a/b": ""}}, "ns", DefaultOptions()); err == nil {
