@@ -67,13 +67,13 @@ type running struct {
 
 // agentConfig writes a configuration for one app source and the test
 // cluster and parses it with the real parser.
-func agentConfig(t *testing.T, repoURL, leaseNS string, extra string) *config.Config {
+func agentConfig(t testing.TB, repoURL, leaseNS string, extra string) *config.Config {
 	t.Helper()
 	return agentConfigAs(t, repoURL, leaseNS, testCluster.Kubeconfig(), extra)
 }
 
 // agentConfigAs is agentConfig with another kubeconfig (another user).
-func agentConfigAs(t *testing.T, repoURL, leaseNS, kubeconfig string, extra string) *config.Config {
+func agentConfigAs(t testing.TB, repoURL, leaseNS, kubeconfig string, extra string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
 	hook := filepath.Join(dir, "hook-secret")
@@ -112,7 +112,7 @@ reconcile: {workers: 4, minBackoff: 200ms, maxBackoff: 5s, stepTimeout: 1m}
 
 // startAgent builds the clusters and the agent from cfg, as the command
 // does, and runs it until the test ends.
-func startAgent(t *testing.T, cfg *config.Config) *running {
+func startAgent(t testing.TB, cfg *config.Config) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	clusters, err := BuildClusters(ctx, cfg)
@@ -137,7 +137,7 @@ func startAgent(t *testing.T, cfg *config.Config) *running {
 	return r
 }
 
-func (r *running) stop(t *testing.T) {
+func (r *running) stop(t testing.TB) {
 	r.cancel()
 	select {
 	case err := <-r.done:
@@ -151,7 +151,7 @@ func (r *running) stop(t *testing.T) {
 }
 
 // hook posts a signed generic webhook for the repository.
-func (r *running) hook(t *testing.T) {
+func (r *running) hook(t testing.TB) {
 	t.Helper()
 	body := fmt.Sprintf(`{"repository": %q, "ref": "refs/heads/main"}`, r.repo)
 	req, _ := http.NewRequest(http.MethodPost, r.addr+"/hooks/generic", strings.NewReader(body))
@@ -198,7 +198,7 @@ func configMapData(t *testing.T, cs kubernetes.Interface, ns, name string) strin
 
 func testNS(prefix string) string { return fmt.Sprintf("%s-%05d", prefix, rand.IntN(100000)) }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 var logMu sync.Mutex
 

@@ -69,11 +69,11 @@ func createNamespaces(t *testing.T, cs kubernetes.Interface, names ...string) {
 
 // gitRepo is a real Git repository on disk, read through file://.
 type gitRepo struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 }
 
-func newGitRepo(t *testing.T) *gitRepo {
+func newGitRepo(t testing.TB) *gitRepo {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("needs git (Debian package git)")
