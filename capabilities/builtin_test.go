@@ -50,7 +50,7 @@ func TestBuiltinParametersAreDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, d := range reg.List() {
-		params, err := d.Parameters()
+		params, err := d.Parameters(t.Context())
 		if err != nil {
 			t.Errorf("%s: %v", d, err)
 			continue

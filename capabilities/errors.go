@@ -88,6 +88,7 @@ func ProblemsFromCUE(err error, fallback Position) Problems {
 		return nil
 	}
 	var out Problems
+	seen := map[Problem]bool{}
 	for _, e := range cueerrors.Errors(err) {
 		pos := PositionOf(e.Position())
 		if pos.File == "" {
@@ -100,7 +101,11 @@ func ProblemsFromCUE(err error, fallback Position) Problems {
 		if pos.File == "" {
 			pos = fallback
 		}
-		out = append(out, Problem{Pos: pos, Msg: cueMessage(e)})
+		p := Problem{Pos: pos, Msg: cueMessage(e)}
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
 	}
 	if len(out) == 0 {
 		out = append(out, Problem{Pos: fallback, Msg: err.Error()})

@@ -157,8 +157,12 @@ func parseDefinition(cache *Cache, filename string, src []byte, origin Origin) (
 	if len(probs) > 0 {
 		return nil, probs
 	}
-	// The header is plain data; the file's imports belong to the template
-	// (CUE refuses unused imports).
+	// The header is plain data (checked, so that building it is cheap and
+	// always ends); the file's imports belong to the template (CUE refuses
+	// unused imports).
+	if probs := plainData(parts.header.Value); len(probs) > 0 {
+		return nil, probs
+	}
 	hf := &ast.File{Filename: filename, Decls: []ast.Decl{parts.header}}
 	hv, err := cache.build(hf)
 	pos := PositionOf(parts.header.Pos())
@@ -196,6 +200,49 @@ func parseDefinition(cache *Cache, filename string, src []byte, origin Origin) (
 		cache:  cache,
 	}
 	return def, def.check()
+}
+
+// plainData refuses anything in a definition header but literals, structs,
+// lists and disjunctions of literals (KubeVela headers hold nothing else).
+func plainData(n ast.Node) Problems {
+	bad := func(format string, args ...any) Problems {
+		return Problems{{Pos: PositionOf(n.Pos()), Msg: "a definition header holds plain data, " + fmt.Sprintf(format, args...)}}
+	}
+	switch x := n.(type) {
+	case *ast.BasicLit:
+		return nil
+	case *ast.Ident:
+		switch x.Name {
+		case "true", "false", "null", "_", "string", "int", "bool":
+			return nil
+		}
+		return bad("not the reference %s", x.Name)
+	case *ast.StructLit:
+		var probs Problems
+		for _, d := range x.Elts {
+			switch f := d.(type) {
+			case *ast.Field:
+				probs = append(probs, plainData(f.Value)...)
+			case *ast.CommentGroup, *ast.Attribute:
+			default:
+				probs = append(probs, plainData(d)...)
+			}
+		}
+		return probs
+	case *ast.ListLit:
+		var probs Problems
+		for _, e := range x.Elts {
+			probs = append(probs, plainData(e)...)
+		}
+		return probs
+	case *ast.BinaryExpr:
+		return append(plainData(x.X), plainData(x.Y)...)
+	case *ast.UnaryExpr:
+		return plainData(x.X)
+	case *ast.ParenExpr:
+		return plainData(x.X)
+	}
+	return bad("not %T", n)
 }
 
 // fileDigest is the content digest of a definition file; the name is part

@@ -1,6 +1,7 @@
 package capabilities
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -28,8 +29,13 @@ const maxSchemaDepth = 8
 // Parameters extracts the parameter schema from the template's parameter
 // field. Descriptions come from doc comments: a "+usage=" line (KubeVela's
 // marker) or else the plain comment text. Parameters marked "+ignore" are
-// left out, as KubeVela's docs do.
-func (d *Definition) Parameters() ([]Param, error) {
+// left out, as KubeVela's docs do. It returns when ctx ends even if the
+// template's compilation does not.
+func (d *Definition) Parameters(ctx context.Context) ([]Param, error) {
+	return within(ctx, d.String()+" parameters", d.parameters)
+}
+
+func (d *Definition) parameters() ([]Param, error) {
 	tmpl, err := d.Template()
 	if err != nil {
 		return nil, err

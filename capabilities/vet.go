@@ -11,7 +11,8 @@ import (
 // with its file:line:col: files that do not parse, refused imports, bad
 // headers, duplicate names, templates that do not compile or whose fields
 // conflict, and components without output. It returns nil for a clean
-// module. A module that cannot be read at all is one problem.
+// module. A module that cannot be read at all is one problem. A template
+// whose compilation does not end stops Vet at ctx's deadline.
 func Vet(ctx context.Context, m Module, opts Options) Problems {
 	if opts.Cache == nil {
 		opts.Cache = NewCache(DefaultCacheOptions())
@@ -28,7 +29,12 @@ func Vet(ctx context.Context, m Module, opts Options) Problems {
 			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("vet stopped: %v", err)})
 			break
 		}
-		probs = append(probs, vetTemplate(d)...)
+		ps, err := within(ctx, "vet of "+d.String(), func() (Problems, error) { return vetTemplate(d), nil })
+		if err != nil {
+			probs = append(probs, Problem{Pos: d.Pos, Msg: err.Error()})
+			break
+		}
+		probs = append(probs, ps...)
 	}
 	probs.sort()
 	return probs
