@@ -1,6 +1,7 @@
 package kustomize
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -207,4 +208,22 @@ func TestRenderRefusesSymlinksOutOfTheRepo(t *testing.T) {
 			t.Errorf("names (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestRenderSkipsGitDirectories: a .git directory in the copied tree is
+// neither copied nor charged to the budget.
+func TestRenderSkipsGitDirectories(t *testing.T) {
+	fsys := kfs("kustomization.yaml", "resources: [cm.yaml]\n", "cm.yaml", configMap)
+	for i := range 50 {
+		fsys[fmt.Sprintf(".git/objects/%02d", i)] = &fstest.MapFile{Data: []byte("blob")}
+	}
+	o := DefaultOptions()
+	o.MaxFiles = 5
+	objs, err := Render(t.Context(), fsys, Request{Properties: map[string]any{"path": "."}}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 {
+		t.Errorf("got %d objects, want 1", len(objs))
+	}
 }

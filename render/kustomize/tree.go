@@ -76,6 +76,8 @@ func (t *tree) walk(src, dst string, depth int) error {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p, src), "/")
 		target := path.Join(dst, rel)
 		switch {
+		case d.IsDir() && d.Name() == ".git" && p != src:
+			return fs.SkipDir // never kustomize input, and can be huge
 		case d.IsDir():
 			return t.mem.MkdirAll(memPath(target))
 		case d.Type()&fs.ModeSymlink != 0:
