@@ -204,7 +204,8 @@ type benchResult struct {
 	carina, git        time.Duration // wall time
 	carinaCPU, gitCPU  time.Duration // client CPU: this process, git's process tree
 	carinaHeap, gitRSS int64
-	repoBytes          int64
+	repoBytes          int64 // the files of the snapshot
+	packBytes          int64 // the repository cache after the fetch
 }
 
 // timeCarina runs op and adds its wall and CPU time.
@@ -230,9 +231,26 @@ func (r *benchResult) report(b *testing.B, gitName string) {
 		b.ReportMetric(float64(r.carinaHeap)/float64(r.n)/(1<<20), "carina-peak-heap-MiB")
 		b.ReportMetric(float64(r.carinaHeap)/float64(r.n)/float64(r.repoBytes), "heap/repo")
 	}
+	if r.packBytes > 0 {
+		b.ReportMetric(float64(r.packBytes)/(1<<20), "cache-MiB")
+	}
 	if r.gitRSS > 0 {
 		b.ReportMetric(float64(r.gitRSS)/float64(r.n)/(1<<20), gitName+"-maxrss-MiB")
 	}
+}
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 func benchFetcher(b *testing.B, dir string) *Fetcher {
@@ -301,6 +319,7 @@ func BenchmarkFirstFetch(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.repoBytes = s.Bytes
+		r.packBytes = dirSize(filepath.Join(work, "cache", "repos"))
 
 		d, rss := runGit(b, work, &r.gitCPU, "clone", "-q", "--depth", "1", "--single-branch", "--no-tags", "-b", "main", url, "clone")
 		r.git += d

@@ -91,8 +91,8 @@ type Poller struct {
 	polls    atomic.Int64
 }
 
-// NewPoller returns a Poller for ref. Zero option fields take their
-// defaults from DefaultPollerOptions.
+// NewPoller returns a Poller for ref. A zero MinBackoff or MaxBackoff
+// takes its default from DefaultPollerOptions; a zero Jitter means none.
 func NewPoller(f *Fetcher, ref Ref, opts PollerOptions) (*Poller, error) {
 	if err := ref.Validate(f.opts.AllowFile); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"bytes"
+	"math"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -95,10 +96,13 @@ func TestFloodOfWebhooksCostsAtMostTwoFetches(t *testing.T) {
 	}
 	senders.Wait()
 	elapsed := time.Since(start)
-	t.Logf("1000 webhooks sent in %s", elapsed)
-	if elapsed > time.Second {
-		t.Logf("the machine took longer than the 1s cooldown to send them; more than two deliveries would be expected")
-	}
+	// The scenario is a thousand webhooks within one cooldown (1s): at
+	// most two deliveries and two polls. A machine too loaded to send
+	// them within a second gets one more delivery per extra second, and
+	// the test holds it to that.
+	cooldown := DefaultQueueOptions().Cooldown
+	bound := int64(1 + math.Ceil(elapsed.Seconds()/cooldown.Seconds()))
+	t.Logf("1000 webhooks sent in %s: at most %d deliveries and fetches allowed", elapsed, bound)
 	if statuses[http.StatusAccepted] != 1000 {
 		t.Errorf("statuses = %v, want 1000 × 202", statuses)
 	}
@@ -119,14 +123,14 @@ func TestFloodOfWebhooksCostsAtMostTwoFetches(t *testing.T) {
 	gitAfter := git.Stats()
 	t.Logf("deliveries %d, polls %d, downloads %d, server info/refs %d upload-pack %d",
 		deliveries.Load(), gotPolls, gotDownloads, gitAfter.InfoRefs-gitBefore.InfoRefs, gitAfter.UploadPack-gitBefore.UploadPack)
-	if gotPolls < 1 || gotPolls > 2 {
-		t.Errorf("1000 webhooks caused %d fetches (polls), want 1 or 2", gotPolls)
+	if gotPolls < 1 || gotPolls > bound {
+		t.Errorf("1000 webhooks caused %d fetches (polls), want 1 to %d", gotPolls, bound)
 	}
 	if gotDownloads > 2 || gitAfter.UploadPack-gitBefore.UploadPack > 2 {
-		t.Errorf("1000 webhooks caused %d pack downloads (%d upload-pack requests), want at most 2",
+		t.Errorf("1000 webhooks caused %d pack downloads (%d upload-pack requests), want at most 2 (one new commit)",
 			gotDownloads, gitAfter.UploadPack-gitBefore.UploadPack)
 	}
-	if d := deliveries.Load(); d > 2 {
-		t.Errorf("the queue delivered %d times for one repository, want at most 2", d)
+	if d := deliveries.Load(); d > bound {
+		t.Errorf("the queue delivered %d times for one repository, want at most %d", d, bound)
 	}
 }
