@@ -2,9 +2,9 @@ package webhook
 
 import (
 	"bytes"
-	"math"
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sync"
