@@ -122,36 +122,13 @@ type fetchOptions struct {
 // fetch asks the server for o.want and what it needs, as a shallow pack,
 // and stores it. Reading more than o.maxBytes fails with a LimitError.
 func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession, adv *advertised, o fetchOptions) error {
-	req := packp.NewUploadPackRequestFromCapabilities(adv.caps)
-	if adv.supports(capability.NoProgress) {
-		_ = req.Capabilities.Set(capability.NoProgress)
-	}
 	shallows, err := c.shallows()
 	if err != nil {
 		return err
 	}
-	if adv.supports(capability.Shallow) {
-		_ = req.Capabilities.Set(capability.Shallow)
-		req.Depth = o.depth
-		req.Shallows = shallows
-	}
-	if _, ok := o.depth.(packp.DepthSince); ok {
-		if !adv.supports(capability.DeepenSince) {
-			return errors.New("the server does not support deepen-since")
-		}
-		_ = req.Capabilities.Set(capability.DeepenSince)
-	}
-	req.Wants = []plumbing.Hash{o.want}
-	req.Haves = c.haves()
-	// A shallow fetch excludes what the cache has only from a thin pack:
-	// without one, git re-sends every object of the new commit. Thin packs
-	// refer to objects outside the pack, which only the object-by-object
-	// parser resolves, so they are asked for only when there are haves.
-	// (go-git drops thin-pack from the advertisement; git servers support
-	// it.)
-	thin := len(req.Haves) > 0
-	if thin {
-		_ = req.Capabilities.Set(capability.ThinPack)
+	req, thin, err := c.request(adv, o, shallows)
+	if err != nil {
+		return err
 	}
 	resp, err := sess.UploadPack(ctx, req)
 	if errors.Is(err, transport.ErrEmptyUploadPackRequest) {
@@ -184,6 +161,39 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		return fmt.Errorf("the server did not send object %s", o.want)
 	}
 	return nil
+}
+
+// request builds the pack request for o. thin reports whether it asks
+// for a thin pack.
+func (c *repoCache) request(adv *advertised, o fetchOptions, shallows []plumbing.Hash) (*packp.UploadPackRequest, bool, error) {
+	req := packp.NewUploadPackRequestFromCapabilities(adv.caps)
+	if adv.supports(capability.NoProgress) {
+		_ = req.Capabilities.Set(capability.NoProgress)
+	}
+	if adv.supports(capability.Shallow) {
+		_ = req.Capabilities.Set(capability.Shallow)
+		req.Depth = o.depth
+		req.Shallows = shallows
+	}
+	if _, ok := o.depth.(packp.DepthSince); ok {
+		if !adv.supports(capability.DeepenSince) {
+			return nil, false, errors.New("the server does not support deepen-since")
+		}
+		_ = req.Capabilities.Set(capability.DeepenSince)
+	}
+	req.Wants = []plumbing.Hash{o.want}
+	req.Haves = c.haves()
+	// A shallow fetch excludes what the cache has only from a thin pack:
+	// without one, git re-sends every object of the new commit. Thin packs
+	// refer to objects outside the pack, which only the object-by-object
+	// parser resolves, so they are asked for only when there are haves.
+	// (go-git drops thin-pack from the advertisement; git servers support
+	// it.)
+	thin := len(req.Haves) > 0
+	if thin {
+		_ = req.Capabilities.Set(capability.ThinPack)
+	}
+	return req, thin, nil
 }
 
 // shallows returns the shallow commits the cache holds, dropping lines
