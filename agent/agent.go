@@ -108,7 +108,7 @@ func New(opts Options) (*Agent, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	a.events = &eventRecorder{sink: opts.Events, log: a.log}
+	a.events = newEventRecorder(opts.Events, a.log)
 	a.renderOpts = render.DefaultOptions()
 	a.renderOpts.Timeout = cfg.Limits.Render.Timeout
 	a.renderOpts.MaxObjects = cfg.Limits.Render.MaxObjects

@@ -17,7 +17,7 @@ import (
 
 // userKubeconfig writes a kubeconfig for a user of the test cluster, so
 // that the audit log tells the agents' requests apart.
-func userKubeconfig(t *testing.T, c *cluster.Cluster, user string) string {
+func userKubeconfig(t testing.TB, c *cluster.Cluster, user string) string {
 	t.Helper()
 	rc, err := c.UserConfig(user, "system:masters")
 	if err != nil {
@@ -26,7 +26,7 @@ func userKubeconfig(t *testing.T, c *cluster.Cluster, user string) string {
 	return writeKubeconfig(t, rc)
 }
 
-func writeKubeconfig(t *testing.T, rc *rest.Config) string {
+func writeKubeconfig(t testing.TB, rc *rest.Config) string {
 	t.Helper()
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["c"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthorityData: rc.CAData}

@@ -166,7 +166,7 @@ func (r *running) hook(t testing.TB) {
 	}
 }
 
-func (r *running) metrics(t *testing.T) string {
+func (r *running) metrics(t testing.TB) string {
 	t.Helper()
 	resp, err := http.Get(r.addr + "/metrics")
 	if err != nil {

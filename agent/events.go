@@ -28,19 +28,52 @@ type EventSink interface {
 	Post(ctx context.Context, cluster string, ev Event) error
 }
 
-// eventRecorder turns reconcile outcomes into Events; failures to post
-// are logged, never fatal.
+// eventRecorder turns reconcile outcomes into Events. Posting happens on
+// its own goroutine so that a slow or rate-limited Events API never holds
+// a worker; when the buffer is full an Event is dropped and logged.
 type eventRecorder struct {
 	sink EventSink
 	log  *slog.Logger
+	ch   chan clusterEvent
 }
 
-func (r *eventRecorder) post(ctx context.Context, cluster string, ev Event) {
+type clusterEvent struct {
+	cluster string
+	ev      Event
+}
+
+// eventBuffer bounds the Events waiting to be posted.
+const eventBuffer = 1024
+
+func newEventRecorder(sink EventSink, log *slog.Logger) *eventRecorder {
+	return &eventRecorder{sink: sink, log: log, ch: make(chan clusterEvent, eventBuffer)}
+}
+
+// run posts Events until ctx ends.
+func (r *eventRecorder) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ce := <-r.ch:
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := r.sink.Post(pctx, ce.cluster, ce.ev)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				r.log.Warn("event not posted", "app", ce.ev.App, "env", ce.ev.Env, "reason", ce.ev.Reason, "error", sanitize(err, time.Time{}).Message)
+			}
+		}
+	}
+}
+
+func (r *eventRecorder) post(_ context.Context, cluster string, ev Event) {
 	if r.sink == nil || ev.Namespace == "" {
 		return
 	}
-	if err := r.sink.Post(ctx, cluster, ev); err != nil {
-		r.log.Warn("event not posted", "app", ev.App, "env", ev.Env, "reason", ev.Reason, "error", sanitize(err, time.Time{}).Message)
+	select {
+	case r.ch <- clusterEvent{cluster, ev}:
+	default:
+		r.log.Warn("event dropped: too many waiting", "app", ev.App, "env", ev.Env, "reason", ev.Reason)
 	}
 }
 

@@ -22,7 +22,7 @@ const (
 )
 
 // healthPoll is how soon a progressing env is looked at again.
-const healthPoll = 2 * time.Second
+const healthPoll = 500 * time.Millisecond
 
 // envRun is one reconcile of an (app, env).
 type envRun struct {

@@ -68,7 +68,12 @@ func BuildClusters(ctx context.Context, cfg *config.Config) (*Clusters, error) {
 			return nil, err
 		}
 		cl.REST[c.Name] = rc
-		if cl.Clients[c.Name], err = kubernetes.NewForConfig(rc); err != nil {
+		kc := rest.CopyConfig(rc)
+		if kc.QPS == 0 {
+			// Events, Leases and probes; the default 5/s would queue Events.
+			kc.QPS, kc.Burst = 50, 100
+		}
+		if cl.Clients[c.Name], err = kubernetes.NewForConfig(kc); err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 		}
 		m, err := apply.New(rc, apply.DefaultOptions())
@@ -116,6 +121,9 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 	var wg sync.WaitGroup
 	if a.hookQueue != nil {
 		wg.Go(func() { _ = a.hookQueue.Run(ctx) })
+	}
+	if a.events.sink != nil {
+		wg.Go(func() { a.events.run(ctx) })
 	}
 	wg.Go(func() { _ = srv.Serve(ln) })
 	if opts.Started != nil {
