@@ -125,7 +125,7 @@ func describe(v cue.Value, depth int) Param {
 }
 
 func structType(v cue.Value, depth int) (string, []Param) {
-	if elem := v.LookupPath(cue.MakePath(cue.AnyString)); elem.Exists() {
+	if elem := v.LookupPath(cue.MakePath(cue.AnyString)); elem.Exists() && elem.IncompleteKind() != cue.TopKind {
 		t := describe(elem, depth+1)
 		return "map[string]" + t.Type, t.Fields
 	}
