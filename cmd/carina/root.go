@@ -35,5 +35,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newStatusCmd())
 	root.AddCommand(newResumeCmd())
+	root.AddCommand(newRenderCmd())
+	root.AddCommand(newDefsCmd())
 	return root
 }
