@@ -58,7 +58,7 @@ func (r *recorder) all() []Event {
 }
 
 // startReceiver serves one provider's handler with a running queue.
-func startReceiver(t *testing.T, p Provider, qopts QueueOptions, deliver func(context.Context, Event)) (*httptest.Server, *Queue, *[]Result) {
+func startReceiver(t *testing.T, p Provider, qopts QueueOptions, deliver func(context.Context, Event), mods ...func(*Options)) (*httptest.Server, *Queue, *[]Result) {
 	t.Helper()
 	q := NewQueue(deliver, qopts)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -68,7 +68,9 @@ func startReceiver(t *testing.T, p Provider, qopts QueueOptions, deliver func(co
 	results := &[]Result{}
 	opts := DefaultOptions(p)
 	opts.Secret = testSecret
-	opts.ReadTimeout = 300 * time.Millisecond
+	for _, m := range mods {
+		m(&opts)
+	}
 	opts.OnResult = func(r Result) { mu.Lock(); *results = append(*results, r); mu.Unlock() }
 	h, err := NewHandler(q, opts)
 	if err != nil {
@@ -305,7 +307,8 @@ func TestHandlerQueueFull(t *testing.T) {
 }
 
 func TestHandlerSlowBodyTimesOut(t *testing.T) {
-	srv, _, _ := startReceiver(t, GitHub, QueueOptions{}, (&recorder{}).deliver)
+	srv, _, _ := startReceiver(t, GitHub, QueueOptions{}, (&recorder{}).deliver,
+		func(o *Options) { o.ReadTimeout = 300 * time.Millisecond })
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
