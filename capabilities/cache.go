@@ -55,6 +55,7 @@ type cacheEntry struct {
 	once sync.Once
 	v    cue.Value
 	err  error
+	refs contextRefs
 }
 
 // NewCache returns an empty cache with its own CUE context.
@@ -115,6 +116,12 @@ func (c *Cache) definition(filename string, src []byte, origin Origin) (*Definit
 }
 
 func (c *Cache) template(d *Definition) (cue.Value, error) {
+	e := c.entry(d)
+	return e.v, e.err
+}
+
+// entry returns the compiled entry of a definition, compiling it once.
+func (c *Cache) entry(d *Definition) *cacheEntry {
 	c.mu.Lock()
 	e, ok := c.entries[d.Digest]
 	if ok {
@@ -130,22 +137,23 @@ func (c *Cache) template(d *Definition) (cue.Value, error) {
 	c.mu.Unlock()
 	e.once.Do(func() {
 		start := time.Now()
-		e.v, e.err = c.compile(d)
+		e.v, e.refs, e.err = c.compile(d)
 		c.mu.Lock()
 		c.stats.CompileTime += time.Since(start)
 		c.mu.Unlock()
 	})
-	return e.v, e.err
+	return e
 }
 
-func (c *Cache) compile(d *Definition) (cue.Value, error) {
+func (c *Cache) compile(d *Definition) (cue.Value, contextRefs, error) {
 	f, probs := templateFile(d.Origin.File, d.src)
 	if len(probs) > 0 {
-		return cue.Value{}, probs
+		return cue.Value{}, contextRefs{}, probs
 	}
+	refs := scanContextRefs(f)
 	v, err := c.build(f)
 	if err != nil {
-		return cue.Value{}, ProblemsFromCUE(err, d.Pos)
+		return cue.Value{}, refs, ProblemsFromCUE(err, d.Pos)
 	}
-	return v, nil
+	return v, refs, nil
 }

@@ -206,3 +206,30 @@ func TestCacheCompilesOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestUsesContext(t *testing.T) {
+	reg, err := NewRegistry(t.Context(), DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		kind            Kind
+		name            string
+		output, outputs bool
+	}{
+		{KindTrait, "scaler", false, false},
+		{KindTrait, "gateway", true, false},
+		{KindTrait, "env", true, false},
+		{KindTrait, "sidecar", false, false},
+		{KindComponent, "webservice", false, false},
+	}
+	for _, tt := range tests {
+		d, _ := reg.Get(tt.kind, tt.name)
+		if got := d.UsesContext("output"); got != tt.output {
+			t.Errorf("%s uses context.output = %v, want %v", d, got, tt.output)
+		}
+		if got := d.UsesContext("outputs"); got != tt.outputs {
+			t.Errorf("%s uses context.outputs = %v, want %v", d, got, tt.outputs)
+		}
+	}
+}

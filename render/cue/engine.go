@@ -28,7 +28,10 @@ type Context struct {
 	WorkflowName   string
 }
 
-func (c Context) value(w *Workload) map[string]any {
+// value builds the context value; for a trait, output and outputs are
+// included only when the definition reads them (encoding whole objects is
+// a large part of a trait's cost).
+func (c Context) value(def *capabilities.Definition, w *Workload) map[string]any {
 	m := map[string]any{
 		"name":           c.Name,
 		"appName":        c.AppName,
@@ -44,10 +47,12 @@ func (c Context) value(w *Workload) map[string]any {
 		"workflowName":   c.WorkflowName,
 	}
 	if w != nil {
-		if w.Output != nil {
+		if w.Output != nil && def.UsesContext("output") {
 			m["output"] = w.Output
 		}
-		m["outputs"] = w.outputsByName()
+		if def.UsesContext("outputs") {
+			m["outputs"] = w.outputsByName()
+		}
 	}
 	return m
 }
@@ -102,7 +107,7 @@ func Component(ctx context.Context, def *capabilities.Definition, props map[stri
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := evaluate(def, props, c.value(nil))
+	t, err := evaluate(def, props, c.value(def, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +138,7 @@ func Trait(ctx context.Context, def *capabilities.Definition, props map[string]a
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	t, err := evaluate(def, props, c.value(w))
+	t, err := evaluate(def, props, c.value(def, w))
 	if err != nil {
 		return err
 	}
@@ -177,7 +182,7 @@ func Defaults(ctx context.Context, def *capabilities.Definition, props map[strin
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t, err := evaluate(def, props, c.value(nil))
+	t, err := evaluate(def, props, c.value(def, nil))
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +211,12 @@ func evaluate(def *capabilities.Definition, props map[string]any, ctxValue map[s
 	// Encode with nil as null: a null property (a JSON merge patch deleting
 	// a key, a label set to null) must stay null, not become top.
 	cc := root.Context()
-	v := root.FillPath(capabilities.ContextPath, cc.Encode(ctxValue, cuelang.NilIsAny(false))).
-		FillPath(capabilities.ParameterPath, cc.Encode(jsonNumbers(props), cuelang.NilIsAny(false)))
+	// One fill of both: each fill finalizes the whole value.
+	fill := map[string]any{
+		"context":  ctxValue,
+		"template": map[string]any{"parameter": jsonNumbers(props)},
+	}
+	v := root.Unify(cc.Encode(fill, cuelang.NilIsAny(false)))
 	t := v.LookupPath(capabilities.TemplatePath)
 	if err := checkParameters(def, t); err != nil {
 		return cuelang.Value{}, err
