@@ -7,6 +7,7 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/parser"
 )
 
 // NewCUEContext returns a CUE context with the evaluator version and debug
@@ -156,4 +157,33 @@ func (c *Cache) compile(d *Definition) (cue.Value, contextRefs, error) {
 		return cue.Value{}, refs, ProblemsFromCUE(err, d.Pos)
 	}
 	return v, refs, nil
+}
+
+// Snippet compiles a status snippet (a healthPolicy or customStatus) with
+// open context and parameter fields, cached by content like templates.
+func (c *Cache) Snippet(name, src string) (cue.Value, error) {
+	d := &Definition{Name: name, src: []byte(src), Origin: Origin{File: name}}
+	d.Digest = fileDigest("snippet:"+name, d.src)
+	c.mu.Lock()
+	e, ok := c.entries[d.Digest]
+	if !ok {
+		if len(c.entries) >= c.opts.MaxEntries {
+			c.entries = map[string]*cacheEntry{}
+		}
+		e = &cacheEntry{}
+		c.entries[d.Digest] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		full := src + "\n" + contextField + ": _\n" + parameterField + ": _\n"
+		f, err := parser.ParseFile(name, full, parser.ParseComments)
+		if err != nil {
+			e.err = ProblemsFromCUE(err, Position{File: name})
+			return
+		}
+		if e.v, e.err = c.build(f); e.err != nil {
+			e.err = ProblemsFromCUE(e.err, Position{File: name})
+		}
+	})
+	return e.v, e.err
 }

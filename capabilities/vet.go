@@ -60,6 +60,18 @@ func vetTemplate(d *Definition) Problems {
 			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("%s: parameter must be a struct, not %v", d.Name, k)})
 		}
 	}
+	for _, sn := range []struct{ name, src string }{
+		{"healthPolicy", d.Attributes.Status.HealthPolicy},
+		{"customStatus", d.Attributes.Status.CustomStatus},
+		{"details", d.Attributes.Status.Details},
+	} {
+		if sn.src == "" {
+			continue
+		}
+		if _, err := d.cache.Snippet(d.Name+"."+sn.name, sn.src); err != nil {
+			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("%s: attributes.status.%s does not compile: %v", d.Name, sn.name, err)})
+		}
+	}
 	switch d.Kind {
 	case KindComponent:
 		if d.Attributes.Engine == EngineCUE && !has("output") && !has("outputs") {
