@@ -52,7 +52,7 @@ func (r *renderer) component(ctx context.Context, c appfile.Component) ([]Object
 	}
 	for i, t := range c.Traits {
 		if err := cue.Trait(ctx, traits[i], t.Properties, cc, w); err != nil {
-			return nil, fmt.Errorf("%strait %q: %w", at(t.Pos), t.Type, err)
+			return nil, fmt.Errorf("%s%w", at(t.Pos), err)
 		}
 	}
 	return r.workloadObjects(c, def, traits, w), nil
@@ -170,7 +170,7 @@ func (r *renderer) traitOnObjects(ctx context.Context, c appfile.Component, t ap
 		applied++
 		w := &cue.Workload{Output: u.Object}
 		if err := cue.Trait(ctx, td, t.Properties, cc, w); err != nil {
-			return nil, fmt.Errorf("%strait %q on %s: %w", at(t.Pos), t.Type, objectRef(u), err)
+			return nil, fmt.Errorf("%son %s: %w", at(t.Pos), objectRef(u), err)
 		}
 		u.Object = w.Output
 		for _, o := range w.Outputs {

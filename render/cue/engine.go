@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	cuelang "cuelang.org/go/cue"
 	cueerrors "cuelang.org/go/cue/errors"
@@ -249,7 +251,47 @@ func checkParameters(def *capabilities.Definition, t cuelang.Value) error {
 			ce.Msg = fmt.Sprintf("is required but not set (want %v)", fv)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(groupByParameter(errs)...)
+}
+
+// groupByParameter merges the errors of one parameter into one: a value
+// that matches no alternative of a disjunction yields a header ("2 errors
+// in empty disjunction") and one error per alternative, which read better
+// as one line.
+func groupByParameter(errs []error) []error {
+	var out []error
+	byParam := map[string]*Error{}
+	for _, e := range errs {
+		var ce *Error
+		if !errors.As(e, &ce) || ce.Parameter == "" {
+			out = append(out, e)
+			continue
+		}
+		if strings.Contains(ce.Msg, "errors in empty disjunction") {
+			if _, ok := byParam[ce.Parameter]; !ok {
+				byParam[ce.Parameter] = &Error{Definition: ce.Definition, Parameter: ce.Parameter}
+				out = append(out, byParam[ce.Parameter])
+			}
+			continue
+		}
+		g, ok := byParam[ce.Parameter]
+		if !ok {
+			byParam[ce.Parameter] = ce
+			out = append(out, ce)
+			continue
+		}
+		if g.Msg == "" {
+			g.Msg = ce.Msg
+		} else {
+			g.Msg += "; " + ce.Msg
+		}
+		for _, p := range ce.Pos {
+			if !slices.Contains(g.Pos, p) {
+				g.Pos = append(g.Pos, p)
+			}
+		}
+	}
+	return out
 }
 
 // checkErrs turns the non-empty strings of the template's errs into
