@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/carina-gitops/carina/apply/internal/applytest"
 	"github.com/carina-gitops/carina/apply/inventory"
@@ -32,6 +33,9 @@ const testUser = "carina-apply-test"
 var (
 	testCluster *cluster.Cluster
 	testClient  kubernetes.Interface
+	// testUserConfig is made once: cluster.UserConfig writes the user's
+	// certificate to a fixed file, so concurrent calls for one user race.
+	testUserConfig *rest.Config
 )
 
 // TestMain starts one control plane for the package, or runs as the child
@@ -48,6 +52,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	testCluster = c
+	if testUserConfig, err = c.UserConfig(testUser, "system:masters"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		c.Stop()
+		os.Exit(1)
+	}
 	if testClient, err = c.Client(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		c.Stop()
@@ -64,11 +73,7 @@ func TestMain(m *testing.M) {
 // newManager returns a Manager acting as testUser.
 func testManager(t testing.TB) *Manager {
 	t.Helper()
-	cfg, err := testCluster.UserConfig(testUser, "system:masters")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(cfg, DefaultOptions())
+	m, err := New(testUserConfig, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,12 +59,14 @@ func (o Owner) Deployment(ns, name string, replicas int64, podLabels map[string]
 	}}
 }
 
-// Service returns a labelled ClusterIP Service.
+// Service returns a labelled headless Service (the test cluster's
+// service range has room for only about 250 cluster IPs).
 func (o Owner) Service(ns, name string) *unstructured.Unstructured {
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Service", "metadata": o.meta(ns, name),
 		"spec": map[string]any{
-			"selector": map[string]any{"app": name},
+			"clusterIP": "None",
+			"selector":  map[string]any{"app": name},
 			"ports":    []any{map[string]any{"port": int64(80), "targetPort": int64(8080), "protocol": "TCP"}},
 		},
 	}}
