@@ -41,7 +41,9 @@ func TestPrune(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	m := testManager(t)
-	cm := func(name string) *unstructured.Unstructured { return e.owner.ConfigMap(e.ns, name, map[string]string{"x": name}) }
+	cm := func(name string) *unstructured.Unstructured {
+		return e.owner.ConfigMap(e.ns, name, map[string]string{"x": name})
+	}
 	mustApply(t, m, e.set(cm("a"), cm("b"), cm("victim")))
 	// Someone replaces victim with an object of the same name that is not
 	// Carina's.

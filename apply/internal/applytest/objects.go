@@ -67,7 +67,7 @@ func (o Owner) Service(ns, name string) *unstructured.Unstructured {
 		"spec": map[string]any{
 			"clusterIP": "None",
 			"selector":  map[string]any{"app": name},
-			"ports":    []any{map[string]any{"port": int64(80), "targetPort": int64(8080), "protocol": "TCP"}},
+			"ports":     []any{map[string]any{"port": int64(80), "targetPort": int64(8080), "protocol": "TCP"}},
 		},
 	}}
 }
