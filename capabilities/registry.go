@@ -34,9 +34,11 @@ type defKey struct {
 // over the built-in library. A Registry is immutable and safe for
 // concurrent use.
 type Registry struct {
-	cache *Cache
-	defs  map[defKey]*Definition
-	all   []*Definition
+	cache   *Cache
+	defs    map[defKey]*Definition
+	all     []*Definition
+	modules []Module
+	builtin bool
 }
 
 // NewRegistry loads the modules (in any order: they are ranked by Source;
@@ -56,7 +58,7 @@ func NewRegistry(ctx context.Context, opts Options, modules ...Module) (*Registr
 	}
 	sort.SliceStable(mods, func(i, j int) bool { return mods[i].Source.rank() < mods[j].Source.rank() })
 
-	r := &Registry{cache: opts.Cache, defs: map[defKey]*Definition{}}
+	r := &Registry{cache: opts.Cache, defs: map[defKey]*Definition{}, modules: append([]Module(nil), modules...), builtin: opts.Builtin}
 	var probs Problems
 	for _, m := range mods {
 		defs, mprobs, err := loadModule(ctx, opts.Cache, m, opts.Limits)
@@ -144,6 +146,14 @@ func (r *Registry) Shadowed(d *Definition) []*Definition {
 	}
 	return out
 }
+
+// Modules returns the modules the registry was built from, without the
+// built-in library (see Builtin), so that another process can build the
+// same registry again.
+func (r *Registry) Modules() []Module { return append([]Module(nil), r.modules...) }
+
+// Builtin reports whether the registry includes the built-in library.
+func (r *Registry) Builtin() bool { return r.builtin }
 
 // Cache returns the cache the registry compiles in.
 func (r *Registry) Cache() *Cache { return r.cache }

@@ -9,9 +9,17 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/carina-gitops/carina/render"
+	"github.com/carina-gitops/carina/render/pool"
+	"github.com/carina-gitops/carina/source"
 )
 
 func main() {
+	// A render worker is this binary re-executed by the render pool.
+	if pool.IsWorker() {
+		pool.ServeMain(render.WorkerHandler(source.DirFS))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)
 	stop()
