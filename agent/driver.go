@@ -60,12 +60,25 @@ func (a *Agent) advanceWorkflow(ctx context.Context, app string) (time.Duration,
 	}
 	s.app(app).wf = st
 	s.mu.Unlock()
-	if out.Changed {
+	if out.Changed && needsState(d.Plan.Steps) {
 		if err := a.saveWorkflow(ctx, d, st); err != nil {
 			return 0, err
 		}
 	}
 	return out.RequeueAfter, nil
+}
+
+// needsState reports whether a workflow has steps whose progress cannot
+// be read back from the clusters: a plan of deploy steps only is done
+// exactly when every env is applied at its inputs and healthy, which the
+// inventories already say.
+func needsState(steps []workflow.Step) bool {
+	for _, s := range steps {
+		if s.Type != workflow.TypeDeploy {
+			return true
+		}
+	}
+	return false
 }
 
 // saveWorkflow writes the state into the inventory of every env that has
