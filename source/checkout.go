@@ -37,6 +37,7 @@ type checkout struct {
 	stats treeStats
 	buf   []byte
 	dirs  []string
+	links *linker
 }
 
 // baseTree is an earlier, complete snapshot tree whose unchanged files a
@@ -58,11 +59,20 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return treeStats{}, err
 	}
-	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10)}
+	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10), links: newLinker()}
 	if base == nil {
 		base = &baseTree{}
 	}
-	if err := c.writeTree(tree, dst, 0, *base); err != nil {
+	err = c.writeTree(tree, dst, 0, *base)
+	linked, failed := c.links.wait()
+	if err != nil {
+		return c.stats, err
+	}
+	c.stats.Bytes += linked
+	if c.lim.MaxBytes > 0 && c.stats.Bytes > c.lim.MaxBytes {
+		return c.stats, &LimitError{Limit: LimitBytes, Max: c.lim.MaxBytes}
+	}
+	if err := c.writeUnlinked(failed); err != nil {
 		return c.stats, err
 	}
 	for _, d := range slices.Backward(c.dirs) {
@@ -71,6 +81,20 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 		}
 	}
 	return c.stats, nil
+}
+
+// writeUnlinked writes the files the linker could not link. They were
+// counted already; only their bytes are added.
+func (c *checkout) writeUnlinked(failed []linkJob) error {
+	for _, job := range failed {
+		for _, e := range job.entries {
+			c.stats.Files--
+			if err := c.writeEntry(e, filepath.Join(job.to, e.Name)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // entries indexes the entries of a base tree by name.
@@ -90,73 +114,54 @@ func (c *checkout) writeTree(t *object.Tree, dir string, depth int, base baseTre
 		return fmt.Errorf("tree is nested deeper than %d directories", maxTreeDepth)
 	}
 	old := base.entries()
+	same := linkJob{from: base.dir, to: dir}
 	for _, e := range t.Entries {
 		if err := checkEntryName(e.Name); err != nil {
 			return err
 		}
-		p := filepath.Join(dir, e.Name)
 		be, inBase := old[e.Name]
-		if inBase && be.Hash == e.Hash && be.Mode == e.Mode && e.Mode != filemode.Dir && c.link(filepath.Join(base.dir, e.Name), p, e.Mode) {
+		if inBase && be.Hash == e.Hash && be.Mode == e.Mode && e.Mode != filemode.Dir && e.Mode != filemode.Submodule {
+			// Linked later, by the linker; its bytes are added then.
+			same.entries = append(same.entries, e)
 			if err := c.count(0); err != nil {
 				return err
 			}
 			continue
 		}
 		var err error
-		switch e.Mode {
-		case filemode.Dir:
+		if e.Mode == filemode.Dir {
 			sub := baseTree{}
 			if inBase && be.Mode == filemode.Dir {
 				if bt, err := object.GetTree(c.st, be.Hash); err == nil {
 					sub = baseTree{tree: bt, dir: filepath.Join(base.dir, e.Name)}
 				}
 			}
-			err = c.writeDir(e, p, depth, sub)
-		case filemode.Regular, filemode.Deprecated:
-			err = c.writeFile(e, p, 0o444)
-		case filemode.Executable:
-			err = c.writeFile(e, p, 0o555)
-		case filemode.Symlink:
-			err = c.writeLink(e, p)
-		case filemode.Submodule:
-			// Submodules are not fetched; their path stays absent.
-		default:
-			err = fmt.Errorf("tree entry %q has unsupported mode %s", e.Name, e.Mode)
+			err = c.writeDir(e, filepath.Join(dir, e.Name), depth, sub)
+		} else {
+			err = c.writeEntry(e, filepath.Join(dir, e.Name))
 		}
 		if err != nil {
 			return err
 		}
 	}
+	c.links.add(same)
 	return nil
 }
 
-// link hard-links an unchanged file from a base tree and adds its size to
-// the stats; it reports false when the base file is not what the entry
-// says, so the caller writes the file instead.
-func (c *checkout) link(from, to string, mode filemode.FileMode) bool {
-	fi, err := os.Lstat(from)
-	if err != nil {
-		return false
-	}
-	switch mode {
-	case filemode.Symlink:
-		if fi.Mode().Type() != os.ModeSymlink {
-			return false
-		}
+// writeEntry writes one non-directory entry from its blob.
+func (c *checkout) writeEntry(e object.TreeEntry, p string) error {
+	switch e.Mode {
+	case filemode.Regular, filemode.Deprecated:
+		return c.writeFile(e, p, 0o444)
 	case filemode.Executable:
-		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o555 {
-			return false
-		}
-	default:
-		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o444 {
-			return false
-		}
+		return c.writeFile(e, p, 0o555)
+	case filemode.Symlink:
+		return c.writeLink(e, p)
+	case filemode.Submodule:
+		// Submodules are not fetched; their path stays absent.
+		return nil
 	}
-	if os.Link(from, to) != nil {
-		return false
-	}
-	c.stats.Bytes += fi.Size()
-	return true
+	return fmt.Errorf("tree entry %q has unsupported mode %s", e.Name, e.Mode)
 }
 
 // checkEntryName refuses names a hostile server could use to write

@@ -274,6 +274,17 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 	w.Write("deploy/app.yaml", "kind: Application\nname: shop\nreplicas: 9\n")
 	w.Commit("change one file")
 	w.Push("main")
+	// A base file that is not what the tree says is written from its blob
+	// instead of linked.
+	if err := os.Chmod(first.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(first.Dir, "README.md")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(first.Dir, "README.md"), []byte("tampered\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	second, err := f.Fetch(t.Context(), ref)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +294,7 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 		b, err2 := os.Lstat(filepath.Join(second.Dir, name))
 		return err1 == nil && err2 == nil && os.SameFile(a, b)
 	}
-	for name, want := range map[string]bool{"README.md": true, "bin/run.sh": true, "LINK.md": true, "deploy/app.yaml": false} {
+	for name, want := range map[string]bool{"README.md": false, "bin/run.sh": true, "LINK.md": true, "deploy/app.yaml": false} {
 		if got := same(name); got != want {
 			t.Errorf("%s shared with the previous tree = %v, want %v", name, got, want)
 		}
@@ -293,6 +304,9 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 	}
 	if got := readFile(t, second, "deploy/app.yaml"); !strings.Contains(got, "replicas: 9") {
 		t.Errorf("changed file = %q", got)
+	}
+	if got := readFile(t, second, "README.md"); got != "# shop\n" {
+		t.Errorf("README.md = %q, want the committed content, not the tampered base", got)
 	}
 	// Only what changed came over the wire: the commit, the root and
 	// deploy trees, and one blob (stored loose, from a thin pack).
