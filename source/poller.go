@@ -39,10 +39,12 @@ type UpdateKind string
 const (
 	// UpdateInitial: the first snapshot.
 	UpdateInitial UpdateKind = "initial"
-	// UpdateChanged: a new head; Relation says fast-forward or unknown.
+	// UpdateChanged: a new head; Relation says fast-forward or unknown
+	// (always unknown for a semver Ref, which moves between tags).
 	UpdateChanged UpdateKind = "changed"
 	// UpdateRewritten: a new head that does not descend from the previous
-	// one (a force-push). The new head is used; this is not an error.
+	// one (a force-push, or a tag moved to other history). The new head is
+	// used; this is not an error.
 	UpdateRewritten UpdateKind = "rewritten"
 	// UpdateUnchanged: the head did not move. Not sent to OnUpdate.
 	UpdateUnchanged UpdateKind = "unchanged"
@@ -199,6 +201,10 @@ func (p *Poller) poll(ctx context.Context) Update {
 		u.Kind, u.Previous = UpdateRecovered, nil
 	case prev.Commit == next.Commit:
 		u.Kind, u.Previous = UpdateUnchanged, nil
+	case p.ref.Kind() == KindSemVer:
+		// Moving to another tag is what a semver range is for; whether
+		// the new tag descends from the old one does not matter.
+		u.Kind, u.Relation = UpdateChanged, RelationUnknown
 	default:
 		// A failed comparison is not a failed poll: the head is used.
 		rel, err := p.fetcher.Compare(ctx, p.ref, prev, next)

@@ -208,3 +208,30 @@ func TestPollerWakeFloodCostsAtMostTwoPolls(t *testing.T) {
 		t.Errorf("a removed poller was woken")
 	}
 }
+
+func TestPollerSemverMovesBetweenTagsWithoutRewrite(t *testing.T) {
+	repos, w, c1 := seedApp(t)
+	w.Tag("v1.0.0")
+	w.Push("--tags")
+	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	p, err := NewPoller(newFetcher(t, nil), Ref{URL: srv.RepoURL("app"), SemVer: "^1"}, PollerOptions{Interval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := p.Poll(t.Context()); u.Kind != UpdateInitial || u.Snapshot.Version != "v1.0.0" {
+		t.Fatalf("first poll = %s %v", u.Kind, u.Err)
+	}
+	// A hotfix tag on other history is a normal move for a semver range.
+	w.Git("checkout", "-q", "--orphan", "hotfix")
+	w.Write("README.md", "hotfix\n")
+	c2 := w.Commit("hotfix")
+	w.Tag("v1.0.1")
+	w.Push("--tags")
+	u := p.Poll(t.Context())
+	if diff := cmp.Diff(updateSummary{Kind: UpdateChanged, Relation: RelationUnknown, Commit: c2, Before: c1}, summarize(u)); diff != "" {
+		t.Errorf("semver move (-want +got):\n%s", diff)
+	}
+	if u.Snapshot.Version != "v1.0.1" {
+		t.Errorf("version = %q, want v1.0.1", u.Snapshot.Version)
+	}
+}
