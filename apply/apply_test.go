@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/carina-gitops/carina/apply/internal/applytest"
+	"github.com/carina-gitops/carina/apply/inventory"
 )
 
 func TestReapplyUnchangedWritesNothing(t *testing.T) {
@@ -269,5 +271,36 @@ func TestTakeOverUnlabelled(t *testing.T) {
 	}
 	if got := getConfigMap(t, e.ns, "existing").Data["a"]; got != "1" {
 		t.Errorf("data.a = %q after take-over, want 1", got)
+	}
+}
+
+func TestCreatesMissingNamespace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := testManager(t)
+	ns := e.ns + "-new"
+	s := e.set(e.owner.ConfigMap(ns, "a", nil), e.owner.Deployment(ns, "web", 0, nil))
+	objs, err := m.Diff(t.Context(), s, DiffOptions{})
+	if err != nil {
+		t.Fatalf("diff into a missing namespace: %v", err)
+	}
+	for _, o := range objs {
+		if o.Action != "create" {
+			t.Errorf("diff %s: %s, want create", o.Ref, o.Action)
+		}
+	}
+	cs := mustApply(t, m, s)
+	if cs.Count(Created) != 2 {
+		t.Errorf("apply: %v", cs.Entries)
+	}
+	got, err := testClient.CoreV1().Namespaces().Get(t.Context(), ns, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Labels[inventory.LabelManagedBy] != "carina" {
+		t.Errorf("namespace labels %v", got.Labels)
+	}
+	if keys := inventoryKeys(t, e, m); len(keys) != 2 {
+		t.Errorf("inventory %v: the namespace must not be in it", keys)
 	}
 }

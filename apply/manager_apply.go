@@ -17,13 +17,18 @@ type ApplyOptions struct {
 	// Prune deletes what the previous applies of (app, env) created and
 	// the set no longer has, once everything applied.
 	Prune bool
+	// CreateNamespaces creates the namespaces the set's objects live in
+	// when the set does not define them and they do not exist (as KubeVela
+	// does). They are not Carina's objects: never in the inventory, never
+	// pruned.
+	CreateNamespaces bool
 	// Progress, when set, is called after each stage (and the prune)
 	// with what it did.
 	Progress func(StageReport)
 }
 
-// DefaultApplyOptions prune.
-func DefaultApplyOptions() ApplyOptions { return ApplyOptions{Prune: true} }
+// DefaultApplyOptions prune and create missing namespaces.
+func DefaultApplyOptions() ApplyOptions { return ApplyOptions{Prune: true, CreateNamespaces: true} }
 
 // writeKind is what an item's write does.
 type writeKind int
@@ -162,6 +167,13 @@ func (a *applier) runStage(ctx context.Context, st stage) error {
 	rep := StageReport{Name: st.name, Objects: len(items)}
 	if err := a.observe(ctx, st.name, items); err != nil {
 		return err
+	}
+	if a.opts.CreateNamespaces {
+		n, err := a.ensureNamespaces(ctx, items)
+		rep.Writes += n
+		if err != nil {
+			return err
+		}
 	}
 	a.decideLocally(items)
 	rep.DryRuns = a.dryRunAll(ctx, items)

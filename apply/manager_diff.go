@@ -83,7 +83,7 @@ func diffItem(it *item, createdNS map[string]bool, set *Set) (diff.Object, error
 	case it.mapping == nil: // its CRD is in the set and not served yet
 		return diff.Compute(ref, nil, it.desired), nil
 	case it.decided && it.entry.Action == Failed:
-		if createdNS[it.id.Namespace] && isNotFound(it.entry.Err) {
+		if (createdNS[it.id.Namespace] && isNotFound(it.entry.Err)) || namespaceMissing(it.entry.Err) {
 			return diff.Compute(ref, nil, it.desired), nil
 		}
 		return diff.Object{}, it.entry.Err
