@@ -37,5 +37,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newResumeCmd())
 	root.AddCommand(newRenderCmd())
 	root.AddCommand(newDefsCmd())
+	root.AddCommand(newApplyCmd())
+	root.AddCommand(newDiffCmd())
 	return root
 }
