@@ -75,6 +75,13 @@ func agentConfig(t testing.TB, repoURL, leaseNS string, extra string) *config.Co
 // agentConfigAs is agentConfig with another kubeconfig (another user).
 func agentConfigAs(t testing.TB, repoURL, leaseNS, kubeconfig string, extra string) *config.Config {
 	t.Helper()
+	_, cfg := agentConfigFile(t, repoURL, leaseNS, kubeconfig, "127.0.0.1:0", extra)
+	return cfg
+}
+
+// agentConfigFile writes the configuration and returns its path too.
+func agentConfigFile(t testing.TB, repoURL, leaseNS, kubeconfig, listen string, extra string) (string, *config.Config) {
+	t.Helper()
 	dir := t.TempDir()
 	hook := filepath.Join(dir, "hook-secret")
 	tok := filepath.Join(dir, "api-token")
@@ -95,19 +102,19 @@ clusters:
 webhooks:
   - {provider: generic, secretFile: %s}
 server:
-  listen: 127.0.0.1:0
+  listen: %s
   api: {tokenFile: %s, allowWrites: true}
 reconcile: {workers: 4, minBackoff: 200ms, maxBackoff: 5s, stepTimeout: 1m}
 %s
 %s
-`, filepath.Join(dir, "cache"), repoURL, kubeconfig, hook, tok, le, extra)
+`, filepath.Join(dir, "cache"), repoURL, kubeconfig, hook, listen, tok, le, extra)
 	path := filepath.Join(dir, "carina.yaml")
 	os.WriteFile(path, []byte(text), 0o600)
 	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cfg
+	return path, cfg
 }
 
 // startAgent builds the clusters and the agent from cfg, as the command
