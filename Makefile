@@ -66,10 +66,13 @@ lint:
 bench: bench-source bench-render bench-apply
 
 bench-source: deps
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./source/...
+	CARINA_BENCH_CACHE=$(CACHE_DIR)/bench/source $(GO) test -run '^$$' -bench 'NoChangePoll' -benchtime 50x -count 1 ./source/
+	CARINA_BENCH_CACHE=$(CACHE_DIR)/bench/source $(GO) test -run '^$$' -bench 'FirstFetch|IncrementalFetch' -benchtime 5x -count 1 -timeout 30m ./source/
 
 bench-render:
-	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./render/... ./capabilities/...
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./render/ ./render/pool/ ./capabilities/
+	bench/helm/run.sh
+	bench/kustomize/run.sh
 
 bench-apply: binaries
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./apply/...
