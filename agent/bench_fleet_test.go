@@ -89,7 +89,7 @@ func benchFleet(b *testing.B, n int) {
 	repo := newGitRepo(b)
 	files := map[string]string{}
 	for i := range n {
-		name := fmt.Sprintf("app-%04d", i)
+		name := fmt.Sprintf("f%d-%04d", n, i)
 		files["apps/"+name+"/Appfile"] = fleetAppfile(name, ns)
 	}
 	repo.commit("fleet", files)

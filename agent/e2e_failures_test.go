@@ -43,51 +43,53 @@ func healthyEnv(r *running, app, env string) func() (bool, string) {
 func TestBrokenAppfileKeepsLastGoodState(t *testing.T) {
 	_, cs := needCluster(t)
 	ns := testNS("broken")
+	app := ns + "-shop"
+	blog := ns + "-blog"
 	createNamespaces(t, cs, ns)
 	repo := newGitRepo(t)
 	repo.commit("two apps", map[string]string{
-		"shop/Appfile": simpleAppfile("shop", ns, "v1"),
-		"blog/Appfile": simpleAppfile("blog", ns, "v1"),
+		app + "/Appfile": simpleAppfile(app, ns, "v1"),
+		blog + "/Appfile": simpleAppfile(blog, ns, "v1"),
 	})
 	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
-	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, "shop", "default"))
-	eventually(t, 30*time.Second, "blog healthy", healthyEnv(r, "blog", "default"))
+	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, app, "default"))
+	eventually(t, 30*time.Second, "blog healthy", healthyEnv(r, blog, "default"))
 
-	repo.commit("break shop", map[string]string{"shop/Appfile": "name: shop\nservices:\n  cfg: [not, a, mapping]\n"})
+	repo.commit("break shop", map[string]string{app + "/Appfile": "name: shop\nservices:\n  cfg: [not, a, mapping]\n"})
 	r.hook(t)
 	eventually(t, 20*time.Second, "shop shows the error", func() (bool, string) {
-		app, err := r.client.App(t.Context(), "shop")
-		if err != nil || app.Error == nil {
-			return false, fmt.Sprintf("%v %+v", err, app.Error)
+		st, err := r.client.App(t.Context(), app)
+		if err != nil || st.Error == nil {
+			return false, fmt.Sprintf("%v %+v", err, st.Error)
 		}
-		return strings.HasPrefix(app.Error.Position, "shop/Appfile:3") && app.Envs[0].Sync == api.SyncStalled,
-			fmt.Sprintf("%+v %s", app.Error, app.Envs[0].Sync)
+		return strings.HasPrefix(st.Error.Position, app+"/Appfile:3") && st.Envs[0].Sync == api.SyncStalled,
+			fmt.Sprintf("%+v %s", st.Error, st.Envs[0].Sync)
 	})
-	if got := configMapData(t, cs, ns, "shop"); got != "v1" {
+	if got := configMapData(t, cs, ns, app); got != "v1" {
 		t.Errorf("shop's ConfigMap = %q, want the last good v1", got)
 	}
-	blog, err := r.client.App(t.Context(), "blog")
-	if err != nil || blog.Error != nil || blog.Envs[0].Sync != api.SyncSynced {
-		t.Errorf("blog = %v, %+v", err, blog)
+	bst, err := r.client.App(t.Context(), blog)
+	if err != nil || bst.Error != nil || bst.Envs[0].Sync != api.SyncSynced {
+		t.Errorf("blog = %v, %+v", err, bst)
 	}
 	// The other app keeps reconciling: a forced reconcile of blog runs.
-	before := len(mustEnv(t, r, "blog", "default").History)
-	if _, err := r.client.Reconcile(t.Context(), "blog"); err != nil {
+	before := len(mustEnv(t, r, blog, "default").History)
+	if _, err := r.client.Reconcile(t.Context(), blog); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, "blog reconciled while shop is broken", func() (bool, string) {
-		n := len(mustEnv(t, r, "blog", "default").History)
+		n := len(mustEnv(t, r, blog, "default").History)
 		return n > before, strconv.Itoa(n)
 	})
 
-	repo.commit("fix shop", map[string]string{"shop/Appfile": simpleAppfile("shop", ns, "v2")})
+	repo.commit("fix shop", map[string]string{app + "/Appfile": simpleAppfile(app, ns, "v2")})
 	r.hook(t)
 	eventually(t, 20*time.Second, "shop recovered at v2", func() (bool, string) {
-		got := configMapData(t, cs, ns, "shop")
+		got := configMapData(t, cs, ns, app)
 		return got == "v2", got
 	})
-	eventually(t, 10*time.Second, "shop's error cleared", healthyEnv(r, "shop", "default"))
-	if app, _ := r.client.App(t.Context(), "shop"); app.Error != nil {
+	eventually(t, 10*time.Second, "shop's error cleared", healthyEnv(r, app, "default"))
+	if app, _ := r.client.App(t.Context(), app); app.Error != nil {
 		t.Errorf("shop error after the fix: %+v", app.Error)
 	}
 }
@@ -98,11 +100,12 @@ func TestBrokenAppfileKeepsLastGoodState(t *testing.T) {
 func TestUnreachableRepoKeepsStateAndRecovers(t *testing.T) {
 	_, cs := needCluster(t)
 	ns := testNS("unreach")
+	app := ns + "-shop"
 	createNamespaces(t, cs, ns)
 	repo := newGitRepo(t)
-	repo.commit("one app", map[string]string{"shop/Appfile": simpleAppfile("shop", ns, "v1")})
+	repo.commit("one app", map[string]string{app + "/Appfile": simpleAppfile(app, ns, "v1")})
 	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
-	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, "shop", "default"))
+	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, app, "default"))
 
 	moved := repo.dir + ".away"
 	if err := os.Rename(repo.dir, moved); err != nil {
@@ -110,17 +113,17 @@ func TestUnreachableRepoKeepsStateAndRecovers(t *testing.T) {
 	}
 	r.hook(t)
 	eventually(t, 20*time.Second, "shop stalled", func() (bool, string) {
-		app, err := r.client.App(t.Context(), "shop")
+		app, err := r.client.App(t.Context(), app)
 		if err != nil || app.Error == nil {
 			return false, fmt.Sprintf("%v", err)
 		}
 		return app.Envs[0].Sync == api.SyncStalled, app.Error.Message
 	})
-	app, _ := r.client.App(t.Context(), "shop")
-	if strings.Contains(app.Error.Message, "?") || app.Error.Message == "" {
-		t.Errorf("reason = %q", app.Error.Message)
+	st, _ := r.client.App(t.Context(), app)
+	if strings.Contains(st.Error.Message, "?") || st.Error.Message == "" {
+		t.Errorf("reason = %q", st.Error.Message)
 	}
-	if got := configMapData(t, cs, ns, "shop"); got != "v1" {
+	if got := configMapData(t, cs, ns, app); got != "v1" {
 		t.Errorf("ConfigMap = %q while the repo is away, want v1", got)
 	}
 	m := r.metrics(t)
@@ -131,14 +134,14 @@ func TestUnreachableRepoKeepsStateAndRecovers(t *testing.T) {
 	if err := os.Rename(moved, repo.dir); err != nil {
 		t.Fatal(err)
 	}
-	repo.commit("v2", map[string]string{"shop/Appfile": simpleAppfile("shop", ns, "v2")})
+	repo.commit("v2", map[string]string{app + "/Appfile": simpleAppfile(app, ns, "v2")})
 	// The poller is in backoff; a webhook wakes it at once.
 	r.hook(t)
 	eventually(t, 30*time.Second, "recovered at v2", func() (bool, string) {
-		got := configMapData(t, cs, ns, "shop")
+		got := configMapData(t, cs, ns, app)
 		return got == "v2", got
 	})
-	eventually(t, 10*time.Second, "shop synced again", healthyEnv(r, "shop", "default"))
+	eventually(t, 10*time.Second, "shop synced again", healthyEnv(r, app, "default"))
 }
 
 // TestMonorepoRendersOnlyTheChangedApp: 50 apps in one repo; a commit

@@ -47,12 +47,13 @@ func writeKubeconfig(t testing.TB, rc *rest.Config) string {
 func TestRestartResumesWorkflowWithoutRewrites(t *testing.T) {
 	c, cs := needCluster(t)
 	ns := testNS("restart")
+	app := ns + "-shop"
 	createNamespaces(t, cs, ns+"-staging", ns+"-prod")
 	repo := newGitRepo(t)
-	repo.commit("shop v1", map[string]string{"shop/Appfile": shopAppfile(ns, "v1")})
+	repo.commit("shop v1", map[string]string{app + "/Appfile": shopAppfile(app, ns, "v1")})
 	first := startAgent(t, agentConfig(t, repo.url(), "", ""))
 	eventually(t, 30*time.Second, "waiting at the approval", func() (bool, string) {
-		app, err := first.client.App(t.Context(), "shop")
+		app, err := first.client.App(t.Context(), app)
 		return err == nil && stepPhase(app.Workflow, "approve-prod") == api.StepSuspended, fmt.Sprint(err)
 	})
 	first.stop(t)
@@ -60,7 +61,7 @@ func TestRestartResumesWorkflowWithoutRewrites(t *testing.T) {
 	kc := userKubeconfig(t, c, "carina-restarted")
 	second := startAgent(t, agentConfigAs(t, repo.url(), "", kc, ""))
 	eventually(t, 30*time.Second, "the new agent waits at the same step", func() (bool, string) {
-		app, err := second.client.App(t.Context(), "shop")
+		app, err := second.client.App(t.Context(), app)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -74,7 +75,7 @@ func TestRestartResumesWorkflowWithoutRewrites(t *testing.T) {
 	if w := cluster.Select(events, cluster.Filter{User: "carina-restarted", Writes: true, Namespace: ns + "-staging"}); len(w) != 0 {
 		t.Errorf("the restarted agent wrote %d times to staging, want 0", len(w))
 	}
-	if _, err := second.client.Resume(t.Context(), "shop"); err != nil {
+	if _, err := second.client.Resume(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "prod applied after the restart", func() (bool, string) {
@@ -90,15 +91,16 @@ func TestRestartResumesWorkflowWithoutRewrites(t *testing.T) {
 func TestLeaderElectionFailoverAndShutdown(t *testing.T) {
 	c, cs := needCluster(t)
 	ns := testNS("ha")
+	app := ns + "-shop"
 	leaseNS := ns + "-lease"
 	createNamespaces(t, cs, ns, leaseNS)
 	repo := newGitRepo(t)
-	repo.commit("v1", map[string]string{"shop/Appfile": simpleAppfile("shop", ns, "v1")})
+	repo.commit("v1", map[string]string{app + "/Appfile": simpleAppfile(app, ns, "v1")})
 	cfgA := agentConfigAs(t, repo.url(), leaseNS, userKubeconfig(t, c, "carina-a"), "")
 	cfgA.LeaderElection.Identity = "carina-a"
 	a := startAgent(t, cfgA)
 	eventually(t, 30*time.Second, "a leads and deploys", func() (bool, string) {
-		return a.a.leading.Load() && configMapData(t, cs, ns, "shop") == "v1", ""
+		return a.a.leading.Load() && configMapData(t, cs, ns, app) == "v1", ""
 	})
 	cfgB := agentConfigAs(t, repo.url(), leaseNS, userKubeconfig(t, c, "carina-b"), "")
 	cfgB.LeaderElection.Identity = "carina-b"
@@ -110,7 +112,7 @@ func TestLeaderElectionFailoverAndShutdown(t *testing.T) {
 	if b.a.leading.Load() {
 		t.Fatal("b leads while a holds the lease")
 	}
-	if _, err := b.client.Reconcile(t.Context(), "shop"); err == nil {
+	if _, err := b.client.Reconcile(t.Context(), app); err == nil {
 		t.Error("the follower accepted a reconcile")
 	}
 
@@ -130,10 +132,10 @@ func TestLeaderElectionFailoverAndShutdown(t *testing.T) {
 		return b.a.leading.Load(), ""
 	})
 	t.Logf("takeover after %s", time.Since(start))
-	repo.commit("v2", map[string]string{"shop/Appfile": simpleAppfile("shop", ns, "v2")})
+	repo.commit("v2", map[string]string{app + "/Appfile": simpleAppfile(app, ns, "v2")})
 	b.hook(t)
 	eventually(t, 20*time.Second, "b deploys v2", func() (bool, string) {
-		got := configMapData(t, cs, ns, "shop")
+		got := configMapData(t, cs, ns, app)
 		return got == "v2", got
 	})
 

@@ -96,17 +96,18 @@ func TestGrafanaPanelsReturnDataFromRealPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := testNS("prom")
+	app := ns + "-shop"
 	createNamespaces(t, cs, ns)
 	repo := newGitRepo(t)
-	repo.commit("v1", map[string]string{"shop/Appfile": simpleAppfile("shop", ns, "v1")})
+	repo.commit("v1", map[string]string{app + "/Appfile": simpleAppfile(app, ns, "v1")})
 	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
 	prom := startPrometheus(t, strings.TrimPrefix(r.addr, "http://"))
-	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, "shop", "default"))
+	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, app, "default"))
 	time.Sleep(2 * time.Second)
-	repo.commit("v2", map[string]string{"shop/Appfile": simpleAppfile("shop", ns, "v2")})
+	repo.commit("v2", map[string]string{app + "/Appfile": simpleAppfile(app, ns, "v2")})
 	r.hook(t)
 	eventually(t, 20*time.Second, "v2 applied", func() (bool, string) {
-		got := configMapData(t, cs, ns, "shop")
+		got := configMapData(t, cs, ns, app)
 		return got == "v2", got
 	})
 	for _, p := range dash.Panels {

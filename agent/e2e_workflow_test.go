@@ -26,8 +26,8 @@ import (
 
 // shopAppfile deploys one ConfigMap to staging, then waits for an
 // approval, then deploys prod with an override.
-func shopAppfile(ns, greeting string) string {
-	return fmt.Sprintf(`name: shop
+func shopAppfile(app, ns, greeting string) string {
+	return fmt.Sprintf(`name: %[3]s
 services:
   web:
     type: k8s-objects
@@ -51,7 +51,7 @@ environments:
             kind: ConfigMap
             metadata: {name: web}
             data: {greeting: %[2]s-prod}
-`, ns, greeting)
+`, ns, greeting, app)
 }
 
 // running is an agent started for a test.
@@ -223,13 +223,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 func TestCommitWebhookStagingSuspendResumeProd(t *testing.T) {
 	_, cs := needCluster(t)
 	ns := testNS("wf")
+	app := ns + "-shop"
 	createNamespaces(t, cs, ns+"-staging", ns+"-prod")
 	repo := newGitRepo(t)
-	repo.commit("shop v1", map[string]string{"shop/Appfile": shopAppfile(ns, "v1")})
+	repo.commit("shop v1", map[string]string{app + "/Appfile": shopAppfile(app, ns, "v1")})
 	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
 
 	eventually(t, 30*time.Second, "staging applied and healthy", func() (bool, string) {
-		e, err := r.env("shop", "staging")
+		e, err := r.env(app, "staging")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -239,7 +240,7 @@ func TestCommitWebhookStagingSuspendResumeProd(t *testing.T) {
 		t.Errorf("staging greeting = %q, want v1", got)
 	}
 	eventually(t, 10*time.Second, "prod waits at the approval", func() (bool, string) {
-		app, err := r.client.App(t.Context(), "shop")
+		app, err := r.client.App(t.Context(), app)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -250,17 +251,17 @@ func TestCommitWebhookStagingSuspendResumeProd(t *testing.T) {
 	}
 	m := r.metrics(t)
 	for _, want := range []string{
-		`carina_reconcile_total{app="shop",env="staging",result="success"}`,
-		`carina_app_info{app="shop",cluster="local",env="staging",health="Healthy"`,
+		`carina_reconcile_total{app="`+app+`",env="staging",result="success"}`,
+		`carina_app_info{app="`+app+`",cluster="local",env="staging",health="Healthy"`,
 		`carina_source_revision_info{revision="main@sha1:`,
-		`carina_apply_objects_total{action="created",app="shop",env="staging"} 1`,
+		`carina_apply_objects_total{action="created",app="`+app+`",env="staging"} 1`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
 
-	if _, err := r.client.Resume(t.Context(), "shop"); err != nil {
+	if _, err := r.client.Resume(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "prod applied with its override", func() (bool, string) {
@@ -268,13 +269,13 @@ func TestCommitWebhookStagingSuspendResumeProd(t *testing.T) {
 		return got == "v1-prod", got
 	})
 	eventually(t, 10*time.Second, "workflow done", func() (bool, string) {
-		app, _ := r.client.App(t.Context(), "shop")
+		app, _ := r.client.App(t.Context(), app)
 		return stepPhase(app.Workflow, "deploy-prod") == api.StepSucceeded, fmt.Sprintf("%+v", app.Workflow)
 	})
 	rendersBefore := r.a.Renders()
 
 	// A new commit, announced by a webhook, redeploys staging at once.
-	sha := repo.commit("shop v2", map[string]string{"shop/Appfile": shopAppfile(ns, "v2")})
+	sha := repo.commit("shop v2", map[string]string{app + "/Appfile": shopAppfile(app, ns, "v2")})
 	start := time.Now()
 	r.hook(t)
 	eventually(t, 20*time.Second, "staging redeployed through the webhook", func() (bool, string) {
@@ -282,11 +283,15 @@ func TestCommitWebhookStagingSuspendResumeProd(t *testing.T) {
 		return got == "v2", got
 	})
 	t.Logf("commit to applied through a webhook: %s", time.Since(start))
-	e, err := r.env("shop", "staging")
+	e, err := r.env(app, "staging")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(e.Revision, sha) || len(e.History) < 2 || e.History[0].Result != "success" {
+	applied := false
+	for _, h := range e.History {
+		applied = applied || h.Result == "success" && h.Reason == "applied" && strings.Contains(h.Revision, sha)
+	}
+	if !strings.Contains(e.Revision, sha) || !applied {
 		t.Errorf("staging status = rev %s, history %+v", e.Revision, e.History)
 	}
 	if n := r.a.Renders() - rendersBefore; n < 1 {
