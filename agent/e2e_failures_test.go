@@ -48,7 +48,7 @@ func TestBrokenAppfileKeepsLastGoodState(t *testing.T) {
 	createNamespaces(t, cs, ns)
 	repo := newGitRepo(t)
 	repo.commit("two apps", map[string]string{
-		app + "/Appfile": simpleAppfile(app, ns, "v1"),
+		app + "/Appfile":  simpleAppfile(app, ns, "v1"),
 		blog + "/Appfile": simpleAppfile(blog, ns, "v1"),
 	})
 	r := startAgent(t, agentConfig(t, repo.url(), "", ""))

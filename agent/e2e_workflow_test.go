@@ -251,10 +251,10 @@ func TestCommitWebhookStagingSuspendResumeProd(t *testing.T) {
 	}
 	m := r.metrics(t)
 	for _, want := range []string{
-		`carina_reconcile_total{app="`+app+`",env="staging",result="success"}`,
-		`carina_app_info{app="`+app+`",cluster="local",env="staging",health="Healthy"`,
+		`carina_reconcile_total{app="` + app + `",env="staging",result="success"}`,
+		`carina_app_info{app="` + app + `",cluster="local",env="staging",health="Healthy"`,
 		`carina_source_revision_info{revision="main@sha1:`,
-		`carina_apply_objects_total{action="created",app="`+app+`",env="staging"} 1`,
+		`carina_apply_objects_total{action="created",app="` + app + `",env="staging"} 1`,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
