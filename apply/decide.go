@@ -108,19 +108,29 @@ func (m *Manager) dryRun(ctx context.Context, it *item) (*unstructured.Unstructu
 }
 
 func (m *Manager) createDryRun(ctx context.Context, it *item) (*unstructured.Unstructured, error) {
-	opts := metav1.CreateOptions{FieldManager: m.opts.FieldManager, DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}
-	var out *unstructured.Unstructured
 	err := m.retry(ctx, func() error {
-		var err error
-		out, err = m.resource(it.mapping, it.id.Namespace).Create(ctx, it.desired, opts)
+		return m.wire.createDryRun(ctx, it.mapping, it.desired, m.opts.FieldManager)
+	})
+	if err == nil {
+		return wouldCreate, nil
+	}
+	if !errors.Is(err, errNotBuiltin) {
+		return nil, classify(it.id, "dry-run", err)
+	}
+	opts := metav1.CreateOptions{FieldManager: m.opts.FieldManager, DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"}
+	err = m.retry(ctx, func() error {
+		_, err := m.resource(it.mapping, it.id.Namespace).Create(ctx, it.desired, opts)
 		return err
 	})
 	if err != nil {
 		return nil, classify(it.id, "dry-run", err)
 	}
-	out.SetResourceVersion("") // the server may fill it in; the object does not exist
-	return out, nil
+	return wouldCreate, nil
 }
+
+// wouldCreate is the dry-run result of an object that does not exist yet:
+// its empty resourceVersion says so. Nobody reads more of it.
+var wouldCreate = &unstructured.Unstructured{Object: map[string]any{}}
 
 // decideAfterDryRun compares each dry-run result with the live object,
 // and refuses to adopt objects that belong to someone else.
@@ -188,22 +198,26 @@ func (a *applier) decideForeign(it *item) {
 	}
 }
 
-// applyObject server-side applies an item's desired object (as a
-// dry-run when dry), forcing conflicts only with the take-over policy.
+// applyObject server-side applies an item's desired object, forcing
+// conflicts only with force or the take-over policy. A dry-run returns
+// the server's result; a write returns nil (its answer is not read).
 func (m *Manager) applyObject(ctx context.Context, it *item, dry, force bool) (*unstructured.Unstructured, error) {
-	body, err := json.Marshal(it.desired.Object)
-	if err != nil {
-		return nil, &ObjectError{ID: it.id, Op: "apply", Err: err}
+	if it.body == nil {
+		var err error
+		if it.body, err = json.Marshal(it.desired.Object); err != nil {
+			return nil, &ObjectError{ID: it.id, Op: "apply", Err: err}
+		}
 	}
 	opts := metav1.PatchOptions{FieldManager: m.opts.FieldManager, Force: ptr(force || it.obj.Policies.TakeOver)}
-	op := "apply"
-	if dry {
-		opts.DryRun, op = []string{metav1.DryRunAll}, "dry-run"
-	}
 	var out *unstructured.Unstructured
-	err = m.retry(ctx, func() error {
+	op := "apply"
+	err := m.retry(ctx, func() error {
+		if !dry {
+			return m.wire.apply(ctx, it.mapping, it.id, it.body, opts)
+		}
+		op, opts.DryRun = "dry-run", []string{metav1.DryRunAll}
 		var err error
-		out, err = m.resource(it.mapping, it.id.Namespace).Patch(ctx, it.id.Name, types.ApplyPatchType, body, opts)
+		out, err = m.resource(it.mapping, it.id.Namespace).Patch(ctx, it.id.Name, types.ApplyPatchType, it.body, opts)
 		return err
 	})
 	if err != nil {

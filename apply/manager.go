@@ -68,6 +68,7 @@ func DefaultOptions() Options {
 type Manager struct {
 	cfg    *rest.Config
 	dyn    dynamic.Interface
+	wire   *wire
 	mapper *restmapper.DeferredDiscoveryRESTMapper
 	opts   Options
 }
@@ -94,6 +95,10 @@ func newManager(cfg *rest.Config, mapper *restmapper.DeferredDiscoveryRESTMapper
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
+	w, err := newWire(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("REST client: %w", err)
+	}
 	if opts.Concurrency < 1 {
 		opts.Concurrency = 1
 	}
@@ -103,7 +108,7 @@ func newManager(cfg *rest.Config, mapper *restmapper.DeferredDiscoveryRESTMapper
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultOptions().PollInterval
 	}
-	return &Manager{cfg: cfg, dyn: dyn, mapper: mapper, opts: opts}, nil
+	return &Manager{cfg: cfg, dyn: dyn, wire: w, mapper: mapper, opts: opts}, nil
 }
 
 // Impersonate returns a Manager that acts as user (and groups) for every

@@ -57,7 +57,7 @@ type item struct {
 	// decided is set once entry holds the outcome.
 	decided bool
 	entry   Entry
-	result  *unstructured.Unstructured // the object after the write
+	body    []byte // desired as JSON, once marshalled
 }
 
 func (it *item) decide(a Action, reason string, err error) {

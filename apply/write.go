@@ -58,23 +58,20 @@ func (a *applier) writeItem(ctx context.Context, it *item) int {
 			it.fail(err)
 			return 1
 		}
-		if out, err := a.m.applyObject(ctx, it, false, false); err != nil {
+		if _, err := a.m.applyObject(ctx, it, false, false); err != nil {
 			it.fail(err)
 		} else {
-			it.result = out
 			it.decide(Configured, "recreated: an immutable field changed", nil)
 		}
 		return 2
 	}
-	out, err := a.m.applyObject(ctx, it, false, false)
+	_, err := a.m.applyObject(ctx, it, false, false)
 	switch {
 	case err != nil:
 		it.fail(err)
 	case it.dry != nil && it.dry.GetResourceVersion() == "":
-		it.result = out
 		it.decide(Created, reason, nil)
 	default:
-		it.result = out
 		it.decide(Configured, reason, nil)
 	}
 	return 1
