@@ -304,3 +304,18 @@ func TestCreatesMissingNamespace(t *testing.T) {
 		t.Errorf("inventory %v: the namespace must not be in it", keys)
 	}
 }
+
+func TestUnknownFieldRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := testManager(t)
+	dep := e.owner.Deployment(e.ns, "web", 1, nil)
+	unstructured.SetNestedField(dep.Object, int64(2), "spec", "replicaz")
+	_, err := m.Apply(t.Context(), e.set(e.owner.ConfigMap(e.ns, "ok", nil), dep), DefaultApplyOptions())
+	if err == nil || !strings.Contains(err.Error(), "Deployment/"+e.ns+"/web") || !strings.Contains(err.Error(), "replicaz") {
+		t.Fatalf("error = %v, want one naming the Deployment and the unknown field", err)
+	}
+	if exists(t, e.ns, "ok") {
+		t.Error("the valid object of the stage was written")
+	}
+}
