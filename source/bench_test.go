@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 // The benchmarks compare Fetch with the git binary on the same loopback
@@ -39,9 +39,9 @@ var (
 // benchRepos returns the directory holding big.git, building it if needed.
 // Branch main is commit benchCommits-1; branch next is one commit on top
 // of it that changes 10 files.
-func benchRepos(b *testing.B) *gittest.Repos {
+func benchRepos(b *testing.B) *gitserver.Repos {
 	b.Helper()
-	gittest.RequireGit(b)
+	gitserver.RequireGit(b)
 	benchOnce.Do(func() {
 		root := os.Getenv("CARINA_BENCH_CACHE")
 		if root == "" {
@@ -56,7 +56,7 @@ func benchRepos(b *testing.B) *gittest.Repos {
 	if benchErr != nil {
 		b.Fatal(benchErr)
 	}
-	return &gittest.Repos{Dir: benchDir}
+	return &gitserver.Repos{Dir: benchDir}
 }
 
 func buildBenchRepo(root, dir string) error {
@@ -69,15 +69,15 @@ func buildBenchRepo(root, dir string) error {
 	}
 	defer os.RemoveAll(tmp)
 	bare := filepath.Join(tmp, "big.git")
-	if _, err := gittest.RunGit(tmp, nil, nil, "init", "-q", "--bare", bare); err != nil {
+	if _, err := gitserver.RunGit(tmp, nil, nil, "init", "-q", "--bare", bare); err != nil {
 		return err
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(writeBenchHistory(pw)) }()
-	if err := gittest.FastImport(bare, pr); err != nil {
+	if err := gitserver.FastImport(bare, pr); err != nil {
 		return err
 	}
-	if _, err := gittest.RunGit(bare, nil, nil, "repack", "-a", "-d", "-q"); err != nil {
+	if _, err := gitserver.RunGit(bare, nil, nil, "repack", "-a", "-d", "-q"); err != nil {
 		return err
 	}
 	_ = os.RemoveAll(dir)
@@ -182,7 +182,7 @@ func runGit(b *testing.B, dir string, cpu *time.Duration, args ...string) (time.
 	b.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
-	cmd.Env = gittest.Env()
+	cmd.Env = gitserver.Env()
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("git %v: %v\n%s", args, err, out)
@@ -268,7 +268,7 @@ func benchFetcher(b *testing.B, dir string) *Fetcher {
 // ls-remote, no download) against `git ls-remote` of the same ref.
 func BenchmarkNoChangePoll(b *testing.B) {
 	repos := benchRepos(b)
-	srv := gittest.StartHTTP(b, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(b, repos, gitserver.HTTPOptions{})
 	url := srv.RepoURL("big")
 	f := benchFetcher(b, b.TempDir())
 	ref := Ref{URL: url, Branch: "main"}
@@ -299,7 +299,7 @@ func BenchmarkNoChangePoll(b *testing.B) {
 // pack, checkout of 10,000 files) against `git clone --depth 1`.
 func BenchmarkFirstFetch(b *testing.B) {
 	repos := benchRepos(b)
-	srv := gittest.StartHTTP(b, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(b, repos, gitserver.HTTPOptions{})
 	url := srv.RepoURL("big")
 	var r benchResult
 	b.ResetTimer()
@@ -338,7 +338,7 @@ func BenchmarkFirstFetch(b *testing.B) {
 // fetched commit (which is what Fetch also does).
 func BenchmarkIncrementalFetch(b *testing.B) {
 	repos := benchRepos(b)
-	srv := gittest.StartHTTP(b, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(b, repos, gitserver.HTTPOptions{})
 	url := srv.RepoURL("big")
 	seed := b.TempDir()
 	if _, err := benchFetcher(b, filepath.Join(seed, "cache")).Fetch(context.Background(), Ref{URL: url, Branch: "main"}); err != nil {

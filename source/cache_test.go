@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 // packFiles returns the files in the cache's objects/pack with suffix.
@@ -78,7 +78,7 @@ func TestFetchRepairsCorruptCache(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			repos, w, _ := seedApp(t)
-			srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+			srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 			f := newFetcher(t, nil)
 			ref := Ref{URL: srv.RepoURL("app")}
 			first, err := f.Fetch(t.Context(), ref)
@@ -111,7 +111,7 @@ func TestFetchRepairsCorruptCache(t *testing.T) {
 
 func TestFetchReclonesCacheAfterMaxCommits(t *testing.T) {
 	repos, w, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, func(o *Options) { o.MaxCacheCommits = 2 })
 	ref := Ref{URL: srv.RepoURL("app")}
 	for i := range 5 {

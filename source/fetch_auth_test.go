@@ -11,12 +11,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 func TestFetchSSHWithKeyAndKnownHosts(t *testing.T) {
 	repos, _, sha := seedApp(t)
-	srv := gittest.StartSSH(t, repos)
+	srv := gitserver.StartSSH(t, repos)
 	f := newFetcher(t, nil)
 	ref := Ref{URL: srv.RepoURL("app"), Branch: "main",
 		Auth: Auth{SSHKeyFile: srv.ClientKeyFile, KnownHostsFile: srv.KnownHostsFile}}
@@ -39,9 +39,9 @@ func TestFetchSSHWithKeyAndKnownHosts(t *testing.T) {
 
 func TestFetchSSHRefusesUnknownHostKey(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gittest.StartSSH(t, repos)
+	srv := gitserver.StartSSH(t, repos)
 	dir := t.TempDir()
-	otherKey, err := gittest.GenerateKey(filepath.Join(dir, "other"))
+	otherKey, err := gitserver.GenerateKey(filepath.Join(dir, "other"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestFetchSSHRefusesUnknownHostKey(t *testing.T) {
 	})
 	t.Run("wrong client key", func(t *testing.T) {
 		wrongKey := filepath.Join(t.TempDir(), "wrong")
-		if _, err := gittest.GenerateKey(wrongKey); err != nil {
+		if _, err := gitserver.GenerateKey(wrongKey); err != nil {
 			t.Fatal(err)
 		}
 		_, err := f.Fetch(t.Context(), Ref{URL: srv.RepoURL("app"),
@@ -84,7 +84,7 @@ func TestFetchSSHRefusesUnknownHostKey(t *testing.T) {
 
 func TestFetchHTTPSWithCustomCA(t *testing.T) {
 	repos, _, sha := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{TLS: true, Username: "bob", Password: "tok"})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{TLS: true, Username: "bob", Password: "tok"})
 	f := newFetcher(t, nil)
 	auth := Auth{Username: "bob", PasswordFile: writeSecret(t, "tok"), CAFile: srv.CAFile()}
 	s, err := f.Fetch(t.Context(), Ref{URL: srv.RepoURL("app"), Auth: auth})
@@ -105,7 +105,7 @@ func TestFetchBearerToken(t *testing.T) {
 	repos, _, sha := seedApp(t)
 	var mu sync.Mutex
 	var seen []string
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{OnRequest: func(r *http.Request) {
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{OnRequest: func(r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Header.Get("Authorization"))
 		mu.Unlock()
@@ -131,7 +131,7 @@ func TestFetchRedirectToAnotherHostDropsCredentials(t *testing.T) {
 	repos, _, _ := seedApp(t)
 	var mu sync.Mutex
 	var leaked []string
-	target := gittest.StartHTTP(t, repos, gittest.HTTPOptions{Username: "alice", Password: "pw-secret",
+	target := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "alice", Password: "pw-secret",
 		OnRequest: func(r *http.Request) {
 			if a := r.Header.Get("Authorization"); a != "" {
 				mu.Lock()
@@ -167,7 +167,7 @@ func TestFetchRedirectToAnotherHostDropsCredentials(t *testing.T) {
 
 func TestFetchAuthFileErrorsNameOnlyTheFile(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, nil)
 	missing := filepath.Join(t.TempDir(), "nope")
 	_, err := f.Fetch(t.Context(), Ref{URL: srv.RepoURL("app"), Auth: Auth{PasswordFile: missing}})

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 func TestFetchOverLimitsFailsClearlyAndCleansCache(t *testing.T) {
@@ -22,7 +22,7 @@ func TestFetchOverLimitsFailsClearlyAndCleansCache(t *testing.T) {
 	}
 	tests := []struct {
 		name    string
-		build   func(w *gittest.Work)
+		build   func(w *gitserver.Work)
 		limits  Limits
 		want    Limit
 		wantMsg string
@@ -30,7 +30,7 @@ func TestFetchOverLimitsFailsClearlyAndCleansCache(t *testing.T) {
 		{
 			// Incompressible: the download itself crosses the cap.
 			name:    "pack over size cap",
-			build:   func(w *gittest.Work) { w.Write("blob.bin", string(random)) },
+			build:   func(w *gitserver.Work) { w.Write("blob.bin", string(random)) },
 			limits:  Limits{MaxBytes: 1 << 20},
 			want:    LimitBytes,
 			wantMsg: "repository exceeds the size limit of 1 MiB",
@@ -38,14 +38,14 @@ func TestFetchOverLimitsFailsClearlyAndCleansCache(t *testing.T) {
 		{
 			// Compresses to a few KiB: the checkout crosses the cap.
 			name:    "tree over size cap",
-			build:   func(w *gittest.Work) { w.Write("zeros.txt", strings.Repeat("0", 2<<20)) },
+			build:   func(w *gitserver.Work) { w.Write("zeros.txt", strings.Repeat("0", 2<<20)) },
 			limits:  Limits{MaxBytes: 1 << 20},
 			want:    LimitBytes,
 			wantMsg: "repository exceeds the size limit of 1 MiB",
 		},
 		{
 			name: "too many files",
-			build: func(w *gittest.Work) {
+			build: func(w *gitserver.Work) {
 				for i := range 30 {
 					w.Write(fmt.Sprintf("f/%02d.yaml", i), "x")
 				}
@@ -57,12 +57,12 @@ func TestFetchOverLimitsFailsClearlyAndCleansCache(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			repos := gittest.NewRepos(t)
+			repos := gitserver.NewRepos(t)
 			w := repos.Create(t, "big")
 			tc.build(w)
 			w.Commit("big")
 			w.Push("main")
-			srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+			srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 			f := newFetcher(t, func(o *Options) { o.Limits = tc.limits })
 			_, err := f.Fetch(t.Context(), Ref{URL: srv.RepoURL("big")})
 			var le *LimitError
@@ -103,7 +103,7 @@ func treeLeftovers(t *testing.T, f *Fetcher) []string {
 
 func TestFetchTimeLimit(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{OnRequest: func(r *http.Request) {
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{OnRequest: func(r *http.Request) {
 		select {
 		case <-time.After(5 * time.Second):
 		case <-r.Context().Done():

@@ -11,12 +11,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 func TestFetchHTTPBasicAuthSkipsUnchangedHead(t *testing.T) {
 	repos, w, sha := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{Username: "alice", Password: "s3cret-pw"})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "alice", Password: "s3cret-pw"})
 	f := newFetcher(t, nil)
 	ref := Ref{URL: srv.RepoURL("app"), Branch: "main", Path: "deploy",
 		Auth: Auth{Username: "alice", PasswordFile: writeSecret(t, "s3cret-pw")}}
@@ -79,7 +79,7 @@ func TestFetchHTTPBasicAuthSkipsUnchangedHead(t *testing.T) {
 
 func TestFetchWrongPasswordIsClearAndSecretFree(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{Username: "alice", Password: "right-password"})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "alice", Password: "right-password"})
 	const wrong = "wr0ng-Passw0rd-value"
 	f := newFetcher(t, nil)
 	for name, auth := range map[string]Auth{
@@ -108,7 +108,7 @@ func TestFetchWrongPasswordIsClearAndSecretFree(t *testing.T) {
 }
 
 func TestFetchRefKinds(t *testing.T) {
-	repos := gittest.NewRepos(t)
+	repos := gitserver.NewRepos(t)
 	w := repos.Create(t, "mono")
 	w.Write("v.txt", "1.0.0")
 	c100 := w.Commit("release 1.0.0")
@@ -128,7 +128,7 @@ func TestFetchRefKinds(t *testing.T) {
 	cfeat := w.Commit("feature work")
 	w.Push("main", "feature", "--tags")
 	w.Push("feature:refs/pull/42/head")
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	url := srv.RepoURL("mono")
 
 	tests := []struct {
@@ -191,8 +191,8 @@ func TestFetchCommitNotAdvertisedWithoutServerSupport(t *testing.T) {
 	w.Write("README.md", "two\n")
 	w.Commit("second")
 	w.Push("main")
-	gittest.Git(t, repos.Bare("app"), "config", "uploadpack.allowReachableSHA1InWant", "false")
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	gitserver.Git(t, repos.Bare("app"), "config", "uploadpack.allowReachableSHA1InWant", "false")
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, nil)
 	_, err := f.Fetch(t.Context(), Ref{URL: srv.RepoURL("app"), Commit: first})
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "pin a tag") {
@@ -202,7 +202,7 @@ func TestFetchCommitNotAdvertisedWithoutServerSupport(t *testing.T) {
 
 func TestFetchConcurrentSameRef(t *testing.T) {
 	repos, _, sha := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, nil)
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
@@ -232,7 +232,7 @@ func TestFetchConcurrentSameRef(t *testing.T) {
 
 func TestFetchPrunesOldTrees(t *testing.T) {
 	repos, w, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, func(o *Options) { o.KeepSnapshots = 1; o.SnapshotTTL = time.Nanosecond })
 	ref := Ref{URL: srv.RepoURL("app")}
 	first, err := f.Fetch(t.Context(), ref)
@@ -264,7 +264,7 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 	w.Symlink("README.md", "LINK.md")
 	w.Commit("more files")
 	w.Push("main")
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, nil)
 	ref := Ref{URL: srv.RepoURL("app")}
 	first, err := f.Fetch(t.Context(), ref)

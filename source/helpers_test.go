@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 // newFetcher returns a Fetcher with a fresh cache; mod may change options.
@@ -25,9 +25,9 @@ func newFetcher(t *testing.T, mod func(*Options)) *Fetcher {
 }
 
 // seedApp makes repository "app" with two files on main and pushes it.
-func seedApp(t *testing.T) (*gittest.Repos, *gittest.Work, string) {
+func seedApp(t *testing.T) (*gitserver.Repos, *gitserver.Work, string) {
 	t.Helper()
-	repos := gittest.NewRepos(t)
+	repos := gitserver.NewRepos(t)
 	w := repos.Create(t, "app")
 	w.Write("deploy/app.yaml", "kind: Application\nname: shop\n")
 	w.Write("README.md", "# shop\n")

@@ -9,7 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 // runPoller starts p.Run and returns a channel of its updates.
@@ -58,7 +58,7 @@ func summarize(u Update) updateSummary {
 
 func TestPollerReportsFastForwardAndForcePush(t *testing.T) {
 	repos, w, c1 := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, nil)
 	p, ch := runPoller(t, f, Ref{URL: srv.RepoURL("app"), Branch: "main"}, PollerOptions{Interval: time.Hour})
 
@@ -108,7 +108,7 @@ func TestPollerReportsFastForwardAndForcePush(t *testing.T) {
 
 func TestPollerKeepsLastGoodSnapshotAndBacksOff(t *testing.T) {
 	repos, _, c1 := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, nil)
 	var updates []Update
 	p, err := NewPoller(f, Ref{URL: srv.RepoURL("app")}, PollerOptions{
@@ -180,7 +180,7 @@ func TestPollerJitterStaysInBounds(t *testing.T) {
 
 func TestPollerWakeFloodCostsAtMostTwoPolls(t *testing.T) {
 	repos, w, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	f := newFetcher(t, nil)
 	var pollers Pollers
 	p, ch := runPoller(t, f, Ref{URL: srv.RepoURL("app")}, PollerOptions{Interval: time.Hour})
@@ -213,7 +213,7 @@ func TestPollerSemverMovesBetweenTagsWithoutRewrite(t *testing.T) {
 	repos, w, c1 := seedApp(t)
 	w.Tag("v1.0.0")
 	w.Push("--tags")
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	p, err := NewPoller(newFetcher(t, nil), Ref{URL: srv.RepoURL("app"), SemVer: "^1"}, PollerOptions{Interval: time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 func TestSnapshotRefusesSymlinksThatLeaveTheRoot(t *testing.T) {
-	repos := gittest.NewRepos(t)
+	repos := gitserver.NewRepos(t)
 	w := repos.Create(t, "links")
 	w.Write("app/values.yaml", "replicas: 2\n")
 	w.Symlink("/etc/passwd", "passwd")
@@ -27,7 +27,7 @@ func TestSnapshotRefusesSymlinksThatLeaveTheRoot(t *testing.T) {
 	w.Symlink("/", "rootlink")
 	w.Commit("links")
 	w.Push("main")
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	s, err := newFetcher(t, nil).Fetch(t.Context(), Ref{URL: srv.RepoURL("links")})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func devNull() uint64 {
 
 func TestSnapshotFIFOInsideTreeIsRefused(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	s, err := newFetcher(t, nil).Fetch(t.Context(), Ref{URL: srv.RepoURL("app")})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestSnapshotFIFOInsideTreeIsRefused(t *testing.T) {
 
 func TestDirFSPassesFSTest(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 	s, err := newFetcher(t, nil).Fetch(t.Context(), Ref{URL: srv.RepoURL("app")})
 	if err != nil {
 		t.Fatal(err)

@@ -239,7 +239,7 @@ func (c *Cluster) startAPIServer(bins *Binaries, etcdURL string, port int) error
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pk.path("sa", "pub"),
 		"--service-account-signing-key-file="+pk.path("sa", "key"),
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range=10.0.0.0/16",
 		"--endpoint-reconciler-type=none",
 		"--allow-privileged=true",
 		"--audit-policy-file="+policy,

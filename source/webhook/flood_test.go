@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/carina-gitops/carina/source"
-	"github.com/carina-gitops/carina/source/internal/gittest"
+	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 // TestFloodOfWebhooksCostsAtMostTwoFetches sends 1,000 signed GitHub push
@@ -21,12 +21,12 @@ import (
 // handler and queue (default options), to a real poller of a real Git
 // server.
 func TestFloodOfWebhooksCostsAtMostTwoFetches(t *testing.T) {
-	repos := gittest.NewRepos(t)
+	repos := gitserver.NewRepos(t)
 	w := repos.Create(t, "app")
 	w.Write("app.yaml", "replicas: 1\n")
 	w.Commit("first")
 	w.Push("main")
-	git := gittest.StartHTTP(t, repos, gittest.HTTPOptions{})
+	git := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 
 	fetcher, err := source.NewFetcher(source.Options{CacheDir: t.TempDir()})
 	if err != nil {

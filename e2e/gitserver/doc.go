@@ -1,4 +1,4 @@
-// Package gittest runs real Git servers on loopback for tests: a directory
+// Package gitserver runs real Git servers on loopback for tests: a directory
 // of bare repositories served by `git http-backend` behind net/http/cgi (with
 // optional basic auth and TLS), and the same directory over SSH by a real
 // OpenSSH sshd with git-shell and a generated key. It also builds histories
@@ -10,14 +10,14 @@
 //
 // Typical use:
 //
-//	repos := gittest.NewRepos(t)
+//	repos := gitserver.NewRepos(t)
 //	w := repos.Create(t, "app")
 //	w.Write("deploy/app.yaml", "kind: Application\n")
 //	sha := w.Commit("first")
 //	w.Push("main")
-//	srv := gittest.StartHTTP(t, repos, gittest.HTTPOptions{Username: "u", Password: "p"})
+//	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "u", Password: "p"})
 //	url := srv.RepoURL("app")
 //
 // Tests that need the binaries call RequireGit or RequireSSHD, which skip
 // with a message naming the missing Debian package (git, openssh-server).
-package gittest
+package gitserver
