@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ const (
 	DefaultRenderTimeout   = 2 * time.Minute
 	DefaultRenderObjects   = 10_000
 	DefaultRenderBytes     = 64 << 20
+	DefaultRenderMemory    = 1 << 30
 	DefaultSecretKey       = "value"
 )
 
@@ -110,6 +112,8 @@ func setDefaults(c *Config) {
 	orDefault(&rl.Timeout, DefaultRenderTimeout)
 	orDefault(&rl.MaxObjects, DefaultRenderObjects)
 	orDefault(&rl.MaxOutputBytes, DefaultRenderBytes)
+	orDefault(&rl.WorkerMemory, DefaultRenderMemory)
+	orDefault(&rl.Workers, runtime.NumCPU())
 	for i := range c.Clusters {
 		if s := c.Clusters[i].Secret; s != nil {
 			orDefault(&s.Key, DefaultSecretKey)

@@ -48,7 +48,7 @@ func TestParseFullFile(t *testing.T) {
 		},
 		Limits: Limits{
 			Fetch:  FetchLimits{MaxBytes: 128 << 20, MaxFiles: 10000, Timeout: time.Minute},
-			Render: RenderLimits{Timeout: 30 * time.Second, MaxObjects: 5000, MaxOutputBytes: 32 << 20},
+			Render: RenderLimits{Timeout: 30 * time.Second, MaxObjects: 5000, MaxOutputBytes: 32 << 20, Workers: 3, WorkerMemory: 512 << 20},
 		},
 		LeaderElection: LeaderElection{
 			Cluster: "local", Namespace: "carina", Name: "carina-lease", Identity: "replica-a",

@@ -185,6 +185,12 @@ type RenderLimits struct {
 	Timeout        time.Duration `yaml:"timeout"`
 	MaxObjects     int           `yaml:"maxObjects"`
 	MaxOutputBytes ByteSize      `yaml:"maxOutputBytes"`
+	// Workers is the number of render worker processes; one per CPU by
+	// default. A render past Timeout has its worker killed.
+	Workers int `yaml:"workers"`
+	// WorkerMemory caps each render worker's heap (RLIMIT_DATA); 1 GiB by
+	// default.
+	WorkerMemory ByteSize `yaml:"workerMemory"`
 }
 
 // LeaderElection configures the Lease.

@@ -215,7 +215,7 @@ func (v *validator) reconcile(r Reconcile) {
 }
 
 func (v *validator) limits(l Limits) {
-	if l.Fetch.MaxBytes < 0 || l.Fetch.MaxFiles < 0 || l.Render.MaxObjects < 0 || l.Render.MaxOutputBytes < 0 {
+	if l.Fetch.MaxBytes < 0 || l.Fetch.MaxFiles < 0 || l.Render.MaxObjects < 0 || l.Render.MaxOutputBytes < 0 || l.Render.Workers < 0 || l.Render.WorkerMemory < 0 {
 		v.addf("limits", "limits must not be negative")
 	}
 	v.duration("limits.fetch.timeout", l.Fetch.Timeout, time.Second, time.Hour)

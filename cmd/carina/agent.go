@@ -11,6 +11,8 @@ import (
 
 	"github.com/carina-gitops/carina/agent"
 	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/render"
+	"github.com/carina-gitops/carina/render/pool"
 )
 
 type agentFlags struct {
@@ -66,9 +68,16 @@ func runAgent(cmd *cobra.Command, cfg *config.Config, f agentFlags) error {
 	if err != nil {
 		return err
 	}
+	// Renders run in worker processes (this binary re-executed): a render
+	// past its deadline is killed instead of burning CPU here.
+	workers, err := pool.New(pool.Options{Workers: cfg.Limits.Render.Workers, MemoryLimit: int64(cfg.Limits.Render.WorkerMemory)})
+	if err != nil {
+		return err
+	}
+	defer workers.Close()
 	host, _ := os.Hostname()
 	a, err := agent.New(agent.Options{
-		Config: cfg, Logger: log, Targets: clusters.Targets,
+		Config: cfg, Logger: log, Targets: clusters.Targets, Renderer: render.NewIsolated(workers),
 		Events: &agent.KubeEvents{Clients: clusters.Clients, Component: "carina-agent", Host: host},
 	})
 	if err != nil {
