@@ -35,7 +35,7 @@ func provablyUnchanged(desired, live *unstructured.Unstructured, manager string)
 		return false
 	}
 	var fs map[string]any
-	if err := json.Unmarshal(entry.FieldsV1.Raw, &fs); err != nil {
+	if err := json.Unmarshal(entry.FieldsV1.GetRawBytes(), &fs); err != nil {
 		return false
 	}
 	return coversMap(identityless(desired.Object), live.Object, fs)

@@ -87,7 +87,7 @@ func TestApplyAndDiffAgainstCluster(t *testing.T) {
 		t.Fatalf("apply of a new image: %v, output:\n%s", err, out)
 	}
 
-	out, err = runCarina(t, "diff", dir, "--env", "nope", kc)
+	_, err = runCarina(t, "diff", dir, "--env", "nope", kc)
 	if code(err) != 2 || !strings.Contains(err.Error(), `environment "nope"`) {
 		t.Errorf("diff of an unknown env: exit %d (%v)", code(err), err)
 	}
