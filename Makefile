@@ -47,7 +47,10 @@ test-unit:
 
 ## check-orphans: fail if any control-plane process outlived the tests.
 check-orphans:
-	@left=$$(pgrep -f "$(CACHE_DIR)/k8s/" || true); \
+	@left=""; for p in /proc/[0-9]*; do \
+	  exe=$$(readlink "$$p/exe" 2>/dev/null) || continue; \
+	  case "$$exe" in "$(CACHE_DIR)"/k8s/*) left="$$left $${p#/proc/}";; esac; \
+	done; \
 	if [ -n "$$left" ]; then echo "orphaned control-plane processes:"; ps -o pid,args -p $$(echo $$left | tr ' ' ,); exit 1; fi; \
 	echo "no control-plane processes left running"
 
