@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -61,7 +58,7 @@ func newStatusCmd() *cobra.Command {
 				if output == "json" {
 					return writeJSON(out, apps)
 				}
-				return printApps(out, apps)
+				return api.WriteApps(out, apps)
 			}
 			app, err := c.App(cmd.Context(), args[0])
 			if err != nil {
@@ -70,7 +67,7 @@ func newStatusCmd() *cobra.Command {
 			if output == "json" {
 				return writeJSON(out, app)
 			}
-			return printApp(out, app)
+			return api.WriteApp(out, app)
 		},
 	}
 	f.add(cmd)
@@ -82,82 +79,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// printApps prints one line per (app, env).
-func printApps(w io.Writer, apps []api.AppSummary) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP\tENV\tCLUSTERS\tREVISION\tSYNC\tHEALTH\tAGE\tMESSAGE")
-	for _, a := range apps {
-		msg := a.Error
-		if a.Suspended {
-			msg = strings.TrimSpace("suspended " + msg)
-		}
-		if len(a.Envs) == 0 {
-			fmt.Fprintf(tw, "%s\t-\t-\t%s\t-\t-\t-\t%s\n", a.Name, shortRevision(a.Revision), msg)
-		}
-		for _, e := range a.Envs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, e.Name, strings.Join(e.Clusters, ","),
-				shortRevision(e.Revision), e.Sync, e.Health, age(e.LastReconcile), msg)
-		}
-	}
-	return tw.Flush()
-}
-
-// printApp prints an application's envs, workflow and errors.
-func printApp(w io.Writer, a api.AppStatus) error {
-	fmt.Fprintf(w, "Application: %s (source %s, %s)\n", a.Name, a.Source, shortRevision(a.Revision))
-	if a.File != "" {
-		fmt.Fprintf(w, "Defined in:  %s\n", a.File)
-	}
-	if a.Suspended {
-		fmt.Fprintln(w, "Suspended:   yes (carina resume "+a.Name+")")
-	}
-	if a.Error != nil {
-		fmt.Fprintf(w, "Error:       %s\n", a.Error.Message)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nENV\tCLUSTERS\tNAMESPACE\tREVISION\tSYNC\tHEALTH\tLAST ERROR")
-	for _, e := range a.Envs {
-		last := ""
-		if e.LastError != nil {
-			last = e.LastError.Message
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, strings.Join(e.Clusters, ","), e.Namespace,
-			shortRevision(e.Revision), e.Sync, e.Health, firstLine(last))
-	}
-	if len(a.Workflow) > 0 {
-		fmt.Fprintln(tw, "\nSTEP\tTYPE\tPHASE\tMESSAGE")
-		printSteps(tw, a.Workflow, "")
-	}
-	return tw.Flush()
-}
-
-func printSteps(w io.Writer, steps []api.StepStatus, indent string) {
-	for _, s := range steps {
-		fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\n", indent, s.Name, s.Type, s.Phase, firstLine(s.Message))
-		printSteps(w, s.SubSteps, indent+"  ")
-	}
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 100 {
-		s = s[:100] + "…"
-	}
-	return s
-}
-
-func shortRevision(r string) string {
-	if i := strings.Index(r, "@sha1:"); i >= 0 && len(r) > i+6+12 {
-		return r[:i+6+12]
-	}
-	return r
-}
-
-func age(t time.Time) string {
-	if t.IsZero() {
-		return "-"
-	}
-	return time.Since(t).Round(time.Second).String()
 }

@@ -26,7 +26,7 @@ func (d *demo) showStaging(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("    staging: %s (revision %s)", objectsLine(e), shortRevision(e.Revision))
+	d.say("    staging: %s (revision %s)", objectsLine(e), api.ShortRevision(e.Revision))
 	dep, took, err := d.waitDeployment(ctx, "staging", oldImage)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func (d *demo) resumeToProd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("    prod: %s (revision %s)", objectsLine(e), shortRevision(e.Revision))
+	d.say("    prod: %s (revision %s)", objectsLine(e), api.ShortRevision(e.Revision))
 	return d.showProd(ctx, oldImage)
 }
 
@@ -168,7 +168,7 @@ func (d *demo) showStatusTable(ctx context.Context) error {
 		return err
 	}
 	d.say("==> status (as `carina status` prints it)")
-	return printApps(d.out, apps)
+	return api.WriteApps(d.out, apps)
 }
 
 // printWhere says where to look while everything runs.

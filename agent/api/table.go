@@ -1,0 +1,89 @@
+package api
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteApps prints the status table of `carina status`: one line per
+// (app, env).
+func WriteApps(w io.Writer, apps []AppSummary) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "APP\tENV\tCLUSTERS\tREVISION\tSYNC\tHEALTH\tAGE\tMESSAGE")
+	for _, a := range apps {
+		msg := a.Error
+		if a.Suspended {
+			msg = strings.TrimSpace("suspended " + msg)
+		}
+		if len(a.Envs) == 0 {
+			fmt.Fprintf(tw, "%s\t-\t-\t%s\t-\t-\t-\t%s\n", a.Name, ShortRevision(a.Revision), msg)
+		}
+		for _, e := range a.Envs {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, e.Name, strings.Join(e.Clusters, ","),
+				ShortRevision(e.Revision), e.Sync, e.Health, age(e.LastReconcile), msg)
+		}
+	}
+	return tw.Flush()
+}
+
+// WriteApp prints an application's envs, workflow and errors.
+func WriteApp(w io.Writer, a AppStatus) error {
+	fmt.Fprintf(w, "Application: %s (source %s, %s)\n", a.Name, a.Source, ShortRevision(a.Revision))
+	if a.File != "" {
+		fmt.Fprintf(w, "Defined in:  %s\n", a.File)
+	}
+	if a.Suspended {
+		fmt.Fprintln(w, "Suspended:   yes (carina resume "+a.Name+")")
+	}
+	if a.Error != nil {
+		fmt.Fprintf(w, "Error:       %s\n", a.Error.Message)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nENV\tCLUSTERS\tNAMESPACE\tREVISION\tSYNC\tHEALTH\tLAST ERROR")
+	for _, e := range a.Envs {
+		last := ""
+		if e.LastError != nil {
+			last = e.LastError.Message
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, strings.Join(e.Clusters, ","), e.Namespace,
+			ShortRevision(e.Revision), e.Sync, e.Health, firstLine(last))
+	}
+	if len(a.Workflow) > 0 {
+		fmt.Fprintln(tw, "\nSTEP\tTYPE\tPHASE\tMESSAGE")
+		printSteps(tw, a.Workflow, "")
+	}
+	return tw.Flush()
+}
+
+func printSteps(w io.Writer, steps []StepStatus, indent string) {
+	for _, s := range steps {
+		fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\n", indent, s.Name, s.Type, s.Phase, firstLine(s.Message))
+		printSteps(w, s.SubSteps, indent+"  ")
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 100 {
+		s = s[:100] + "…"
+	}
+	return s
+}
+
+// ShortRevision shortens "<ref>@sha1:<commit>" to 12 hex digits of the commit.
+func ShortRevision(r string) string {
+	if i := strings.Index(r, "@sha1:"); i >= 0 && len(r) > i+6+12 {
+		return r[:i+6+12]
+	}
+	return r
+}
+
+func age(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String()
+}
