@@ -27,6 +27,9 @@ func namespace(t *testing.T, cs kubernetes.Interface) string {
 }
 
 func TestDeploymentBecomesAvailable(t *testing.T) {
+	if testCluster == nil {
+		t.Skip("needs the local control plane (not in -short mode)")
+	}
 	cs, err := testCluster.Client()
 	if err != nil {
 		t.Fatal(err)

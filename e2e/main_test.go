@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"testing"
@@ -18,6 +19,10 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() { // make test-unit: no control plane
+		return m.Run()
+	}
 	opts := cluster.DefaultOptions()
 	opts.Name = "e2e"
 	opts.Build.Log = os.Stderr

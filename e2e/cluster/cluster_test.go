@@ -20,6 +20,9 @@ import (
 
 func startCluster(t *testing.T, name string) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a control plane (not in -short mode)")
+	}
 	opts := DefaultOptions()
 	opts.Name = name
 	opts.Build.Log = testWriter{t}
@@ -41,16 +44,22 @@ func startCluster(t *testing.T, name string) *Cluster {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 func TestTwoClustersAreIndependent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two control planes (not in -short mode)")
+	}
 	var a, b *Cluster
 	var wg sync.WaitGroup
 	wg.Go(func() { a = startCluster(t, "a") })
 	wg.Go(func() { b = startCluster(t, "b") })
 	wg.Wait()
-	if t.Failed() {
-		return
+	if t.Failed() || a == nil || b == nil {
+		t.FailNow()
 	}
 	if a.Server() == b.Server() || a.Dir() == b.Dir() {
 		t.Fatalf("clusters share an address or directory: %s %s", a.Server(), b.Server())
@@ -147,6 +156,9 @@ func TestHelperProcess(t *testing.T) {
 }
 
 func TestNoOrphansAfterSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a control plane (not in -short mode)")
+	}
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperProcess$", "-test.timeout=2m")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	out, err := cmd.StdoutPipe()
