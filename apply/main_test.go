@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -38,11 +39,16 @@ var (
 	testUserConfig *rest.Config
 )
 
-// TestMain starts one control plane for the package, or runs as the child
-// process of TestKillConverges.
+// TestMain starts one control plane for the package (not in -short mode,
+// where the tests that need it skip), or runs as the child process of
+// TestKillConverges.
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) != "" {
 		os.Exit(runChild())
+	}
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	c, err := cluster.Start(ctx, cluster.DefaultOptions())
@@ -70,9 +76,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newManager returns a Manager acting as testUser.
+// skipWithoutCluster skips a test in -short mode.
+func skipWithoutCluster(t testing.TB) {
+	t.Helper()
+	if testCluster == nil {
+		t.Skip("needs the local control plane (not in -short mode)")
+	}
+}
+
+// testManager returns a Manager acting as testUser.
 func testManager(t testing.TB) *Manager {
 	t.Helper()
+	skipWithoutCluster(t)
 	m, err := New(testUserConfig, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +108,7 @@ type env struct {
 // audit log is.
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	skipWithoutCluster(t)
 	base := strings.Trim(nonName.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(base) > 40 {
 		base = base[:40]
