@@ -34,11 +34,11 @@ error, as diff does.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.output != "" && f.output != "unified" && f.output != "json" {
-				return &exitError{diffTrouble, fmt.Errorf("output format %q is not supported (use unified or json)", f.output)}
+				return &exitError{code: diffTrouble, err: fmt.Errorf("output format %q is not supported (use unified or json)", f.output)}
 			}
 			targets, m, err := prepare(cmd.Context(), args, f)
 			if err != nil {
-				return &exitError{diffTrouble, err}
+				return &exitError{code: diffTrouble, err: err}
 			}
 			return runDiff(cmd.Context(), cmd.OutOrStdout(), m, targets, f)
 		},
@@ -64,7 +64,7 @@ func runDiff(ctx context.Context, stdout io.Writer, m *apply.Manager, targets []
 		all = append(all, objs...)
 	}
 	if len(errs) > 0 {
-		return &exitError{diffTrouble, errors.Join(errs...)}
+		return &exitError{code: diffTrouble, err: errors.Join(errs...)}
 	}
 	var err error
 	if f.output == "json" {
@@ -73,7 +73,7 @@ func runDiff(ctx context.Context, stdout io.Writer, m *apply.Manager, targets []
 		err = diff.WriteUnified(stdout, all)
 	}
 	if err != nil {
-		return &exitError{diffTrouble, err}
+		return &exitError{code: diffTrouble, err: err}
 	}
 	changed := 0
 	for _, o := range all {
@@ -82,7 +82,7 @@ func runDiff(ctx context.Context, stdout io.Writer, m *apply.Manager, targets []
 		}
 	}
 	if changed > 0 {
-		return &exitError{diffChanged, fmt.Errorf("%d objects would change", changed)}
+		return &exitError{code: diffChanged, err: fmt.Errorf("%d objects would change", changed), quiet: true}
 	}
 	return nil
 }

@@ -11,6 +11,9 @@ import (
 type exitError struct {
 	code int
 	err  error
+	// quiet is for exit codes that report a result, not a failure (diff
+	// found changes): nothing is printed on stderr.
+	quiet bool
 }
 
 func (e *exitError) Error() string { return e.err.Error() }

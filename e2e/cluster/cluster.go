@@ -324,7 +324,9 @@ func (c *Cluster) Client() (kubernetes.Interface, error) {
 // the given user name and groups, for RBAC tests. It has no rights until
 // RBAC grants some.
 func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error) {
-	certPEM, keyPEM, err := c.pki.issue("user-"+sanitize(user), user, groups, false)
+	// A file name of its own per call: concurrent calls for one user must
+	// not overwrite each other's key pair.
+	certPEM, keyPEM, err := c.pki.issue("user-"+sanitize(user)+"-"+randomSuffix(), user, groups, false)
 	if err != nil {
 		return nil, err
 	}

@@ -214,3 +214,32 @@ func alivePIDs(pids []int) []int {
 	}
 	return alive
 }
+
+// Concurrent UserConfig calls for one user once overwrote each other's key
+// files, so some configs paired a certificate with another key.
+func TestUserConfigConcurrentCallsAuthenticate(t *testing.T) {
+	c := startCluster(t, "users")
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() {
+			cfg, err := c.UserConfig("bob")
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			// bob has no rights: Forbidden proves the server knew him;
+			// Unauthorized would mean a broken key pair.
+			_, err = clientFor(cfg).CoreV1().Namespaces().Get(t.Context(), "default", metav1.GetOptions{})
+			if !apierrors.IsForbidden(err) {
+				errs[i] = fmt.Errorf("call %d: want Forbidden for bob, got %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
