@@ -218,7 +218,7 @@ func TestManifestsBadFiles(t *testing.T) {
 		{"big", "file is larger than 1024 bytes"},
 		{"empty", "holds no objects"},
 		{"nokind.yaml", "has no apiVersion or kind"},
-		{"list", "List item 0 is not an object"},
+		{"list", "item 0 of the List is not an object"},
 		{"missing", "manifests path app/missing"},
 	}
 	for _, tt := range tests {

@@ -292,7 +292,7 @@ func listItems(m map[string]any) ([]map[string]any, error) {
 	for i, it := range raw {
 		obj, ok := it.(map[string]any)
 		if !ok {
-			return nil, fmt.Errorf("List item %d is not an object", i)
+			return nil, fmt.Errorf("item %d of the List is not an object", i)
 		}
 		out = append(out, obj)
 	}

@@ -212,6 +212,7 @@ func evaluate(def *capabilities.Definition, props map[string]any, ctxValue map[s
 	}
 	// Encode with nil as null: a null property (a JSON merge patch deleting
 	// a key, a label set to null) must stay null, not become top.
+	//lint:ignore SA1019 every value here comes from the one context of capabilities.Cache, so Context is well defined
 	cc := root.Context()
 	// One fill of both: each fill finalizes the whole value.
 	fill := map[string]any{

@@ -109,6 +109,7 @@ func (p patcher) mergeIncomplete(base any, patch cuelang.Value, path string) (an
 	if base == nil {
 		return nil, fmt.Errorf("%s: incomplete value %v in the patch and none in the object", path, patch)
 	}
+	//lint:ignore SA1019 every value here comes from the one context of capabilities.Cache, so Context is well defined
 	if err := patch.Unify(patch.Context().Encode(base, cuelang.NilIsAny(false))).Validate(); err != nil {
 		return nil, fmt.Errorf("%s: object value %s does not satisfy the patch: %w", path, show(base), err)
 	}

@@ -94,6 +94,7 @@ func snippet(cache *capabilities.Cache, name, src string, in map[string]any) (cu
 	if err != nil {
 		return cuelang.Value{}, err
 	}
+	//lint:ignore SA1019 every value here comes from the one context of capabilities.Cache, so Context is well defined
 	v = v.Unify(v.Context().Encode(in, cuelang.NilIsAny(false)))
 	if err := v.Err(); err != nil {
 		return cuelang.Value{}, fmt.Errorf("%s: %w", name, err)

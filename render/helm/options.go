@@ -33,7 +33,7 @@ type Options struct {
 	IndexTTL time.Duration
 	// HTTPClient fetches indexes, archives and OCI blobs. Nil uses a client
 	// with sane timeouts. Deadlines come from the context passed to Render.
-	HTTPClient *http.Client
+	HTTPClient *http.Client `json:"-"`
 
 	// IncludeHooks renders Helm hooks that run on install or upgrade as
 	// ordinary objects, keeping their helm.sh/hook annotations, as

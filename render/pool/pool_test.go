@@ -24,6 +24,7 @@ func testHandler(_ context.Context, req []byte) ([]byte, error) {
 	case "fail":
 		return nil, errors.New(arg)
 	case "spin": // never terminates, like a runaway CUE evaluation
+		//lint:ignore SA5002 spinning forever is this job's purpose
 		for {
 		}
 	case "alloc": // grows without bound
@@ -33,7 +34,7 @@ func testHandler(_ context.Context, req []byte) ([]byte, error) {
 			for i := 0; i < len(b); i += 4096 {
 				b[i] = 1
 			}
-			keep = append(keep, b)
+			keep = append(keep, b) //lint:ignore SA4010 holding the memory is this job's purpose
 		}
 	case "big":
 		return bytes.Repeat([]byte("x"), 1<<20), nil

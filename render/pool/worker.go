@@ -36,8 +36,8 @@ func ServeMain(h Handler) {
 	if maxReq <= 0 {
 		maxReq = DefaultOptions().MaxRequest
 	}
-	err := Serve(context.Background(), os.Stdin, os.Stdout, maxReq, h)
-	if err != nil && !errors.Is(err, io.EOF) {
+	// Serve returns only on error; io.EOF is the parent closing stdin.
+	if err := Serve(context.Background(), os.Stdin, os.Stdout, maxReq, h); !errors.Is(err, io.EOF) {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
