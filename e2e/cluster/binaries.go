@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Binaries holds the absolute paths of a cached control-plane build.
@@ -137,7 +138,54 @@ func EnsureBinaries(ctx context.Context, opts BuildOptions) (*Binaries, error) {
 	if !ok {
 		return nil, fmt.Errorf("binary cache %s is incomplete after the build", final)
 	}
+	pruneOtherVersions(root, key)
 	return bins, nil
+}
+
+// unusedFor is how long a cached version must have gone unused before a
+// build of another version removes it.
+const unusedFor = time.Hour
+
+// pruneOtherVersions removes, under root, the leftovers of crashed builds
+// of key (the caller holds key's lock) and every other version that has
+// not been used for unusedFor and whose lock nobody holds. A version in use
+// by another checkout keeps being touched (see cached) and survives.
+func pruneOtherVersions(root, key string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, ".tmp-"+key+"-"):
+			os.RemoveAll(filepath.Join(root, name))
+		case !e.IsDir() || name == key || strings.HasPrefix(name, "."):
+		default:
+			pruneVersion(filepath.Join(root, name))
+		}
+	}
+}
+
+func pruneVersion(dir string) {
+	marker := filepath.Join(dir, completeMarker)
+	st, err := os.Stat(marker)
+	if err != nil {
+		st, err = os.Stat(dir)
+	}
+	if err != nil || time.Since(st.ModTime()) < unusedFor {
+		return
+	}
+	f, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		return // someone is building or using it right now
+	}
+	os.RemoveAll(dir)
+	os.Remove(dir + ".lock")
 }
 
 func (o *BuildOptions) defaults() error {
@@ -259,6 +307,8 @@ func cached(dir string, stages []string) (*Binaries, bool) {
 		}
 		b.Stages = append(b.Stages, p)
 	}
+	now := time.Now() // last used, so builds of other versions keep it
+	_ = os.Chtimes(filepath.Join(dir, completeMarker), now, now)
 	return b, true
 }
 

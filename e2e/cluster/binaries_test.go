@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // fakeSources writes a builder source tree with one local module holding
@@ -116,5 +117,73 @@ func TestCacheKeyChangesWithVersion(t *testing.T) {
 	}
 	if len(versions) != 1 || versions[0] != "fake-v0.0.2" {
 		t.Errorf("versions = %v, want [fake-v0.0.2]", versions)
+	}
+}
+
+func TestEnsureBinariesPrunesOtherVersions(t *testing.T) {
+	src, plan := fakeSources(t)
+	cache := t.TempDir()
+	old, err := EnsureBinaries(t.Context(), BuildOptions{CacheDir: cache, SourceDir: src, plan: plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The old version has not been used for a while.
+	past := time.Now().Add(-2 * unusedFor)
+	if err := os.Chtimes(filepath.Join(old.Dir, completeMarker), past, past); err != nil {
+		t.Fatal(err)
+	}
+	// A crashed build of the new version left a temporary directory.
+	gomod := filepath.Join(src, "fake", "go.mod")
+	data, _ := os.ReadFile(gomod)
+	if err := os.WriteFile(gomod, []byte(strings.ReplaceAll(string(data), "v0.0.1", "v0.0.2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, _, err := cacheKey(src, plan.modules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashed := filepath.Join(cache, "k8s", ".tmp-"+key+"-dead")
+	if err := os.MkdirAll(crashed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bins, err := EnsureBinaries(t.Context(), BuildOptions{CacheDir: cache, SourceDir: src, plan: plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bins.Dir == old.Dir {
+		t.Fatal("the new version reused the old directory")
+	}
+	for _, gone := range []string{old.Dir, old.Dir + ".lock", crashed} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after building another version", gone)
+		}
+	}
+}
+
+func TestPruneKeepsVersionsInUse(t *testing.T) {
+	root := t.TempDir()
+	inUse := filepath.Join(root, "v1")
+	if err := os.MkdirAll(inUse, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockFile(t.Context(), inUse+".lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	past := time.Now().Add(-2 * unusedFor)
+	if err := os.Chtimes(inUse, past, past); err != nil {
+		t.Fatal(err)
+	}
+	recent := filepath.Join(root, "v0")
+	if err := os.MkdirAll(recent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pruneOtherVersions(root, "v2")
+	if _, err := os.Stat(inUse); err != nil {
+		t.Errorf("a version whose lock is held was pruned: %v", err)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("a recently used version was pruned: %v", err)
 	}
 }
