@@ -12,6 +12,7 @@ import (
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/apply/policy"
 	"github.com/carina-gitops/carina/render"
 )
 
@@ -62,7 +63,7 @@ func (a *Agent) reconcileEnv(ctx context.Context, app, env string) (time.Duratio
 		r.fail(err)
 		return 0, err
 	}
-	set := toSet(res, d.Snapshot.Commit, d.App.AllowEmpty)
+	set := policy.Set(res, d.App, e, d.Snapshot.Commit)
 	changes, err := r.apply(ctx, e.Clusters, set, inputs)
 	if err != nil {
 		r.fail(err)
@@ -110,7 +111,7 @@ func (r *envRun) fastPath(ctx context.Context, d *desiredApp) (time.Duration, er
 		r.fail(err)
 		return 0, err
 	}
-	return r.health(ctx, toSet(res, d.Snapshot.Commit, d.App.AllowEmpty), e.Clusters, nil)
+	return r.health(ctx, policy.Set(res, d.App, e, d.Snapshot.Commit), e.Clusters, nil)
 }
 
 func (r *envRun) render(ctx context.Context, d *desiredApp, e appfile.Environment) (*render.Result, error) {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
-	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/apply/inventory"
 	"github.com/carina-gitops/carina/capabilities"
 	"github.com/carina-gitops/carina/render"
@@ -47,16 +46,3 @@ func (f RenderFunc) Render(ctx context.Context, app *appfile.Application, env ap
 }
 
 var _ Renderer = RenderFunc(render.Render)
-
-// toSet turns a render result into the apply engine's set.
-func toSet(res *render.Result, revision string, allowEmpty bool) *apply.Set {
-	set := &apply.Set{App: res.App, Env: res.Env, Revision: revision, Digest: res.Digest, AllowEmpty: allowEmpty,
-		Objects: make([]apply.Object, len(res.Objects))}
-	for i, o := range res.Objects {
-		set.Objects[i] = apply.Object{
-			Obj: o.Object, Component: o.Component, Trait: o.Trait, Workload: o.Workload, OutputName: o.OutputName,
-			Health: health.Policy{HealthPolicy: o.Health.HealthPolicy, CustomStatus: o.Health.CustomStatus},
-		}
-	}
-	return set
-}
