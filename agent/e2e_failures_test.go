@@ -130,6 +130,7 @@ func TestUnreachableRepoKeepsStateAndRecovers(t *testing.T) {
 	if !regexp.MustCompile(`carina_source_fetch_total\{result="error",source="apps"\} [1-9]`).MatchString(m) {
 		t.Errorf("fetch errors not counted:\n%s", grep(m, "carina_source_fetch_total"))
 	}
+	assertBackoff(t, r)
 
 	if err := os.Rename(moved, repo.dir); err != nil {
 		t.Fatal(err)
@@ -204,4 +205,43 @@ func mustEnv(t *testing.T, r *running, app, env string) api.EnvStatus {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// assertBackoff watches the failed-fetch counter for 15 s: retries must
+// come (the source is not left until its 1 h interval) and their spacing
+// must grow (about +2 s, +6 s, +14 s after the first failure: exponential
+// backoff from 2 s with 10 % jitter), never hammering the forge.
+func assertBackoff(t *testing.T, r *running) {
+	t.Helper()
+	re := regexp.MustCompile(`carina_source_fetch_total\{result="error",source="apps"\} (\d+)`)
+	count := func() int {
+		m := re.FindStringSubmatch(r.metrics(t))
+		if m == nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	last := count()
+	var at []time.Time
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if n := count(); n != last {
+			at = append(at, time.Now())
+			last = n
+		}
+	}
+	if len(at) < 2 || len(at) > 3 {
+		t.Fatalf("%d failed fetches in 15 s, want 2 or 3 (retries with a growing backoff)", len(at))
+	}
+	var gaps []time.Duration
+	for i := 1; i < len(at); i++ {
+		gaps = append(gaps, at[i].Sub(at[i-1]).Round(time.Millisecond))
+	}
+	if last := gaps[len(gaps)-1]; last < 3*time.Second {
+		t.Errorf("retries %v apart, want the backoff to have grown past 3 s", gaps)
+	}
+	if len(gaps) == 2 && gaps[1] <= gaps[0] {
+		t.Errorf("retry gaps %v do not grow", gaps)
+	}
+	t.Logf("gaps between failed fetches: %v", gaps)
 }
