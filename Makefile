@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 60m
 # Debian packages the tests use: git and git-http-backend, sshd and git-shell.
 APT_PACKAGES := git openssh-server openssh-client
 
-.PHONY: all build test test-unit test-e2e deps binaries demo cluster lint bench bench-source bench-render bench-apply check-orphans clean
+.PHONY: all build test test-unit test-e2e deps binaries demo cluster lint bench bench-source bench-render bench-apply bench-agent check-orphans clean
 
 all: build
 
@@ -66,7 +66,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
-bench: bench-source bench-render bench-apply
+bench: bench-source bench-render bench-apply bench-agent
 
 bench-source: deps
 	CARINA_BENCH_CACHE=$(CACHE_DIR)/bench/source $(GO) test -run '^$$' -bench 'NoChangePoll' -benchtime 50x -count 1 ./source/
@@ -79,6 +79,9 @@ bench-render:
 
 bench-apply: binaries
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./apply/...
+
+bench-agent: binaries deps
+	$(GO) test -run '^$$' -bench 'CommitToApplied|Fleet' -benchtime 1x -timeout 30m ./agent/
 
 clean:
 	rm -rf bin/

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -96,6 +97,7 @@ func benchFleet(b *testing.B, n int) {
 	user := fmt.Sprintf("carina-fleet-%d-%d", n, time.Now().UnixNano())
 	cfg := agentConfigAs(b, repo.url(), "", userKubeconfig(b, testCluster, user), "")
 	cfg.Reconcile.Workers = 16
+	heap0 := liveHeap()
 	cpu0, _ := cpuAndRSS()
 	start := time.Now()
 	r := startAgent(b, cfg)
@@ -122,6 +124,8 @@ func benchFleet(b *testing.B, n int) {
 	b.ReportMetric((cpu1 - cpu0).Seconds(), "cpu-s")
 	b.ReportMetric(float64(rss)/1024, "peak-rss-MiB")
 	b.ReportMetric(float64(r.a.Renders()), "renders")
+	// Live heap above the baseline per managed object (4 per app).
+	b.ReportMetric(float64(liveHeap()-heap0)/1024/float64(4*n), "heap-KiB/object")
 	// Steady state: once every workflow is done, force every item through
 	// the loop once (as a resync does) and count the requests beyond
 	// watches over a window.
@@ -159,10 +163,39 @@ func benchFleet(b *testing.B, n int) {
 	if len(reqs) > 0 {
 		b.Logf("steady-state requests: %s", strings.Join(reqs[:min(5, len(reqs))], "; "))
 	}
+	idleReqs, idleCPU := idleWindow(b, r, user, window)
+	b.ReportMetric(idleReqs, "idle-req/min")
+	b.ReportMetric(idleCPU, "idle-cpu-%")
 	sum, count := renderCost(r.metrics(b))
 	if count > 0 {
 		b.ReportMetric(1000*sum/count, "render-ms/app")
 	}
+}
+
+// idleWindow measures, with nothing requeued and nothing changing, the
+// agent's API requests per minute beyond watches and its CPU share.
+func idleWindow(b *testing.B, r *running, user string, window time.Duration) (reqPerMin, cpuPct float64) {
+	events0, _ := testCluster.AuditEvents()
+	before := len(cluster.Select(events0, cluster.Filter{User: user}))
+	cpu0, _ := cpuAndRSS()
+	time.Sleep(window)
+	cpu1, _ := cpuAndRSS()
+	events1, _ := testCluster.AuditEvents()
+	n := 0
+	for _, ev := range cluster.Select(events1, cluster.Filter{User: user})[before:] {
+		if ev.Verb != "watch" {
+			n++
+		}
+	}
+	return float64(n) * float64(time.Minute) / float64(window), 100 * (cpu1 - cpu0).Seconds() / window.Seconds()
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
 
 // renderCost reads the render histogram's sum and count over every app.
