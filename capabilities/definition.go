@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+
+	"github.com/carina-gitops/carina/appfile"
 )
 
 // Kind is the type of a definition, as KubeVela names it.
@@ -66,26 +68,9 @@ const (
 	EngineManifests Engine = "manifests"
 )
 
-// Position is a place in a definition file. Line and Col are 1-based.
-type Position struct {
-	File string `json:"file,omitempty"`
-	Line int    `json:"line,omitempty"`
-	Col  int    `json:"col,omitempty"`
-}
-
-// String prints file:line:col, omitting what is unknown.
-func (p Position) String() string {
-	switch {
-	case p.File == "":
-		return ""
-	case p.Line == 0:
-		return p.File
-	case p.Col == 0:
-		return fmt.Sprintf("%s:%d", p.File, p.Line)
-	default:
-		return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
-	}
-}
+// Position is a place in a definition file: file:line:col, 1-based, the
+// same type as the application's positions.
+type Position = appfile.Position
 
 // Origin records where a definition was loaded from.
 type Origin struct {

@@ -133,14 +133,14 @@ func TestModuleLimits(t *testing.T) {
 func TestVetReportsEveryProblem(t *testing.T) {
 	got := Vet(t.Context(), Module{Source: SourceCapability, FS: os.DirFS("testdata"), Dir: "bad", Name: "mod"}, DefaultOptions())
 	want := Problems{
-		{Pos: Position{"mod/bad/a-syntax.cue", 4, 13}, Msg: "expected '}', found 'EOF'"},
-		{Pos: Position{"mod/bad/b-type.cue", 1, 1}, Msg: `wrongtype: type "gadget" is not one of "component", "trait", "policy", "workflow-step"`},
-		{Pos: Position{"mod/bad/b-type.cue", 1, 1}, Msg: `wrongtype: attributes.stage "Later" is not one of "PreDispatch", "DefaultDispatch", "PostDispatch"`},
-		{Pos: Position{"mod/bad/c-import.cue", 1, 8}, Msg: `import "example.com/lib" is not allowed: only the pure CUE standard library may be imported`},
-		{Pos: Position{"mod/bad/d-conflict.cue", 10, 19}, Msg: "template.output.data.replicas: conflicting values 2 and 1"},
-		{Pos: Position{"mod/bad/f-dup.cue", 1, 1}, Msg: "trait twice is defined twice in the module (first at mod/bad/e-dup.cue:1:1)"},
-		{Pos: Position{"mod/bad/g-nooutput.cue", 1, 1}, Msg: "nooutput: a component template needs output or outputs (or attributes.engine)"},
-		{Pos: Position{"mod/bad/h-ref.cue", 6, 64}, Msg: `template.output.metadata.name: reference "paramter" not found`},
+		{Pos: Position{File: "mod/bad/a-syntax.cue", Line: 4, Col: 13}, Msg: "expected '}', found 'EOF'"},
+		{Pos: Position{File: "mod/bad/b-type.cue", Line: 1, Col: 1}, Msg: `wrongtype: type "gadget" is not one of "component", "trait", "policy", "workflow-step"`},
+		{Pos: Position{File: "mod/bad/b-type.cue", Line: 1, Col: 1}, Msg: `wrongtype: attributes.stage "Later" is not one of "PreDispatch", "DefaultDispatch", "PostDispatch"`},
+		{Pos: Position{File: "mod/bad/c-import.cue", Line: 1, Col: 8}, Msg: `import "example.com/lib" is not allowed: only the pure CUE standard library may be imported`},
+		{Pos: Position{File: "mod/bad/d-conflict.cue", Line: 10, Col: 19}, Msg: "template.output.data.replicas: conflicting values 2 and 1"},
+		{Pos: Position{File: "mod/bad/f-dup.cue", Line: 1, Col: 1}, Msg: "trait twice is defined twice in the module (first at mod/bad/e-dup.cue:1:1)"},
+		{Pos: Position{File: "mod/bad/g-nooutput.cue", Line: 1, Col: 1}, Msg: "nooutput: a component template needs output or outputs (or attributes.engine)"},
+		{Pos: Position{File: "mod/bad/h-ref.cue", Line: 6, Col: 64}, Msg: `template.output.metadata.name: reference "paramter" not found`},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Vet (-want +got):\n%s", diff)

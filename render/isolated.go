@@ -27,7 +27,7 @@ type Isolated struct {
 }
 
 // NewIsolated renders through p. Its workers must call
-// pool.ServeMain(WorkerHandler(...)) at start (see cmd/carina).
+// pool.ServeMain(ctx, WorkerHandler(...)) at start (see cmd/carina).
 func NewIsolated(p *pool.Pool) *Isolated { return &Isolated{pool: p} }
 
 // job is one render request sent to a worker.

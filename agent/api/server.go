@@ -12,6 +12,8 @@ import (
 	"net/http/pprof"
 	"strings"
 	"time"
+
+	"github.com/carina-gitops/carina/source/webhook"
 )
 
 // Errors the Controller returns that map to status codes.
@@ -218,21 +220,12 @@ func ListenDebug(ctx context.Context, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// ConfigureServer sets conservative timeouts on srv where unset.
+// ConfigureServer sets the webhook receivers' timeouts on srv where unset
+// (the same server carries them), with 30 s rather than 15 s to write an
+// API answer.
 func ConfigureServer(srv *http.Server) {
-	if srv.ReadHeaderTimeout == 0 {
-		srv.ReadHeaderTimeout = 5 * time.Second
-	}
-	if srv.ReadTimeout == 0 {
-		srv.ReadTimeout = 15 * time.Second
-	}
 	if srv.WriteTimeout == 0 {
 		srv.WriteTimeout = 30 * time.Second
 	}
-	if srv.IdleTimeout == 0 {
-		srv.IdleTimeout = 60 * time.Second
-	}
-	if srv.MaxHeaderBytes == 0 {
-		srv.MaxHeaderBytes = 64 << 10
-	}
+	webhook.ConfigureServer(srv)
 }

@@ -19,7 +19,7 @@ import (
 func main() {
 	// A render worker is this binary re-executed by the render pool.
 	if pool.IsWorker() {
-		pool.ServeMain(render.WorkerHandler(source.DirFS))
+		pool.ServeMain(context.Background(), render.WorkerHandler(source.DirFS))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCmd().ExecuteContext(ctx)

@@ -8,7 +8,7 @@
 // Workers are the parent's own binary re-executed with a worker argument:
 //
 //	// in main, before anything else:
-//	if pool.IsWorker() { pool.ServeMain(handle) }
+//	if pool.IsWorker() { pool.ServeMain(ctx, handle) }
 //
 //	// in the parent:
 //	p := pool.New(pool.DefaultOptions())

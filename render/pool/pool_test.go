@@ -44,7 +44,7 @@ func testHandler(_ context.Context, req []byte) ([]byte, error) {
 
 func TestMain(m *testing.M) {
 	if IsWorker() {
-		ServeMain(testHandler)
+		ServeMain(context.Background(), testHandler)
 	}
 	os.Exit(m.Run())
 }

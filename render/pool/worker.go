@@ -27,7 +27,7 @@ func IsWorker() bool { return os.Getenv(envWorker) == "1" }
 
 // ServeMain is a worker's main: it applies the memory limit, serves jobs on
 // stdin/stdout until stdin closes, and exits.
-func ServeMain(h Handler) {
+func ServeMain(ctx context.Context, h Handler) {
 	if err := applyMemoryLimit(os.Getenv(envMemoryLimit)); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(2)
@@ -37,7 +37,7 @@ func ServeMain(h Handler) {
 		maxReq = DefaultOptions().MaxRequest
 	}
 	// Serve returns only on error; io.EOF is the parent closing stdin.
-	if err := Serve(context.Background(), os.Stdin, os.Stdout, maxReq, h); !errors.Is(err, io.EOF) {
+	if err := Serve(ctx, os.Stdin, os.Stdout, maxReq, h); !errors.Is(err, io.EOF) {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
