@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -354,8 +353,6 @@ func (c *Cluster) Logs(lines int) string {
 	return b.String()
 }
 
-// WriteLogs copies the component logs to w.
-func (c *Cluster) WriteLogs(w io.Writer) { io.WriteString(w, c.Logs(50)) }
 
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener

@@ -16,6 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 func startCluster(t *testing.T, name string) *Cluster {
@@ -242,4 +244,8 @@ func TestUserConfigConcurrentCallsAuthenticate(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+func clientFor(cfg *rest.Config) kubernetes.Interface {
+	return kubernetes.NewForConfigOrDie(cfg)
 }

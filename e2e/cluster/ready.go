@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 )
 
 // kwokNodeAnnotation marks the nodes kwok manages.
@@ -126,8 +125,4 @@ func nodeSchedulable(n *corev1.Node) bool {
 
 func processAlive(pid int) bool {
 	return pid > 0 && syscall.Kill(pid, 0) == nil
-}
-
-func clientFor(cfg *rest.Config) kubernetes.Interface {
-	return kubernetes.NewForConfigOrDie(cfg)
 }
