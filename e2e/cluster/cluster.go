@@ -353,7 +353,6 @@ func (c *Cluster) Logs(lines int) string {
 	return b.String()
 }
 
-
 func freePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
