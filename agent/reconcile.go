@@ -98,20 +98,25 @@ func (r *envRun) observe(d *desiredApp) (gate string, fast bool, inputs string) 
 func (r *envRun) fastPath(ctx context.Context, d *desiredApp) (time.Duration, error) {
 	s := r.a.store
 	s.mu.Lock()
-	h := s.app(r.app).env(r.env).health
+	er := s.app(r.app).env(r.env)
+	h, set := er.health, er.set
 	s.mu.Unlock()
 	if h == api.HealthHealthy || h == api.HealthDegraded {
 		r.finish(metrics.ResultSkipped, "unchanged", nil, nil)
 		return 0, nil
 	}
-	// Health is not settled: render (cheap, no writes) to know what to watch.
+	// Health is not settled: watch what the last apply sent (the inputs
+	// are the same), or, after a restart, render again (no writes).
 	e, _ := d.env(r.env)
-	res, err := r.render(ctx, d, e)
-	if err != nil {
-		r.fail(err)
-		return 0, err
+	if set == nil {
+		res, err := r.render(ctx, d, e)
+		if err != nil {
+			r.fail(err)
+			return 0, err
+		}
+		set = policy.Set(res, d.App, e, d.Snapshot.Commit)
 	}
-	return r.health(ctx, policy.Set(res, d.App, e, d.Snapshot.Commit), e.Clusters, nil)
+	return r.health(ctx, set, e.Clusters, nil)
 }
 
 func (r *envRun) render(ctx context.Context, d *desiredApp, e appfile.Environment) (*render.Result, error) {
@@ -175,6 +180,7 @@ func (r *envRun) apply(ctx context.Context, clusters []string, set *apply.Set, i
 	s.mu.Lock()
 	er := s.app(r.app).env(r.env)
 	er.applied, er.inputs, er.revision, er.digest, er.actions = true, inputs, r.record.Revision, set.Digest, changes
+	er.set = set
 	s.mu.Unlock()
 	return changes, nil
 }

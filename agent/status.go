@@ -11,6 +11,7 @@ import (
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/workflow"
 	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/source"
 )
@@ -33,13 +34,16 @@ type envRecord struct {
 	// applied: what the clusters hold, from our applies or the inventory.
 	revision, digest, inputs string
 	applied                  bool
-	sync                     api.Sync
-	health                   api.Health
-	objects                  []ObjectHealth
-	actions                  map[string]string // object -> last action
-	lastReconcile            time.Time
-	lastError                *api.ErrorStatus
-	history                  []api.Reconcile
+	// set is what our last apply sent, for health checks on the fast path;
+	// nil when the state came from the inventory after a restart.
+	set           *apply.Set
+	sync          api.Sync
+	health        api.Health
+	objects       []ObjectHealth
+	actions       map[string]string // object -> last action
+	lastReconcile time.Time
+	lastError     *api.ErrorStatus
+	history       []api.Reconcile
 	// released is the release the workflow let this env deploy.
 	released string
 	// force makes the next reconcile skip the fast path.
