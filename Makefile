@@ -8,8 +8,9 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X github.com/carina-gitops/carina/internal/version.Version=$(VERSION) -X github.com/carina-gitops/carina/internal/version.Commit=$(COMMIT)
 STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT ?= 60m
-# Debian packages the tests use: git and git-http-backend, sshd and git-shell.
-APT_PACKAGES := git openssh-server openssh-client
+# Debian packages the tests use: git and git-http-backend, sshd and git-shell,
+# and Prometheus (the dashboards are tested against a real one).
+APT_PACKAGES := git openssh-server openssh-client prometheus
 
 .PHONY: all build test test-unit test-e2e deps binaries demo cluster lint bench bench-source bench-render bench-apply bench-agent check-orphans clean
 
@@ -25,6 +26,7 @@ deps:
 	[ -x /usr/lib/git-core/git-http-backend ] || missing="$$missing git"; \
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

@@ -31,7 +31,9 @@ func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
-		t.Skip("needs prometheus (Debian package prometheus)")
+		// make test installs it (make deps); a missing one is a failure,
+		// never a silent skip.
+		t.Fatal("needs prometheus (Debian package prometheus; make deps installs it)")
 	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf("global: {scrape_interval: 1s, evaluation_interval: 1s}\nscrape_configs:\n  - job_name: carina\n    static_configs: [{targets: [%q]}]\n", target)
