@@ -21,8 +21,15 @@ import (
 // Any doubt (a null, an unusual list, a number the server normalizes)
 // answers false, and the caller asks the server with a dry-run.
 func provablyUnchanged(desired, live *unstructured.Unstructured, manager string) bool {
+	fs, ok := appliedFields(desired, live, manager)
+	return ok && coversMap(identityless(desired.Object), live.Object, fs)
+}
+
+// appliedFields returns the field set of manager's Apply entry in live,
+// when it was recorded for desired's apiVersion.
+func appliedFields(desired, live *unstructured.Unstructured, manager string) (map[string]any, bool) {
 	if live == nil {
-		return false
+		return nil, false
 	}
 	var entry *metav1.ManagedFieldsEntry
 	for i, e := range live.GetManagedFields() {
@@ -32,13 +39,13 @@ func provablyUnchanged(desired, live *unstructured.Unstructured, manager string)
 		}
 	}
 	if entry == nil || entry.FieldsV1 == nil || entry.APIVersion != desired.GetAPIVersion() {
-		return false
+		return nil, false
 	}
 	var fs map[string]any
 	if err := json.Unmarshal(entry.FieldsV1.GetRawBytes(), &fs); err != nil {
-		return false
+		return nil, false
 	}
-	return coversMap(identityless(desired.Object), live.Object, fs)
+	return fs, true
 }
 
 // identityless returns a shallow copy without the fields the server keeps

@@ -73,7 +73,7 @@ func (a *applier) dryRunAll(ctx context.Context, items []*item) int {
 	}
 	a.m.parallel(ctx, len(todo), func(ctx context.Context, i int) {
 		it := todo[i]
-		dry, err := a.m.dryRun(ctx, it)
+		dry, err := a.m.dryRun(ctx, it, a.opts.Force)
 		var imm *ImmutableError
 		switch {
 		case err == nil:
@@ -94,9 +94,9 @@ func (a *applier) dryRunAll(ctx context.Context, items []*item) int {
 // not to be ours, it is dry-run applied with force: a conflict would hide
 // whether it exists and whose it is, which decideForeign settles before
 // any write.
-func (m *Manager) dryRun(ctx context.Context, it *item) (*unstructured.Unstructured, error) {
+func (m *Manager) dryRun(ctx context.Context, it *item, force bool) (*unstructured.Unstructured, error) {
 	if it.ours {
-		return m.applyObject(ctx, it, true, false)
+		return m.applyObject(ctx, it, true, force)
 	}
 	if it.live == nil {
 		out, err := m.createDryRun(ctx, it)

@@ -22,6 +22,10 @@ type ApplyOptions struct {
 	// does). They are not Carina's objects: never in the inventory, never
 	// pruned.
 	CreateNamespaces bool
+	// Force takes over fields that another manager holds (after a
+	// `kubectl edit`, say) instead of failing with a conflict: Git wins.
+	// Without it only the take-over policy forces.
+	Force bool
 	// Progress, when set, is called after each stage (and the prune)
 	// with what it did.
 	Progress func(StageReport)

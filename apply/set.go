@@ -82,6 +82,28 @@ type Policies struct {
 	// and Orphan deletes it leaving its dependents (garbage-collect).
 	Prune  inventory.PruneMode
 	Orphan bool
+	// Drift says what the drift watcher does when the live object drifts
+	// from this one (the drift policy).
+	Drift DriftPolicy
+}
+
+// DriftMode is what happens to a drifted object.
+type DriftMode string
+
+// Drift modes. The zero value corrects.
+const (
+	DriftCorrect DriftMode = "correct" // re-apply the object as Git has it
+	DriftReport  DriftMode = "report"  // report the drift, change nothing
+	DriftIgnore  DriftMode = "ignore"  // do not watch the object
+)
+
+// DriftPolicy is the drift policy of one object.
+type DriftPolicy struct {
+	// Mode is correct ("" too), report or ignore.
+	Mode DriftMode
+	// IgnoreFields are field paths (spec.replicas, a.b[0].c) whose live
+	// value is never drift.
+	IgnoreFields []string
 }
 
 // ApplyOnce is the apply-once policy for one object.

@@ -58,14 +58,14 @@ func (a *applier) writeItem(ctx context.Context, it *item) int {
 			it.fail(err)
 			return 1
 		}
-		if _, err := a.m.applyObject(ctx, it, false, false); err != nil {
+		if _, err := a.m.applyObject(ctx, it, false, a.opts.Force); err != nil {
 			it.fail(err)
 		} else {
 			it.decide(Configured, "recreated: an immutable field changed", nil)
 		}
 		return 2
 	}
-	_, err := a.m.applyObject(ctx, it, false, false)
+	_, err := a.m.applyObject(ctx, it, false, a.opts.Force)
 	switch {
 	case err != nil:
 		it.fail(err)

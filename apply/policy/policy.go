@@ -1,6 +1,6 @@
 // Package policy maps an application's KubeVela-style policies
 // (apply-once, garbage-collect, read-only, shared-resource, take-over,
-// resource-update) onto the apply engine's per-object policies, and turns
+// resource-update, drift) onto the apply engine's per-object policies, and turns
 // a render result into an apply set.
 //
 // A rule's selector matches an object when every criterion it sets
@@ -26,6 +26,7 @@ const (
 	TypeSharedResource = "shared-resource"
 	TypeTakeOver       = "take-over"
 	TypeResourceUpdate = "resource-update"
+	TypeDrift          = "drift"
 )
 
 // Target describes one rendered object for selectors.
@@ -54,6 +55,8 @@ func Resolve(policies []appfile.Policy, t Target) apply.Policies {
 			p.Shared = p.Shared || anyRule(pol.Properties, t, true)
 		case TypeTakeOver:
 			p.TakeOver = p.TakeOver || anyRule(pol.Properties, t, false)
+		case TypeDrift:
+			drift(&p, pol.Properties, t)
 		case TypeResourceUpdate:
 			for _, r := range rules(pol.Properties) {
 				st := mapOf(r["strategy"])
@@ -64,6 +67,23 @@ func Resolve(policies []appfile.Policy, t Target) apply.Policies {
 		}
 	}
 	return p
+}
+
+// drift sets the object's drift mode: the policy's mode, then that of
+// the last rule matching it; ignoreFields of every matching rule add up.
+func drift(p *apply.Policies, props map[string]any, t Target) {
+	if m, ok := props["mode"].(string); ok {
+		p.Drift.Mode = apply.DriftMode(m)
+	}
+	for _, r := range rules(props) {
+		if !matches(mapOf(r["selector"]), t) {
+			continue
+		}
+		if m, ok := r["mode"].(string); ok {
+			p.Drift.Mode = apply.DriftMode(m)
+		}
+		p.Drift.IgnoreFields = append(p.Drift.IgnoreFields, stringList(r["ignoreFields"])...)
+	}
 }
 
 func applyOnce(p *apply.Policies, props map[string]any, t Target) {

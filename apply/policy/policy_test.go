@@ -69,6 +69,16 @@ func TestResolve(t *testing.T) {
 		{"recreate", []appfile.Policy{pol(TypeResourceUpdate, map[string]any{"rules": []any{
 			rule(map[string]any{"resourceNames": list("web")}, map[string]any{"strategy": map[string]any{"recreateFields": list("spec.selector")}}),
 		}})}, web, apply.Policies{Recreate: true}},
+		{"drift report for the env", []appfile.Policy{pol(TypeDrift, map[string]any{"mode": "report"})}, web,
+			apply.Policies{Drift: apply.DriftPolicy{Mode: apply.DriftReport}}},
+		{"drift rules: mode and ignored fields of matching objects", []appfile.Policy{pol(TypeDrift, map[string]any{"mode": "correct", "rules": []any{
+			rule(map[string]any{"resourceTypes": list("Deployment")}, map[string]any{"mode": "report", "ignoreFields": list("spec.replicas")}),
+			rule(map[string]any{"componentNames": list("web")}, map[string]any{"mode": "ignore"}),
+			rule(map[string]any{"resourceTypes": list("Ingress")}, map[string]any{"ignoreFields": list("spec.rules")}),
+		}})}, web, apply.Policies{Drift: apply.DriftPolicy{Mode: apply.DriftIgnore, IgnoreFields: []string{"spec.replicas"}}}},
+		{"drift rule not matching keeps the mode", []appfile.Policy{pol(TypeDrift, map[string]any{"rules": []any{
+			rule(map[string]any{"resourceTypes": list("Deployment")}, map[string]any{"mode": "report"}),
+		}})}, pvc, apply.Policies{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
