@@ -51,7 +51,7 @@ func TestLoadEachIsolatesBrokenFiles(t *testing.T) {
 		name: "a broken Appfile costs only its app",
 		fsys: withBroken(map[string]string{"apps/blog/Appfile": "name: blog\nservices:\n  cfg: [not, a, mapping]\n"}),
 		want: loadedView{
-			Apps:   []string{"alpha@apps/pair.yml", "api@apps/api/app.yaml", "beta@apps/pair.yml", "shop@apps/shop/Appfile"},
+			Apps: []string{"alpha@apps/pair.yml", "api@apps/api/app.yaml", "beta@apps/pair.yml", "shop@apps/shop/Appfile"},
 			Errors: []string{
 				`apps/blog/Appfile:3:3: component "cfg": type is required`,
 				`apps/blog/Appfile:3:8: service "cfg" must be a mapping, got a list`,
