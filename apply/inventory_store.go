@@ -1,13 +1,17 @@
 package apply
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -46,6 +50,55 @@ func (m *Manager) ReadInventory(ctx context.Context, app, env string) (*inventor
 		return nil, fmt.Errorf("inventory ConfigMap/%s/%s names app %q env %q, not app %q env %q", ns, name, inv.App, inv.Env, app, env)
 	}
 	return inv, nil
+}
+
+// inventoryPageSize bounds the ConfigMaps one page of ListInventories
+// holds: inventories can be large.
+const inventoryPageSize = 100
+
+// ListInventories returns every inventory in the inventory namespace,
+// sorted by app and env, reading them a page at a time. ConfigMaps that
+// do not decode (over the size bounds, corrupt) are left out and their
+// errors joined into the error, which comes with the inventories that
+// did decode; a failed LIST returns what the pages before it held.
+func (m *Manager) ListInventories(ctx context.Context) ([]*inventory.Inventory, error) {
+	ns := m.opts.InventoryNamespace
+	sel := inventory.LabelManagedBy + "=carina," + inventory.LabelInvApp + "," + inventory.LabelInvEnv
+	opts := metav1.ListOptions{LabelSelector: sel, Limit: inventoryPageSize}
+	var out []*inventory.Inventory
+	var errs []error
+	for {
+		var page *unstructured.UnstructuredList
+		err := m.retry(ctx, func() error {
+			var err error
+			page, err = m.dyn.Resource(configMapGVR).Namespace(ns).List(ctx, opts)
+			return err
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("inventory ConfigMaps in %s: list failed: %w", ns, err))
+			break
+		}
+		for _, u := range page.Items {
+			var cm corev1.ConfigMap
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cm); err != nil {
+				errs = append(errs, fmt.Errorf("inventory ConfigMap/%s/%s: %w", ns, u.GetName(), err))
+				continue
+			}
+			inv, err := inventory.FromConfigMap(&cm, m.opts.Inventory)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, inv)
+		}
+		if opts.Continue = page.GetContinue(); opts.Continue == "" {
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b *inventory.Inventory) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Env, b.Env))
+	})
+	return out, errors.Join(errs...)
 }
 
 // UpdateInventory reads the inventory of (app, env), lets fn change it
