@@ -114,6 +114,11 @@ func setDefaults(c *Config) {
 	orDefault(&rl.MaxOutputBytes, DefaultRenderBytes)
 	orDefault(&rl.WorkerMemory, DefaultRenderMemory)
 	orDefault(&rl.Workers, runtime.NumCPU())
+	for i := range c.Sources.Apps {
+		if c.Sources.Apps[i].Prune == nil {
+			c.Sources.Apps[i].Prune = new(true)
+		}
+	}
 	for i := range c.Clusters {
 		if s := c.Clusters[i].Secret; s != nil {
 			orDefault(&s.Key, DefaultSecretKey)

@@ -23,7 +23,7 @@ func TestParseFullFile(t *testing.T) {
 		Sources: Sources{
 			Apps: []Source{{
 				Name: "shop", URL: "https://git.example.com/acme/shop.git", Branch: "main", Path: "apps",
-				Definitions: "defs", Interval: 30 * time.Second,
+				Definitions: "defs", Interval: 30 * time.Second, Prune: new(false),
 				Auth: Auth{Username: "carina", PasswordFile: "/etc/carina/git/password"},
 			}},
 			Capabilities: []Source{{
@@ -85,6 +85,9 @@ clusters: [{name: staging, kubeconfig: {file: /kube/config}}]
 	if !got.LeaderElection.On() {
 		t.Error("leader election is off by default, want on")
 	}
+	if p := got.Sources.Apps[0].Prune; p == nil || !*p || !got.Sources.Apps[0].Prunes() {
+		t.Errorf("sources.apps[0].prune = %v, want true by default", p)
+	}
 }
 
 // TestParseReportsEveryProblemWithPosition checks each bad input gives
@@ -133,6 +136,13 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 				`f.yaml:15:3: server.debugAddr: address "0.0.0.0:6060" must be a loopback host:port, like 127.0.0.1:6060`,
 				`f.yaml:16:9: server.api.allowWrites: writes need a bearer token (tokenFile or tokenEnv)`,
 			},
+		},
+		{
+			name: "prune on a capability source",
+			in: "sources:\n  apps: [{name: demo, url: \"https://git.example.com/demo.git\", prune: false}]\n" +
+				"  capabilities:\n    - name: defs\n      url: https://git.example.com/defs.git\n      prune: true\n" +
+				"clusters: [{name: c1, inCluster: true}]\n",
+			want: []string{`f.yaml:6:7: sources.capabilities[0].prune: prune applies to application sources only`},
 		},
 		{
 			name: "nothing configured",

@@ -62,7 +62,15 @@ type Source struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// Auth names where credentials live (files or environment variables).
 	Auth Auth `yaml:"auth"`
+	// Prune, for an app source, deletes the objects and inventories of an
+	// application (or environment) that leaves the source; true by
+	// default. With false they stay in the clusters, unmanaged.
+	Prune *bool `yaml:"prune"`
 }
+
+// Prunes reports whether the source prunes removed applications: Prune,
+// true when unset.
+func (s Source) Prunes() bool { return s.Prune == nil || *s.Prune }
 
 // Auth names credential files and environment variables; never values.
 type Auth struct {

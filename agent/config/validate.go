@@ -84,6 +84,9 @@ func (v *validator) sources(c *Config) {
 			if s.Definitions != "" && !insideRepo(s.Definitions) {
 				v.addf(p+".definitions", "path %q must stay inside the repository", s.Definitions)
 			}
+			if list == "capabilities" && s.Prune != nil {
+				v.addf(p+".prune", "prune applies to application sources only")
+			}
 		}
 	}
 	check("apps", c.Sources.Apps)
