@@ -1,4 +1,31 @@
-// Package drift watches the objects of every inventory, compares them with
-// the last applied intent, classifies each change and corrects or reports it
-// according to the environment's drift policy.
+// Package drift watches the objects Carina applied and tells when the
+// live cluster no longer matches the last applied intent.
+//
+// A Watcher serves one cluster. The agent tells it the intent of each
+// (app, env) after every successful apply (Track), pauses it while an
+// apply runs (Pause) and drops it when the intent is gone (Forget). The
+// Watcher keeps one watch per resource type that some intent has, with
+// the label selector of Carina's objects, so steady state costs no
+// request beyond the watch streams and keeps no copy of the objects.
+//
+// Each change is classified:
+//
+//   - changed only in fields Carina does not own (status, a label
+//     someone added, a field an HPA owns): not drift, nothing happens;
+//   - Modified: a field the intent sets has another value;
+//   - Deleted: the object is gone (or no longer carries Carina's labels
+//     and cannot be found);
+//   - Resolved: an object reported before is back in line.
+//
+// The first check is local: Carina's managedFields entry still names
+// every field of the intent with the intended values (apply.Unchanged).
+// Only when that cannot be proven is the server asked (a GET, a forced
+// dry-run), so events from controllers updating status cost nothing.
+//
+// Contests decides what to do about a drifted object that the policy
+// says to correct: correct it now, or, when another controller keeps
+// undoing the corrections, report it as contested and back off.
+//
+// The package returns data (Findings, Decisions) and never logs; the
+// agent records metrics, status and events and performs corrections.
 package drift

@@ -1,0 +1,386 @@
+package drift
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/workqueue"
+
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/inventory"
+)
+
+// Comparer is what the Watcher needs of the apply engine; *apply.Manager
+// implements it.
+type Comparer interface {
+	Mapping(gvk schema.GroupVersionKind) (*meta.RESTMapping, error)
+	Live(ctx context.Context, obj apply.Object) (*unstructured.Unstructured, error)
+	Unchanged(obj apply.Object, live *unstructured.Unstructured) bool
+	WouldChange(ctx context.Context, obj apply.Object, live *unstructured.Unstructured) (bool, error)
+}
+
+var _ Comparer = (*apply.Manager)(nil)
+
+// Options configure a Watcher.
+type Options struct {
+	// Cluster names the cluster in findings.
+	Cluster string
+	// Workers bound the confirmations (GET, dry-run) in flight.
+	Workers int
+	// OnFinding receives each finding. It is called from the Watcher's
+	// goroutines and must not block for long.
+	OnFinding func(Finding)
+	// OnError receives errors of watches and confirmations (a kind that
+	// cannot be listed, a dry-run that failed); nil drops them.
+	OnError func(error)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultOptions: 4 workers.
+func DefaultOptions() Options { return Options{Workers: 4} }
+
+type envKey struct{ app, env string }
+
+// objKey is one object of one (app, env).
+type objKey struct {
+	envKey
+	id string // inventory.ID.Key()
+}
+
+// observation is the newest event of an object: its live state, or gone.
+type observation struct {
+	live *unstructured.Unstructured
+	gone bool
+}
+
+// intent is the last applied set of one (app, env).
+type intent struct {
+	objs map[string]*apply.Object // by ID key; drift mode ignore and read-only left out
+	gvr  map[string]schema.GroupVersionResource
+	// paused: an apply is running; events wait in pending until Track.
+	paused  bool
+	pending map[string]observation
+}
+
+// Watcher watches the objects of the tracked intents in one cluster.
+// Build it with NewWatcher, start it with Run.
+type Watcher struct {
+	opts Options
+	dyn  dynamic.Interface
+	cmp  Comparer
+
+	mu        sync.Mutex
+	intents   map[envKey]*intent
+	watching  map[schema.GroupVersionResource]*store
+	reported  map[objKey]Reason // objects last reported Modified or Deleted
+	latest    map[objKey]observation
+	runCtx    context.Context // set by Run; watches start under it
+	toStart   []*store        // watches asked for before Run
+	queue     workqueue.TypedRateLimitingInterface[objKey]
+	listeners sync.WaitGroup
+}
+
+// NewWatcher returns a Watcher of the cluster that dyn talks to.
+func NewWatcher(dyn dynamic.Interface, cmp Comparer, opts Options) *Watcher {
+	if opts.Workers < 1 {
+		opts.Workers = 1
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	limiter := workqueue.NewTypedItemExponentialFailureRateLimiter[objKey](100*time.Millisecond, 30*time.Second)
+	return &Watcher{
+		opts: opts, dyn: dyn, cmp: cmp,
+		intents: map[envKey]*intent{}, watching: map[schema.GroupVersionResource]*store{},
+		reported: map[objKey]Reason{}, latest: map[objKey]observation{},
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[objKey]{Name: "carina-drift-" + opts.Cluster}),
+	}
+}
+
+// Run watches and confirms until ctx ends.
+func (w *Watcher) Run(ctx context.Context) {
+	w.mu.Lock()
+	w.runCtx = ctx
+	start := w.toStart
+	w.toStart = nil
+	w.mu.Unlock()
+	for _, s := range start {
+		w.startWatch(ctx, s)
+	}
+	var wg sync.WaitGroup
+	for range w.opts.Workers {
+		wg.Go(func() {
+			for w.processNext(ctx) {
+			}
+		})
+	}
+	<-ctx.Done()
+	w.queue.ShutDown()
+	wg.Wait()
+	w.listeners.Wait()
+}
+
+// Pause holds the findings of (app, env) while an apply changes its
+// objects: events wait until Track says what the intent is.
+func (w *Watcher) Pause(app, env string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := envKey{app, env}
+	in := w.intents[k]
+	if in == nil {
+		in = &intent{}
+		w.intents[k] = in
+	}
+	if !in.paused {
+		in.paused, in.pending = true, map[string]observation{}
+	}
+}
+
+// Track makes set the intent of its (app, env), right after an apply
+// made it live, and resumes it. Events that arrived while it was paused
+// are checked against it, and so are the objects reported drifted
+// before. It returns the first kind it cannot watch; the others are
+// watched all the same.
+func (w *Watcher) Track(set *apply.Set) error {
+	k := envKey{set.App, set.Env}
+	in := &intent{objs: map[string]*apply.Object{}, gvr: map[string]schema.GroupVersionResource{}}
+	var errs []error
+	var starts []*store
+	for i := range set.Objects {
+		o := &set.Objects[i]
+		if o.Policies.ReadOnly || o.Policies.Drift.Mode == apply.DriftIgnore {
+			continue
+		}
+		mp, err := w.cmp.Mapping(o.Obj.GroupVersionKind())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		id := inventory.IDOf(o.Obj).Key()
+		in.objs[id], in.gvr[id] = o, mp.Resource
+		if s := w.watch(mp.Resource); s != nil {
+			starts = append(starts, s)
+		}
+	}
+	w.mu.Lock()
+	old := w.intents[k]
+	w.intents[k] = in
+	var recheck []objKey
+	if old != nil {
+		for id, ob := range old.pending {
+			if in.objs[id] != nil {
+				ok := objKey{k, id}
+				w.latest[ok] = ob
+				recheck = append(recheck, ok)
+			}
+		}
+	}
+	for ok := range w.reported {
+		if ok.envKey != k {
+			continue
+		}
+		if in.objs[ok.id] == nil {
+			delete(w.reported, ok)
+			continue
+		}
+		if _, seen := w.latest[ok]; !seen {
+			w.latest[ok] = observation{gone: true} // unknown: read it
+		}
+		recheck = append(recheck, ok)
+	}
+	ctx := w.runCtx
+	if ctx == nil {
+		w.toStart = append(w.toStart, starts...)
+		starts = nil
+	}
+	w.mu.Unlock()
+	for _, s := range starts {
+		w.startWatch(ctx, s)
+	}
+	for _, ok := range recheck {
+		w.queue.Add(ok)
+	}
+	return errors.Join(errs...)
+}
+
+// Forget drops the intent of (app, env): its objects are not watched
+// for drift until the next Track.
+func (w *Watcher) Forget(app, env string) {
+	k := envKey{app, env}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.intents, k)
+	for ok := range w.reported {
+		if ok.envKey == k {
+			delete(w.reported, ok)
+		}
+	}
+}
+
+// watch returns a new store for gvr when nothing watches it yet.
+func (w *Watcher) watch(gvr schema.GroupVersionResource) *store {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.watching[gvr] != nil {
+		return nil
+	}
+	s := &store{w: w, gvr: gvr}
+	w.watching[gvr] = s
+	return s
+}
+
+// observe takes one event of a watched object (from a watch goroutine).
+// What is provably unchanged and was not reported is dropped at once;
+// the rest is queued for a confirmation.
+func (w *Watcher) observe(u *unstructured.Unstructured, gone bool) {
+	labels := u.GetLabels()
+	k := envKey{labels[apply.LabelApp], labels[apply.LabelEnv]}
+	if k.app == "" {
+		return
+	}
+	id := inventory.IDOf(u).Key()
+	w.mu.Lock()
+	in := w.intents[k]
+	if in == nil {
+		w.mu.Unlock()
+		return
+	}
+	if in.paused {
+		in.pending[id] = observation{live: u, gone: gone}
+		w.mu.Unlock()
+		return
+	}
+	obj := in.objs[id]
+	ok := objKey{k, id}
+	_, reported := w.reported[ok]
+	w.mu.Unlock()
+	if obj == nil || (!gone && !reported && w.cmp.Unchanged(*obj, u)) {
+		return
+	}
+	w.mu.Lock()
+	w.latest[ok] = observation{live: u, gone: gone}
+	w.mu.Unlock()
+	w.queue.Add(ok)
+}
+
+// missing reports the tracked objects of gvr that a full list did not
+// return: they are gone, or no longer carry Carina's labels.
+func (w *Watcher) missing(gvr schema.GroupVersionResource, listed map[objKey]bool) {
+	var gone []objKey
+	w.mu.Lock()
+	for k, in := range w.intents {
+		for id, r := range in.gvr {
+			ok := objKey{k, id}
+			if r != gvr || listed[ok] {
+				continue
+			}
+			if in.paused {
+				in.pending[id] = observation{gone: true}
+				continue
+			}
+			w.latest[ok] = observation{gone: true}
+			gone = append(gone, ok)
+		}
+	}
+	w.mu.Unlock()
+	for _, ok := range gone {
+		w.queue.Add(ok)
+	}
+}
+
+func (w *Watcher) processNext(ctx context.Context) bool {
+	ok, shutdown := w.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer w.queue.Done(ok)
+	if err := w.check(ctx, ok); err != nil && ctx.Err() == nil {
+		if w.opts.OnError != nil {
+			w.opts.OnError(fmt.Errorf("drift check of %s in app %s env %s: %w", ok.id, ok.app, ok.env, err))
+		}
+		if w.queue.NumRequeues(ok) < 5 {
+			w.queue.AddRateLimited(ok)
+			return true
+		}
+	}
+	w.queue.Forget(ok)
+	return true
+}
+
+// check confirms one queued object with the server and reports a change
+// of its drift state.
+func (w *Watcher) check(ctx context.Context, ok objKey) error {
+	w.mu.Lock()
+	ob, queued := w.latest[ok]
+	delete(w.latest, ok)
+	in := w.intents[ok.envKey]
+	var obj *apply.Object
+	if in != nil && !in.paused {
+		obj = in.objs[ok.id]
+	}
+	if in != nil && in.paused && queued {
+		in.pending[ok.id] = ob
+	}
+	w.mu.Unlock()
+	if obj == nil || !queued {
+		return nil
+	}
+	live := ob.live
+	if ob.gone {
+		var err error
+		if live, err = w.cmp.Live(ctx, *obj); err != nil {
+			return err
+		}
+	}
+	reason := Deleted
+	if live != nil {
+		changed, err := w.cmp.WouldChange(ctx, *obj, live)
+		if err != nil {
+			return err
+		}
+		reason = Modified
+		if !changed {
+			reason = Resolved
+		}
+	}
+	w.report(ok, obj, reason)
+	return nil
+}
+
+// report sends a finding when the object's state changed: a new or
+// different drift, or the end of one.
+func (w *Watcher) report(ok objKey, obj *apply.Object, reason Reason) {
+	w.mu.Lock()
+	prev, was := w.reported[ok]
+	in := w.intents[ok.envKey]
+	current := in != nil && !in.paused && in.objs[ok.id] == obj
+	switch {
+	case !current, reason == Resolved && !was, reason != Resolved && prev == reason:
+		w.mu.Unlock()
+		return
+	case reason == Resolved:
+		delete(w.reported, ok)
+	default:
+		w.reported[ok] = reason
+	}
+	w.mu.Unlock()
+	if w.opts.OnFinding == nil {
+		return
+	}
+	mode := obj.Policies.Drift.Mode
+	if mode == "" {
+		mode = apply.DriftCorrect
+	}
+	w.opts.OnFinding(Finding{
+		Cluster: w.opts.Cluster, App: ok.app, Env: ok.env, ID: inventory.IDOf(obj.Obj), Component: obj.Component,
+		Mode: mode, Reason: reason, Seen: w.opts.Now(),
+	})
+}
