@@ -201,20 +201,53 @@ func contains(list []string, s string) bool {
 // Policies returns the policies that act on apply for an environment: the
 // application's policies of the types above and those its deploy step
 // names, once each by name.
+//
+// A drift policy is per environment: one that a deploy step names acts
+// only on the environments of the steps naming it, and one that no step
+// names acts on every environment.
 func Policies(app *appfile.Application, env appfile.Environment) []appfile.Policy {
 	seen := map[string]bool{}
+	named := namedBySteps(app)
 	var out []appfile.Policy
-	for _, list := range [][]appfile.Policy{app.Policies, env.Policies} {
+	for i, list := range [][]appfile.Policy{app.Policies, env.Policies} {
 		for _, p := range list {
 			switch p.Type {
-			case TypeApplyOnce, TypeGarbageCollect, TypeReadOnly, TypeSharedResource, TypeTakeOver, TypeResourceUpdate:
-				if !seen[p.Name] {
-					seen[p.Name] = true
-					out = append(out, p)
+			case TypeDrift:
+				if i == 0 && named[p.Name] {
+					continue
 				}
+			case TypeApplyOnce, TypeGarbageCollect, TypeReadOnly, TypeSharedResource, TypeTakeOver, TypeResourceUpdate:
+			default:
+				continue
+			}
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				out = append(out, p)
 			}
 		}
 	}
+	return out
+}
+
+// namedBySteps returns the policy names that the deploy steps of app's
+// workflow name.
+func namedBySteps(app *appfile.Application) map[string]bool {
+	out := map[string]bool{}
+	if app.Workflow == nil {
+		return out
+	}
+	var walk func(steps []appfile.WorkflowStep)
+	walk = func(steps []appfile.WorkflowStep) {
+		for _, s := range steps {
+			if s.Type == "deploy" {
+				for _, n := range stringList(s.Properties["policies"]) {
+					out[n] = true
+				}
+			}
+			walk(s.SubSteps)
+		}
+	}
+	walk(app.Workflow.Steps)
 	return out
 }
 

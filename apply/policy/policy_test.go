@@ -120,3 +120,38 @@ func TestSet(t *testing.T) {
 		t.Errorf("Policies: %v, want only take-over once", got)
 	}
 }
+
+// TestDriftPolicyIsPerEnvironment: a drift policy a deploy step names
+// acts on that step's environment only; one no step names acts on all.
+func TestDriftPolicyIsPerEnvironment(t *testing.T) {
+	app := &appfile.Application{
+		Policies: []appfile.Policy{
+			pol(TypeDrift, map[string]any{"mode": "report"}),
+			{Name: "prod-drift", Type: TypeDrift, Properties: map[string]any{"mode": "ignore"}},
+		},
+		Workflow: &appfile.Workflow{Steps: []appfile.WorkflowStep{
+			{Name: "staging", Type: "deploy", Properties: map[string]any{"policies": list("staging")}},
+			{Name: "group", Type: "step-group", SubSteps: []appfile.WorkflowStep{
+				{Name: "prod", Type: "deploy", Properties: map[string]any{"policies": list("prod", "prod-drift")}},
+			}},
+		}},
+	}
+	staging := appfile.Environment{Name: "staging"}
+	prod := appfile.Environment{Name: "prod", Policies: []appfile.Policy{app.Policies[1]}}
+	names := func(ps []appfile.Policy) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.Name)
+		}
+		return out
+	}
+	if diff := cmp.Diff([]string{TypeDrift}, names(Policies(app, staging))); diff != "" {
+		t.Errorf("staging (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{TypeDrift, "prod-drift"}, names(Policies(app, prod))); diff != "" {
+		t.Errorf("prod (-want +got):\n%s", diff)
+	}
+	if got := Resolve(Policies(app, prod), Target{Kind: "Deployment"}).Drift.Mode; got != apply.DriftIgnore {
+		t.Errorf("prod drift mode %q, want ignore (the step's policy comes last)", got)
+	}
+}
