@@ -16,6 +16,7 @@ import (
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/metrics"
 	"github.com/carina-gitops/carina/capabilities"
+	"github.com/carina-gitops/carina/drift"
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/source"
 	"github.com/carina-gitops/carina/source/webhook"
@@ -75,6 +76,11 @@ type Agent struct {
 
 	hookQueue *webhook.Queue
 
+	// watchers find drift per cluster (Run builds them); contests
+	// remember the corrections of each object.
+	watchers map[string]*drift.Watcher
+	contests *drift.Contests
+
 	renders   atomic.Int64
 	firstSnap atomic.Bool
 	reachable atomic.Bool
@@ -92,6 +98,7 @@ func New(opts Options) (*Agent, error) {
 		fetcher: opts.Fetcher, httpClient: opts.HTTPClient, now: opts.Now,
 		store: newStore(cfg.Reconcile.History), desired: map[string]*desiredApp{}, srcs: map[string]*sourceState{},
 		capCache: capabilities.NewCache(capabilities.DefaultCacheOptions()),
+		contests: drift.NewContests(drift.DefaultContestOptions()),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

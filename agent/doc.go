@@ -25,7 +25,7 @@
 //	cfg, err := config.Load("carina.yaml")
 //	clusters, err := agent.BuildClusters(ctx, cfg)
 //	a, err := agent.New(agent.Options{Config: cfg, Logger: log, Targets: clusters.Targets})
-//	err = a.Run(ctx, agent.RunOptions{Clients: clusters.Clients})
+//	err = a.Run(ctx, agent.RunOptions{Clients: clusters.Clients, REST: clusters.REST})
 //
 // docs/agent.md describes the configuration, the loop and the API.
 package agent

@@ -139,7 +139,7 @@ func startAgent(t testing.TB, cfg *config.Config) *running {
 	r := &running{a: a, addr: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1),
 		secret: []byte("hook-secret"), repo: cfg.Sources.Apps[0].URL}
 	r.client = &api.Client{BaseURL: r.addr, Token: "api-token"}
-	go func() { r.done <- a.Run(ctx, RunOptions{Clients: clusters.Clients, Listener: ln}) }()
+	go func() { r.done <- a.Run(ctx, RunOptions{Clients: clusters.Clients, REST: clusters.REST, Listener: ln}) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }

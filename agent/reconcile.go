@@ -34,6 +34,17 @@ type envRun struct {
 	start  time.Time
 	log    *slog.Logger
 	record api.Reconcile
+	// reason, when set, names what the reconcile did in its record.
+	reason string
+}
+
+// applyOptions are the agent's apply options: prune, create missing
+// namespaces, and force conflicts, because Git wins over a `kubectl
+// edit` (drift contests bound the fight with other controllers).
+func applyOptions() apply.ApplyOptions {
+	o := apply.DefaultApplyOptions()
+	o.Force = true
+	return o
 }
 
 // reconcileEnv runs the pipeline of one (app, env): gate → fast path →
@@ -50,14 +61,21 @@ func (a *Agent) reconcileEnv(ctx context.Context, app, env string) (time.Duratio
 	if !ok {
 		return 0, nil
 	}
-	gate, fast, inputs := r.observe(d)
+	ob := r.observe(d)
 	switch {
-	case gate != "":
-		r.finish(metrics.ResultSkipped, gate, nil, nil)
+	case ob.gate != "":
+		r.finish(metrics.ResultSkipped, ob.gate, nil, nil)
 		return 0, nil
-	case fast:
-		return r.fastPath(ctx, d)
+	case ob.fast && len(ob.due) > 0:
+		if err := r.correct(ctx, ob.set, ob.due); err != nil {
+			return 0, err
+		}
+		r.reason = "drift corrected"
+		return r.health(ctx, ob.set, e.Clusters, map[string]string{})
+	case ob.fast:
+		return r.fastPath(ctx, ob.set, e.Clusters)
 	}
+	inputs := ob.inputs
 	res, err := r.render(ctx, d, e)
 	if err != nil {
 		r.fail(err)
@@ -72,51 +90,60 @@ func (a *Agent) reconcileEnv(ctx context.Context, app, env string) (time.Duratio
 	return r.health(ctx, set, e.Clusters, changes)
 }
 
+// observation is what a reconcile found before doing anything.
+type observation struct {
+	// gate says why nothing may happen now (suspended, not released).
+	gate string
+	// fast: nothing a render reads changed since the last successful
+	// apply, whose set is set.
+	fast   bool
+	set    *apply.Set
+	inputs string
+	// due are the drifted objects to correct now, by cluster.
+	due map[string][]*driftEntry
+}
+
 // observe decides what this reconcile does: a gate (suspended, or not
-// released by the workflow yet), the fast path, or a full run.
-func (r *envRun) observe(d *desiredApp) (gate string, fast bool, inputs string) {
+// released by the workflow yet), drift corrections, the fast path, or a
+// full run. After a restart the last set is not known, so the first
+// reconcile is a full run: it writes nothing that did not change and it
+// tells the drift watcher what to compare with.
+func (r *envRun) observe(d *desiredApp) observation {
 	s := r.a.store
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ar := s.app(r.app)
 	er := ar.env(r.env)
-	inputs = d.Inputs[r.env]
+	ob := observation{inputs: d.Inputs[r.env], set: er.set}
 	switch {
 	case ar.suspended:
-		return "application is suspended", false, inputs
+		ob.gate = "application is suspended"
+		return ob
 	case er.released != d.Release:
-		return "waiting for the workflow to reach this environment", false, inputs
+		ob.gate = "waiting for the workflow to reach this environment"
+		return ob
 	}
-	fast = !er.force && er.applied && er.inputs == inputs && er.lastError == nil
+	ob.fast = !er.force && er.applied && er.inputs == ob.inputs && er.lastError == nil && er.set != nil
 	er.force = false
-	return "", fast, inputs
+	if ob.fast {
+		ob.due = r.a.dueCorrections(r.app, r.env, er, r.a.now())
+	}
+	return ob
 }
 
 // fastPath: nothing that a render reads changed and the last apply
 // succeeded, so nothing is rendered or applied. Health is looked at only
-// while it is not settled.
-func (r *envRun) fastPath(ctx context.Context, d *desiredApp) (time.Duration, error) {
+// while it is not settled, on the objects the last apply sent.
+func (r *envRun) fastPath(ctx context.Context, set *apply.Set, clusters []string) (time.Duration, error) {
 	s := r.a.store
 	s.mu.Lock()
-	er := s.app(r.app).env(r.env)
-	h, set := er.health, er.set
+	h := s.app(r.app).env(r.env).health
 	s.mu.Unlock()
 	if h == api.HealthHealthy || h == api.HealthDegraded {
 		r.finish(metrics.ResultSkipped, "unchanged", nil, nil)
 		return 0, nil
 	}
-	// Health is not settled: watch what the last apply sent (the inputs
-	// are the same), or, after a restart, render again (no writes).
-	e, _ := d.env(r.env)
-	if set == nil {
-		res, err := r.render(ctx, d, e)
-		if err != nil {
-			r.fail(err)
-			return 0, err
-		}
-		set = policy.Set(res, d.App, e, d.Snapshot.Commit)
-	}
-	return r.health(ctx, set, e.Clusters, nil)
+	return r.health(ctx, set, clusters, nil)
 }
 
 func (r *envRun) render(ctx context.Context, d *desiredApp, e appfile.Environment) (*render.Result, error) {
@@ -146,7 +173,13 @@ func (r *envRun) apply(ctx context.Context, clusters []string, set *apply.Set, i
 			errs = append(errs, err)
 			continue
 		}
-		cs, err := t.Apply(ctx, set, apply.DefaultApplyOptions())
+		r.a.driftPause(c, r.app, r.env)
+		cs, err := t.Apply(ctx, set, applyOptions())
+		if err != nil {
+			r.a.driftTrack(c, r.app, r.env, nil)
+		} else {
+			r.a.driftTrack(c, r.app, r.env, set)
+		}
 		if cs != nil {
 			for _, en := range cs.Entries {
 				changes[en.ID.String()] = string(en.Action)
@@ -210,9 +243,13 @@ func (r *envRun) health(ctx context.Context, set *apply.Set, clusters []string, 
 		return 0, err
 	}
 	h := rollup(all)
-	reason := "applied"
-	if changes == nil {
+	reason := r.reason
+	switch {
+	case reason != "":
+	case changes == nil:
 		reason = "health checked"
+	default:
+		reason = "applied"
 	}
 	r.finish(metrics.ResultSuccess, reason, all, &h)
 	r.a.enqueueWorkflow(r.app)

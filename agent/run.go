@@ -89,6 +89,9 @@ func BuildClusters(ctx context.Context, cfg *config.Config) (*Clusters, error) {
 type RunOptions struct {
 	// Clients are the cluster clients (leader election, readiness).
 	Clients map[string]kubernetes.Interface
+	// REST are the clusters' configs; the drift watchers use them. Nil
+	// runs without drift detection.
+	REST map[string]*rest.Config
 	// Listener serves the API; nil listens on Config.Server.Listen.
 	Listener net.Listener
 	// DebugAddr serves pprof on loopback when set.
@@ -108,6 +111,9 @@ type RunOptions struct {
 func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 	handler, err := a.handler(opts)
 	if err != nil {
+		return err
+	}
+	if err := a.buildWatchers(opts.REST); err != nil {
 		return err
 	}
 	ln := opts.Listener
@@ -163,6 +169,7 @@ func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interfac
 		a.log.Info("leading: reconciling")
 		var wg sync.WaitGroup
 		wg.Go(func() { a.resyncLoop(ctx) })
+		wg.Go(func() { a.runWatchers(ctx) })
 		a.requeueAll()
 		a.runWorkers(ctx)
 		wg.Wait()

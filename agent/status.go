@@ -48,6 +48,8 @@ type envRecord struct {
 	released string
 	// force makes the next reconcile skip the fast path.
 	force bool
+	// drift are the objects found drifted, by drift.Finding.Key.
+	drift map[string]*driftEntry
 }
 
 // store holds every record; one mutex guards it all.
@@ -75,10 +77,19 @@ func (s *store) app(name string) *appRecord {
 func (a *appRecord) env(name string) *envRecord {
 	e, ok := a.envs[name]
 	if !ok {
-		e = &envRecord{sync: api.SyncUnknown, health: api.HealthUnknown, actions: map[string]string{}}
+		e = &envRecord{sync: api.SyncUnknown, health: api.HealthUnknown, actions: map[string]string{}, drift: map[string]*driftEntry{}}
 		a.envs[name] = e
 	}
 	return e
+}
+
+// syncStatus is the env's sync as the API shows it: a Synced env with
+// drifted objects is OutOfSync.
+func (e *envRecord) syncStatus() api.Sync {
+	if e.sync == api.SyncSynced && len(e.drift) > 0 {
+		return api.SyncOutOfSync
+	}
+	return e.sync
 }
 
 // addHistory puts r first and keeps the newest n.
@@ -108,7 +119,7 @@ func (s *store) Apps() []api.AppSummary {
 		for _, en := range a.envOrder {
 			e := a.envs[en]
 			sum.Envs = append(sum.Envs, api.EnvSummary{Name: en, Clusters: e.clusters, Namespace: e.namespace,
-				Revision: e.revision, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile})
+				Revision: e.revision, Sync: e.syncStatus(), Health: e.health, LastReconcile: e.lastReconcile, Drifted: len(e.drift)})
 		}
 		out = append(out, sum)
 	}
@@ -145,8 +156,8 @@ func (s *store) Env(app, env string) (api.EnvStatus, bool) {
 func (a *appRecord) envStatus(name string) api.EnvStatus {
 	e := a.envs[name]
 	out := api.EnvStatus{App: a.name, Name: name, Clusters: e.clusters, Namespace: e.namespace, Revision: e.revision,
-		Digest: e.digest, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile, LastError: e.lastError,
-		History: slices.Clone(e.history), Workflow: stepStatuses(a.plan.Steps, a.wf)}
+		Digest: e.digest, Sync: e.syncStatus(), Health: e.health, LastReconcile: e.lastReconcile, LastError: e.lastError,
+		Drift: e.driftStatuses(), History: slices.Clone(e.history), Workflow: stepStatuses(a.plan.Steps, a.wf)}
 	byComp := map[string]*api.ComponentStatus{}
 	var comps []string
 	for _, o := range e.objects {

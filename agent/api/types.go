@@ -57,6 +57,8 @@ type EnvSummary struct {
 	Sync          Sync      `json:"sync"`
 	Health        Health    `json:"health"`
 	LastReconcile time.Time `json:"lastReconcile,omitzero"`
+	// Drifted counts the objects that drifted and are not corrected yet.
+	Drifted int `json:"drifted,omitempty"`
 }
 
 // AppStatus is GET /api/v1/apps/{app}.
@@ -92,8 +94,37 @@ type EnvStatus struct {
 	Workflow      []StepStatus      `json:"workflow,omitempty"`
 	LastReconcile time.Time         `json:"lastReconcile,omitzero"`
 	LastError     *ErrorStatus      `json:"lastError,omitempty"`
+	// Drift are the objects whose live state left the last applied one
+	// and that are not corrected yet.
+	Drift []DriftStatus `json:"drift,omitempty"`
 	// History is the last reconciles, newest first.
 	History []Reconcile `json:"history,omitempty"`
+}
+
+// DriftState is what is happening to a drifted object.
+type DriftState string
+
+// Drift states.
+const (
+	DriftCorrecting DriftState = "Correcting" // a correction is due or running
+	DriftContested  DriftState = "Contested"  // something keeps undoing corrections; held off
+	DriftReported   DriftState = "Reported"   // the drift policy says report only
+)
+
+// DriftStatus is one drifted object.
+type DriftStatus struct {
+	Cluster   string `json:"cluster"`
+	Component string `json:"component,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Reason is modified or deleted.
+	Reason string     `json:"reason"`
+	State  DriftState `json:"state"`
+	// Since is when the drift was found; RetryAt when a contested object
+	// is corrected again.
+	Since   time.Time `json:"since"`
+	RetryAt time.Time `json:"retryAt,omitzero"`
 }
 
 // ComponentStatus is the health of one component's objects.

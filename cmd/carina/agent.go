@@ -87,7 +87,7 @@ func runAgent(cmd *cobra.Command, cfg *config.Config, f agentFlags) error {
 	if debug == "" {
 		debug = cfg.Server.DebugAddr
 	}
-	return a.Run(ctx, agent.RunOptions{Clients: clusters.Clients, DebugAddr: debug})
+	return a.Run(ctx, agent.RunOptions{Clients: clusters.Clients, REST: clusters.REST, DebugAddr: debug})
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

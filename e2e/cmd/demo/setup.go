@@ -174,7 +174,7 @@ func (d *demo) startAgent(ctx context.Context) (func(), error) {
 	d.agentURL = "http://" + ln.Addr().String()
 	d.client = &api.Client{BaseURL: d.agentURL, Token: token}
 	done := make(chan error, 1)
-	go func() { done <- a.Run(actx, agent.RunOptions{Clients: clusters.Clients, Listener: ln}) }()
+	go func() { done <- a.Run(actx, agent.RunOptions{Clients: clusters.Clients, REST: clusters.REST, Listener: ln}) }()
 	d.say("==> agent running in process: API %s, config %s", d.agentURL, d.cfgPath)
 	return func() {
 		cancel()

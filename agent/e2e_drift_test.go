@@ -1,0 +1,184 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/carina-gitops/carina/agent/api"
+)
+
+// driftAppfile has two ConfigMaps: cfg is corrected, note (by a rule of
+// the drift policy) only reported.
+func driftAppfile(app, ns, greeting string) string {
+	return fmt.Sprintf(`name: %[1]s
+namespace: %[2]s
+services:
+  cfg:
+    type: k8s-objects
+    objects:
+      - {apiVersion: v1, kind: ConfigMap, metadata: {name: cfg}, data: {greeting: %[3]s}}
+      - {apiVersion: v1, kind: ConfigMap, metadata: {name: note}, data: {greeting: %[3]s}}
+policies:
+  - name: drift
+    type: drift
+    properties:
+      rules:
+        - {selector: {resourceNames: [note]}, mode: report}
+`, app, ns, greeting)
+}
+
+// edit changes a ConfigMap's greeting as `kubectl edit` does: an Update
+// by another field manager.
+func edit(ctx context.Context, cs kubernetes.Interface, ns, name, greeting string) error {
+	cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	cm.Data["greeting"] = greeting
+	_, err = cs.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "kubectl-edit"})
+	return err
+}
+
+// metricValue reads one sample of the agent's metrics; 0 when absent.
+func metricValue(t *testing.T, r *running, name, labels string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{` + labels + `\} (\S+)$`)
+	m := re.FindStringSubmatch(r.metrics(t))
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func driftOf(st api.EnvStatus, name string) *api.DriftStatus {
+	for i := range st.Drift {
+		if st.Drift[i].Name == name {
+			return &st.Drift[i]
+		}
+	}
+	return nil
+}
+
+// TestDriftIsCorrectedReportedAndContested: a kubectl edit and a
+// deletion are undone within a second; a report-mode object stays as
+// edited and shows in status and metrics; an object another writer keeps
+// changing becomes contested and is left alone; the next commit brings
+// the reported object back.
+func TestDriftIsCorrectedReportedAndContested(t *testing.T) {
+	_, cs := needCluster(t)
+	ns := testNS("drift")
+	app := ns + "-app"
+	createNamespaces(t, cs, ns)
+	repo := newGitRepo(t)
+	repo.commit("app", map[string]string{app + "/Appfile": driftAppfile(app, ns, "v1")})
+	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
+	eventually(t, 30*time.Second, "app healthy", healthyEnv(r, app, "default"))
+	ctx := t.Context()
+	lbl := fmt.Sprintf(`app="%s",cluster="local",env="default",kind="ConfigMap",reason="%s"`, app, "%s")
+
+	// A kubectl edit is undone.
+	t0 := time.Now()
+	if err := edit(ctx, cs, ns, "cfg", "edited"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "edit undone", func() (bool, string) {
+		got := configMapData(t, cs, ns, "cfg")
+		return got == "v1", got
+	})
+	t.Logf("kubectl edit undone after %s", time.Since(t0).Round(time.Millisecond))
+	// A deletion is undone.
+	t0 = time.Now()
+	if err := cs.CoreV1().ConfigMaps(ns).Delete(ctx, "cfg", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "deletion undone", func() (bool, string) {
+		got := configMapData(t, cs, ns, "cfg")
+		return got == "v1", got
+	})
+	t.Logf("deletion undone after %s", time.Since(t0).Round(time.Millisecond))
+	eventually(t, 5*time.Second, "drift metrics", func() (bool, string) {
+		mod := metricValue(t, r, "carina_drift_detected_total", fmt.Sprintf(lbl, "modified"))
+		del := metricValue(t, r, "carina_drift_detected_total", fmt.Sprintf(lbl, "deleted"))
+		fixed := metricValue(t, r, "carina_drift_corrected_total", fmt.Sprintf(`app="%s",cluster="local",env="default",kind="ConfigMap"`, app))
+		return mod >= 1 && del >= 1 && fixed >= 2, fmt.Sprintf("modified %v deleted %v corrected %v", mod, del, fixed)
+	})
+	st := mustEnv(t, r, app, "default")
+	if len(st.History) == 0 || st.History[0].Reason != "drift corrected" {
+		t.Errorf("newest reconcile %+v, want a drift correction", st.History[:min(1, len(st.History))])
+	}
+
+	// Report mode: the edit stays, status and metrics say so.
+	if err := edit(ctx, cs, ns, "note", "by hand"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "note reported", func() (bool, string) {
+		st, err := r.env(app, "default")
+		if err != nil {
+			return false, err.Error()
+		}
+		d := driftOf(st, "note")
+		return d != nil && d.State == api.DriftReported && d.Reason == "modified" && st.Sync == api.SyncOutOfSync,
+			fmt.Sprintf("%s %+v", st.Sync, st.Drift)
+	})
+	drifted := `app="` + app + `",cluster="local",env="default",state="drifted"`
+	if v := metricValue(t, r, "carina_drift_objects", drifted); v != 1 {
+		t.Errorf("carina_drift_objects drifted = %v, want 1", v)
+	}
+	time.Sleep(time.Second)
+	if got := configMapData(t, cs, ns, "note"); got != "by hand" {
+		t.Errorf("report-mode object was changed back: %q", got)
+	}
+
+	// A fight: another writer keeps changing cfg.
+	fightCtx, stopFight := context.WithCancel(ctx)
+	defer stopFight()
+	go func() {
+		for fightCtx.Err() == nil {
+			_ = edit(fightCtx, cs, ns, "cfg", "theirs")
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	eventually(t, 20*time.Second, "cfg contested", func() (bool, string) {
+		st, err := r.env(app, "default")
+		if err != nil {
+			return false, err.Error()
+		}
+		d := driftOf(st, "cfg")
+		return d != nil && d.State == api.DriftContested && !d.RetryAt.IsZero(), fmt.Sprintf("%+v", st.Drift)
+	})
+	contested := `app="` + app + `",cluster="local",env="default",state="contested"`
+	if v := metricValue(t, r, "carina_drift_objects", contested); v != 1 {
+		t.Errorf("carina_drift_objects contested = %v, want 1", v)
+	}
+	corrected := metricValue(t, r, "carina_drift_corrected_total", fmt.Sprintf(`app="%s",cluster="local",env="default",kind="ConfigMap"`, app))
+	time.Sleep(2 * time.Second)
+	if now := metricValue(t, r, "carina_drift_corrected_total", fmt.Sprintf(`app="%s",cluster="local",env="default",kind="ConfigMap"`, app)); now != corrected {
+		t.Errorf("corrections went on while contested: %v -> %v", corrected, now)
+	}
+	stopFight()
+
+	// A new commit applies everything again: both objects are back in
+	// line and the drift list empties.
+	repo.commit("v2", map[string]string{app + "/Appfile": driftAppfile(app, ns, "v2")})
+	r.hook(t)
+	eventually(t, 20*time.Second, "v2 applied, no drift", func() (bool, string) {
+		st, err := r.env(app, "default")
+		if err != nil {
+			return false, err.Error()
+		}
+		cfg, note := configMapData(t, cs, ns, "cfg"), configMapData(t, cs, ns, "note")
+		return cfg == "v2" && note == "v2" && len(st.Drift) == 0 && st.Sync == api.SyncSynced,
+			fmt.Sprintf("cfg %s note %s %s %+v", cfg, note, st.Sync, st.Drift)
+	})
+}
