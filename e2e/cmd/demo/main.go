@@ -99,7 +99,7 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		d.resumeToProd,
 		d.commitAndWebhook,
 		d.promoteAgain,
-		d.showDriftNote,
+		d.undoEdit,
 		d.showStatusTable,
 	}
 	for _, step := range steps {

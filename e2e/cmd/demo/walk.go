@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -148,8 +149,37 @@ func (d *demo) promoteAgain(ctx context.Context) error {
 	return d.showProd(ctx, newImage)
 }
 
-func (d *demo) showDriftNote(context.Context) error {
-	d.say("==> drift: correcting a `kubectl edit` is not part of this demo yet (drift correction has not landed)")
+// undoEdit runs a real `kubectl edit` on prod (the editor is sed,
+// scaling the Deployment down to 1) and waits for the agent's drift
+// watcher to put Git's replicas back.
+func (d *demo) undoEdit(ctx context.Context) error {
+	c := d.clusters["prod"]
+	ns := "hello-prod"
+	before, err := d.kube["prod"].AppsV1().Deployments(ns).Get(ctx, d.app, getOpts)
+	if err != nil {
+		return err
+	}
+	want := *before.Spec.Replicas
+	d.say("==> drift: someone runs `kubectl edit deployment/%s -n %s` in prod and sets replicas: %d -> 1", d.app, ns, want)
+	cmd := exec.CommandContext(ctx, c.Binaries().Kubectl, "--kubeconfig", c.Kubeconfig(), "edit", "-n", ns, "deployment/"+d.app)
+	cmd.Env = append(os.Environ(), fmt.Sprintf(`KUBE_EDITOR=sed -i -e 's/^  replicas: %d$/  replicas: 1/'`, want))
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("kubectl edit: %v: %s", err, out)
+	}
+	d.say("    kubectl: %s", "deployment.apps/"+d.app+" edited")
+	err = d.poll(ctx, "replicas back", 20*time.Millisecond, func() (bool, string, error) {
+		dep, err := d.kube["prod"].AppsV1().Deployments(ns).Get(ctx, d.app, getOpts)
+		if err != nil {
+			return false, "", err
+		}
+		return *dep.Spec.Replicas == want, fmt.Sprintf("replicas %d", *dep.Spec.Replicas), nil
+	})
+	if err != nil {
+		return err
+	}
+	d.say("    prod: the agent saw the edit and put replicas back to %d, %s after kubectl returned",
+		want, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
