@@ -22,8 +22,12 @@ func WriteApps(w io.Writer, apps []AppSummary) error {
 			fmt.Fprintf(tw, "%s\t-\t-\t%s\t-\t-\t-\t%s\n", a.Name, ShortRevision(a.Revision), msg)
 		}
 		for _, e := range a.Envs {
+			m := msg
+			if e.Drifted > 0 {
+				m = strings.TrimSpace(fmt.Sprintf("%d drifted %s", e.Drifted, m))
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, e.Name, strings.Join(e.Clusters, ","),
-				ShortRevision(e.Revision), e.Sync, e.Health, age(e.LastReconcile), msg)
+				ShortRevision(e.Revision), e.Sync, e.Health, age(e.LastReconcile), m)
 		}
 	}
 	return tw.Flush()
@@ -50,6 +54,22 @@ func WriteApp(w io.Writer, a AppStatus) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, strings.Join(e.Clusters, ","), e.Namespace,
 			ShortRevision(e.Revision), e.Sync, e.Health, firstLine(last))
+	}
+	var drift []string
+	for _, e := range a.Envs {
+		for _, d := range e.Drift {
+			obj := d.Kind + "/" + d.Name
+			if d.Namespace != "" {
+				obj = d.Kind + "/" + d.Namespace + "/" + d.Name
+			}
+			drift = append(drift, fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", e.Name, d.Cluster, obj, d.Reason, d.State, age(d.Since)))
+		}
+	}
+	if len(drift) > 0 {
+		fmt.Fprintln(tw, "\nENV\tCLUSTER\tDRIFTED OBJECT\tREASON\tSTATE\tSINCE")
+		for _, l := range drift {
+			fmt.Fprintln(tw, l)
+		}
 	}
 	if len(a.Workflow) > 0 {
 		fmt.Fprintln(tw, "\nSTEP\tTYPE\tPHASE\tMESSAGE")

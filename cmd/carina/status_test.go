@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -16,7 +17,7 @@ type fixedStatus struct{ app api.AppStatus }
 func (f fixedStatus) Apps() []api.AppSummary {
 	s := api.AppSummary{Name: f.app.Name, Source: f.app.Source, Revision: f.app.Revision}
 	for _, e := range f.app.Envs {
-		s.Envs = append(s.Envs, api.EnvSummary{Name: e.Name, Clusters: e.Clusters, Revision: e.Revision, Sync: e.Sync, Health: e.Health})
+		s.Envs = append(s.Envs, api.EnvSummary{Name: e.Name, Clusters: e.Clusters, Revision: e.Revision, Sync: e.Sync, Health: e.Health, Drifted: len(e.Drift)})
 	}
 	return []api.AppSummary{s}
 }
@@ -38,7 +39,8 @@ func startAPI(t *testing.T, ctl api.Controller) string {
 	t.Helper()
 	st := fixedStatus{app: api.AppStatus{Name: "shop", Source: "apps", Revision: "main@sha1:0123456789abcdef0123",
 		Workflow: []api.StepStatus{{Name: "deploy-staging", Type: "deploy", Phase: api.StepSucceeded}, {Name: "approve", Type: "suspend", Phase: api.StepSuspended, Message: "waiting for carina resume"}},
-		Envs:     []api.EnvStatus{{Name: "staging", Clusters: []string{"staging"}, Namespace: "shop", Revision: "main@sha1:0123456789abcdef0123", Sync: api.SyncSynced, Health: api.HealthHealthy}}}}
+		Envs: []api.EnvStatus{{Name: "staging", Clusters: []string{"staging"}, Namespace: "shop", Revision: "main@sha1:0123456789abcdef0123", Sync: api.SyncOutOfSync, Health: api.HealthHealthy,
+			Drift: []api.DriftStatus{{Cluster: "staging", Kind: "ConfigMap", Namespace: "shop", Name: "flags", Reason: "modified", State: api.DriftReported}}}}}}
 	h, err := api.NewHandler(api.Options{Status: st, Control: ctl, Token: []byte("tok"), AllowWrites: true})
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +66,7 @@ func TestStatusTableAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"APP", "shop", "staging", "main@sha1:0123456789ab", "Synced", "Healthy"} {
+	for _, want := range []string{"APP", "shop", "staging", "main@sha1:0123456789ab", "OutOfSync", "Healthy", "1 drifted"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -78,7 +80,8 @@ func TestStatusTableAndJSON(t *testing.T) {
 		t.Errorf("json = %v, %+v", err, app)
 	}
 	out, err = run(t, "status", "shop", "--server", url, "--token", "tok")
-	if err != nil || !strings.Contains(out, "approve") || !strings.Contains(out, "suspended") {
+	if err != nil || !strings.Contains(out, "approve") || !strings.Contains(out, "suspended") ||
+		!regexp.MustCompile(`staging\s+staging\s+ConfigMap/shop/flags\s+modified\s+Reported`).MatchString(out) {
 		t.Errorf("app view = %v\n%s", err, out)
 	}
 	if _, err := run(t, "status", "--server", url); err == nil || !strings.Contains(err.Error(), "401") {
