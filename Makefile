@@ -83,7 +83,7 @@ bench-apply: binaries
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./apply/...
 
 bench-agent: binaries deps
-	$(GO) test -run '^$$' -bench 'CommitToApplied|Fleet' -benchtime 1x -timeout 30m ./agent/
+	$(GO) test -run '^$$' -bench 'CommitToApplied|DriftCorrection|Fleet' -benchtime 1x -timeout 30m ./agent/
 
 clean:
 	rm -rf bin/
