@@ -27,6 +27,8 @@ import (
 type item struct {
 	App string
 	Env string
+	// Remove: the (app, env) left its source; prune it (remove.go).
+	Remove bool
 }
 
 // Options are the agent's collaborators. Zero fields get defaults built
@@ -212,9 +214,12 @@ func (a *Agent) processNext(ctx context.Context) bool {
 		after time.Duration
 		err   error
 	)
-	if it.Env == "" {
+	switch {
+	case it.Remove:
+		after, err = a.removeEnv(ictx, it.App, it.Env)
+	case it.Env == "":
 		after, err = a.advanceWorkflow(ictx, it.App)
-	} else {
+	default:
 		after, err = a.reconcileEnv(ictx, it.App, it.Env)
 	}
 	switch {

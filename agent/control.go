@@ -11,13 +11,18 @@ import (
 func (a *Agent) Status() api.Status { return a.store }
 
 // Reconcile implements api.Controller: every env of app skips the fast
-// path once, and the workflow runs.
+// path once, and the workflow runs. The removals of an app being pruned
+// run at once, without waiting for their backoff.
 func (a *Agent) Reconcile(_ context.Context, app string) error {
 	if !a.leading.Load() {
 		return api.ErrNotLeader
 	}
+	removing := a.requeueRemovals(app)
 	d := a.desiredApp(app)
 	if d == nil {
+		if removing {
+			return nil
+		}
 		return errUnknownApp(app)
 	}
 	a.store.mu.Lock()
@@ -33,12 +38,12 @@ func (a *Agent) Reconcile(_ context.Context, app string) error {
 }
 
 // Suspend implements api.Controller: the app's items do nothing until
-// Resume.
+// Resume. Suspending an app being pruned holds the prune.
 func (a *Agent) Suspend(_ context.Context, app string) error {
 	if !a.leading.Load() {
 		return api.ErrNotLeader
 	}
-	if a.desiredApp(app) == nil {
+	if a.desiredApp(app) == nil && !a.removing(app) {
 		return errUnknownApp(app)
 	}
 	a.store.mu.Lock()
@@ -49,13 +54,14 @@ func (a *Agent) Suspend(_ context.Context, app string) error {
 }
 
 // Resume implements api.Controller: it lifts a suspension and resumes
-// the workflow's suspended steps. The next workflow run persists it.
+// the workflow's suspended steps. The next workflow run persists it. An
+// app being pruned resumes its prune.
 func (a *Agent) Resume(ctx context.Context, app string) error {
 	if !a.leading.Load() {
 		return api.ErrNotLeader
 	}
 	d := a.desiredApp(app)
-	if d == nil {
+	if d == nil && !a.removing(app) {
 		return errUnknownApp(app)
 	}
 	a.store.mu.Lock()
@@ -71,6 +77,10 @@ func (a *Agent) Resume(ctx context.Context, app string) error {
 		return fmt.Errorf("application %q is neither suspended nor waiting at a suspend step: %w", app, api.ErrConflict)
 	}
 	a.log.Info("application resumed", "app", app, "steps", n)
+	a.requeueRemovals(app)
+	if d == nil {
+		return nil
+	}
 	a.enqueueWorkflow(app)
 	for _, e := range d.Envs {
 		a.enqueueEnv(app, e.Name)

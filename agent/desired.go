@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -150,17 +151,32 @@ func (d *desiredApp) computeInputs(files map[string]string) {
 	d.Release = "sha256:" + hex.EncodeToString(rel.Sum(nil))[:32]
 }
 
+// loaded is one load of an app source's snapshot.
+type loaded struct {
+	snap *source.Snapshot
+	// apps are the applications of the files that loaded.
+	apps []*desiredApp
+	// errs are the problems of the broken files, sorted by position; the
+	// apps defined in them keep their last good desired state.
+	errs appfile.ErrorList
+	// broken are the files errs name.
+	broken map[string]bool
+}
+
 // loadApps discovers the applications of an app source's snapshot and
-// derives their environments, plans and inputs.
+// derives their environments, plans and inputs. A broken application
+// file (appfile.LoadEach), or an app of it whose environments are
+// invalid, only leaves that file's apps out; the error is an incomplete
+// walk or a failure that names no file.
 // An environment that names no cluster deploys to defaultCluster, as
 // KubeVela deploys to the local cluster.
-func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capabilities.Registry, maxFiles int, defaultCluster string) ([]*desiredApp, error) {
+func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capabilities.Registry, maxFiles int, defaultCluster string) (*loaded, error) {
 	fsys := snap.FS()
 	dir := snap.Path
 	if dir == "" {
 		dir = "."
 	}
-	apps, err := appfile.Load(fsys, path.Clean(dir))
+	res, err := appfile.LoadEach(fsys, path.Clean(dir), appfile.DefaultLoadOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -168,17 +184,24 @@ func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capa
 	if err != nil {
 		return nil, fmt.Errorf("source %s at %s: %w", name, snap.Revision(), err)
 	}
-	var errs appfile.ErrorList
-	out := make([]*desiredApp, 0, len(apps))
-	for _, a := range apps {
+	l := &loaded{snap: snap, errs: res.Errors, broken: map[string]bool{}}
+	for _, f := range res.Broken {
+		l.broken[f] = true
+	}
+	out := make([]*desiredApp, 0, len(res.Apps))
+	for _, a := range res.Apps {
 		envs, err := appfile.Environments(a)
 		if err != nil {
 			var list appfile.ErrorList
-			if ok := asList(err, &list); ok {
-				errs = append(errs, list...)
-				continue
+			if ok := asList(err, &list); !ok {
+				return nil, err
 			}
-			return nil, err
+			l.errs = append(l.errs, list...)
+			l.broken[a.Pos.File] = true
+			for _, e := range list {
+				l.broken[e.Pos.File] = true
+			}
+			continue
 		}
 		for i := range envs {
 			if len(envs[i].Clusters) == 0 {
@@ -189,8 +212,11 @@ func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capa
 		d.computeInputs(files)
 		out = append(out, d)
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	return out, nil
+	// An app whose environments are invalid breaks its file, as a parse
+	// error would: the other apps of the file keep their state too.
+	l.apps = slices.DeleteFunc(out, func(d *desiredApp) bool { return l.broken[d.App.Pos.File] })
+	slices.SortStableFunc(l.errs, func(x, y *appfile.Error) int {
+		return cmp.Or(cmp.Compare(x.Pos.File, y.Pos.File), cmp.Compare(x.Pos.Line, y.Pos.Line), cmp.Compare(x.Pos.Col, y.Pos.Col))
+	})
+	return l, nil
 }

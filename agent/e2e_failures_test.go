@@ -38,8 +38,9 @@ func healthyEnv(r *running, app, env string) func() (bool, string) {
 }
 
 // TestBrokenAppfileKeepsLastGoodState: a commit breaks one app's
-// Appfile; that app keeps what is applied and shows the error with
-// file:line, the other app keeps reconciling, and a fix recovers.
+// Appfile and changes the other app; the broken app keeps what is
+// applied and shows the error with file:line, the other app's change is
+// applied and it keeps reconciling, and a fix recovers.
 func TestBrokenAppfileKeepsLastGoodState(t *testing.T) {
 	_, cs := needCluster(t)
 	ns := testNS("broken")
@@ -55,7 +56,10 @@ func TestBrokenAppfileKeepsLastGoodState(t *testing.T) {
 	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, app, "default"))
 	eventually(t, 30*time.Second, "blog healthy", healthyEnv(r, blog, "default"))
 
-	repo.commit("break shop", map[string]string{app + "/Appfile": "name: shop\nservices:\n  cfg: [not, a, mapping]\n"})
+	repo.commit("break shop, change blog", map[string]string{
+		app + "/Appfile":  "name: shop\nservices:\n  cfg: [not, a, mapping]\n",
+		blog + "/Appfile": simpleAppfile(blog, ns, "v2"),
+	})
 	r.hook(t)
 	eventually(t, 20*time.Second, "shop shows the error", func() (bool, string) {
 		st, err := r.client.App(t.Context(), app)
@@ -67,6 +71,15 @@ func TestBrokenAppfileKeepsLastGoodState(t *testing.T) {
 	})
 	if got := configMapData(t, cs, ns, app); got != "v1" {
 		t.Errorf("shop's ConfigMap = %q, want the last good v1", got)
+	}
+	// The broken file costs only its own app: blog's change is applied.
+	eventually(t, 20*time.Second, "blog's change applied", func() (bool, string) {
+		got := configMapData(t, cs, ns, blog)
+		return got == "v2", got
+	})
+	eventually(t, 10*time.Second, "blog synced at v2", healthyEnv(r, blog, "default"))
+	if got := configMapData(t, cs, ns, app); got != "v1" {
+		t.Errorf("shop's ConfigMap = %q after blog's apply, want the last good v1", got)
 	}
 	bst, err := r.client.App(t.Context(), blog)
 	if err != nil || bst.Error != nil || bst.Envs[0].Sync != api.SyncSynced {

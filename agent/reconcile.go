@@ -196,6 +196,7 @@ func (r *envRun) apply(ctx context.Context, clusters []string, set *apply.Set, i
 				inv.Extra = map[string]string{}
 			}
 			inv.Extra[extraInputs] = inputs
+			r.a.markSource(inv, r.app)
 			return nil
 		})
 		if err != nil {

@@ -24,6 +24,13 @@ type Target interface {
 	UpdateInventory(ctx context.Context, app, env string, fn func(*inventory.Inventory) error) error
 	// Health reads the live objects of set once and computes their health.
 	Health(ctx context.Context, set *apply.Set) (*apply.HealthReport, error)
+	// Delete deletes what the inventory of (app, env) holds, honouring
+	// prune policies, then the inventory; objects whose delete failed
+	// stay in it for the next call.
+	Delete(ctx context.Context, app, env string) (*apply.ChangeSet, error)
+	// ListInventories returns the cluster's inventories; with an error,
+	// those it could read.
+	ListInventories(ctx context.Context) ([]*inventory.Inventory, error)
 }
 
 // ObjectHealth is the health of one live object.

@@ -1,0 +1,394 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/agent/metrics"
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/inventory"
+)
+
+// Extra keys naming, in an inventory, the source whose app it is: the
+// source's name and its repository (RepoKey, then "//" and the path when
+// there is one), so that agents sharing a cluster with equally named
+// sources never collect each other's inventories.
+const (
+	extraSource = "carina.source"
+	extraRepo   = "carina.repo"
+)
+
+// syncPruning is the sync state of an (app, env) whose objects are being
+// deleted because it left its source.
+const syncPruning api.Sync = "Pruning"
+
+// envKey names an (app, env).
+type envKey struct{ app, env string }
+
+// removal is an (app, env) that left its source: the objects and the
+// inventory of each cluster still holding them are deleted by a work
+// item of the leader's workers (item.Remove), with apply.Manager.Delete,
+// which honours prune policies. A removal lives in its source's state
+// until every cluster is clean or the (app, env) comes back.
+type removal struct {
+	app, env string
+	source   string
+	revision string
+	// whole says the application left the source, not only this
+	// environment.
+	whole bool
+	// orphan says collectOrphans found it after a start: the inventory
+	// must name the source to be touched.
+	orphan bool
+	// clusters still to clean, sorted.
+	clusters []string
+	// running: a worker is deleting; cancelled: the (app, env) came back
+	// meanwhile, and is queued again once the worker stops.
+	running, cancelled bool
+}
+
+func (r *removal) key() envKey { return envKey{r.app, r.env} }
+
+// reason says why the objects go, for status, logs and Events.
+func (r *removal) reason() string {
+	if r.whole {
+		return fmt.Sprintf("removed from source %s at %s", r.source, r.revision)
+	}
+	return fmt.Sprintf("environment %s removed from source %s at %s", r.env, r.source, r.revision)
+}
+
+// removal states, as cancelRemovalLocked reports them.
+const (
+	removalNone = iota
+	removalCancelled
+	removalRunning
+)
+
+// cancelRemovalLocked calls off the pending removal of (app, env), which
+// is desired again, in any source. a.mu is held.
+func (a *Agent) cancelRemovalLocked(app, env string) int {
+	k := envKey{app, env}
+	for _, st := range a.srcs {
+		rm := st.removals[k]
+		switch {
+		case rm == nil:
+			continue
+		case rm.running:
+			rm.cancelled = true
+			return removalRunning
+		}
+		delete(st.removals, k)
+		return removalCancelled
+	}
+	return removalNone
+}
+
+// queueRemovals records removals in st (merging the clusters of one
+// already pending), shows them in status and queues their work items.
+func (a *Agent) queueRemovals(st *sourceState, rms []*removal) {
+	if len(rms) == 0 {
+		return
+	}
+	a.mu.Lock()
+	for i, rm := range rms {
+		if cur := st.removals[rm.key()]; cur != nil {
+			cur.clusters = mergeSorted(cur.clusters, rm.clusters)
+			cur.whole, cur.orphan = cur.whole || rm.whole, cur.orphan && rm.orphan
+			cur.cancelled = false
+			rms[i] = cur
+			continue
+		}
+		rm.clusters = mergeSorted(nil, rm.clusters)
+		st.removals[rm.key()] = rm
+	}
+	views := make([]removal, len(rms))
+	for i, rm := range rms {
+		views[i] = *rm
+	}
+	a.mu.Unlock()
+	s := a.store
+	s.mu.Lock()
+	for _, rm := range views {
+		ar := s.app(rm.app)
+		if rm.whole {
+			ar.source, ar.err = rm.source, &api.ErrorStatus{Message: rm.reason() + "; pruning", Time: a.now()}
+		}
+		er := ar.env(rm.env)
+		er.sync, er.clusters = syncPruning, mergeSorted(er.clusters, rm.clusters)
+		er.lastError = &api.ErrorStatus{Message: rm.reason() + "; pruning", Time: a.now()}
+		if !slices.Contains(ar.envOrder, rm.env) {
+			ar.envOrder = append(ar.envOrder, rm.env)
+		}
+	}
+	s.mu.Unlock()
+	for _, rm := range views {
+		a.queue.Add(item{App: rm.app, Env: rm.env, Remove: true})
+	}
+}
+
+// removeEnv is the work item of a removal: it deletes the (app, env)
+// from each cluster that still holds it, and returns an error for the
+// queue's backoff when a cluster could not be cleaned.
+func (a *Agent) removeEnv(ctx context.Context, app, env string) (time.Duration, error) {
+	st, rm := a.startRemoval(app, env)
+	if rm == nil {
+		return 0, nil
+	}
+	log := a.log.With("app", app, "env", env, "source", rm.source, "revision", rm.revision, "reconcile", reconcileID(ctx))
+	if a.suspended(app) {
+		a.endRemoval(st, rm, nil, nil)
+		a.setRemovalError(rm, rm.reason()+"; pruning waits: the application is suspended")
+		log.Info("removal waits: the application is suspended")
+		return 0, nil
+	}
+	var done []string
+	var errs []error
+	for _, c := range rm.clusters {
+		if err := a.removeFrom(ctx, c, st, rm, log); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+			continue
+		}
+		done = append(done, c)
+	}
+	err := errors.Join(errs...)
+	a.endRemoval(st, rm, done, err)
+	return 0, err
+}
+
+// startRemoval marks the pending removal of (app, env) running and
+// returns a copy of it, or nil when there is none or the (app, env) is
+// desired again.
+func (a *Agent) startRemoval(app, env string) (*sourceState, *removal) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k := envKey{app, env}
+	for _, st := range a.srcs {
+		rm := st.removals[k]
+		if rm == nil || rm.running {
+			continue
+		}
+		if d := a.desired[app]; d != nil {
+			if _, ok := d.env(env); ok {
+				delete(st.removals, k)
+				return nil, nil
+			}
+		}
+		rm.running = true
+		cp := *rm
+		cp.clusters = slices.Clone(rm.clusters)
+		return st, &cp
+	}
+	return nil, nil
+}
+
+// removeFrom deletes the (app, env) from one cluster: nothing to do
+// without an inventory, and an inventory another source (or no agent)
+// wrote is left alone.
+func (a *Agent) removeFrom(ctx context.Context, cluster string, st *sourceState, rm *removal, log *slog.Logger) error {
+	t, err := a.target(cluster)
+	if err != nil {
+		return err
+	}
+	inv, err := t.ReadInventory(ctx, rm.app, rm.env)
+	if err != nil || inv == nil {
+		return err
+	}
+	if why := foreignInventory(st.cfg, rm, inv); why != "" {
+		log.Warn("inventory left alone", "cluster", cluster, "why", why)
+		return nil
+	}
+	a.driftTrack(cluster, rm.app, rm.env, nil) // its deletions are no drift
+	cs, err := t.Delete(ctx, rm.app, rm.env)
+	n := 0
+	if cs != nil {
+		n = cs.Count(apply.Pruned)
+	}
+	a.rec.ApplyObjects(rm.app, rm.env, metrics.ActionPruned, n)
+	a.postPrune(ctx, cluster, rm, inv, n, err)
+	if err != nil {
+		return err
+	}
+	// A reconcile that was applying when the app left may have written
+	// the inventory again; the next try deletes what it applied.
+	if again, err := t.ReadInventory(ctx, rm.app, rm.env); err != nil || again != nil {
+		return errors.Join(err, errors.New("the inventory was written again while pruning"))
+	}
+	log.Info("removed environment pruned", "cluster", cluster, "pruned", n)
+	return nil
+}
+
+// foreignInventory says why an inventory is not this removal's to
+// delete, or "" when it is: it must name this source (and repository),
+// or, for a removal seen live, carry no source but the agent's inputs
+// (an agent before the source key wrote it).
+func foreignInventory(src config.Source, rm *removal, inv *inventory.Inventory) string {
+	name, repo := inv.Extra[extraSource], inv.Extra[extraRepo]
+	switch {
+	case name == "" && !rm.orphan && inv.Extra[extraInputs] != "":
+		return ""
+	case name == "":
+		return "it names no source (carina apply, or another tool)"
+	case name != src.Name:
+		return fmt.Sprintf("it belongs to source %s", name)
+	case repo != "" && repo != sourceRepo(src):
+		return fmt.Sprintf("it belongs to repository %s", repo)
+	}
+	return ""
+}
+
+// endRemoval records the outcome of a removal's work item: the clusters
+// done leave it; once none is left, or the (app, env) came back, it ends.
+func (a *Agent) endRemoval(st *sourceState, cp *removal, done []string, err error) {
+	a.mu.Lock()
+	rm := st.removals[cp.key()]
+	if rm == nil { // cannot happen: only the running item removes it
+		a.mu.Unlock()
+		return
+	}
+	rm.running = false
+	rm.clusters = slices.DeleteFunc(rm.clusters, func(c string) bool { return slices.Contains(done, c) })
+	finished, cancelled := len(rm.clusters) == 0, rm.cancelled
+	if finished || cancelled {
+		delete(st.removals, cp.key())
+	}
+	appGone := a.desired[cp.app] == nil && !a.removingLocked(cp.app)
+	a.mu.Unlock()
+	switch {
+	case cancelled:
+		a.resetEnv(cp.app, cp.env)
+		a.enqueueWorkflow(cp.app)
+		a.enqueueEnv(cp.app, cp.env)
+	case finished:
+		a.removed(cp, appGone)
+	case err != nil:
+		es := sanitize(err, a.now())
+		a.setRemovalError(cp, cp.reason()+"; pruning failed: "+es.Message)
+		a.log.Warn("removed environment not pruned", "app", cp.app, "env", cp.env, "source", cp.source, "error", es.Message)
+	}
+}
+
+// removing reports whether app has a pending removal.
+func (a *Agent) removing(app string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.removingLocked(app)
+}
+
+// removingLocked reports whether app has a pending removal. a.mu is held.
+func (a *Agent) removingLocked(app string) bool {
+	for _, st := range a.srcs {
+		for k := range st.removals {
+			if k.app == app {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removed drops the status and series of a pruned (app, env), and of its
+// app once nothing of it is left.
+func (a *Agent) removed(rm *removal, appGone bool) {
+	s := a.store
+	s.mu.Lock()
+	if ar, ok := s.apps[rm.app]; ok {
+		delete(ar.envs, rm.env)
+		ar.envOrder = slices.DeleteFunc(ar.envOrder, func(e string) bool { return e == rm.env })
+		if appGone {
+			delete(s.apps, rm.app)
+		}
+	}
+	s.mu.Unlock()
+	if appGone {
+		a.rec.DeleteApp(rm.app)
+		a.log.Info("removed application pruned", "app", rm.app, "source", rm.source, "revision", rm.revision)
+		return
+	}
+	a.rec.DeleteEnv(rm.app, rm.env)
+}
+
+// resetEnv starts the status of (app, env) over.
+func (a *Agent) resetEnv(app, env string) {
+	a.store.mu.Lock()
+	if ar, ok := a.store.apps[app]; ok {
+		delete(ar.envs, env)
+	}
+	a.store.mu.Unlock()
+}
+
+// setRemovalError shows msg on the removal's env, and on its app when the
+// app is gone.
+func (a *Agent) setRemovalError(rm *removal, msg string) {
+	es := &api.ErrorStatus{Message: msg, Time: a.now()}
+	s := a.store
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar := s.app(rm.app)
+	if rm.whole {
+		ar.err = es
+	}
+	er := ar.env(rm.env)
+	er.sync, er.lastError = syncPruning, es
+}
+
+// suspended reports whether app is suspended.
+func (a *Agent) suspended(app string) bool {
+	a.store.mu.Lock()
+	defer a.store.mu.Unlock()
+	ar, ok := a.store.apps[app]
+	return ok && ar.suspended
+}
+
+// requeueRemovals queues the pending removals of app again and reports
+// whether there were any (the API's reconcile and resume use it).
+func (a *Agent) requeueRemovals(app string) bool {
+	a.mu.Lock()
+	var envs []string
+	for _, st := range a.srcs {
+		for k := range st.removals {
+			if k.app == app {
+				envs = append(envs, k.env)
+			}
+		}
+	}
+	a.mu.Unlock()
+	for _, e := range envs {
+		a.queue.Add(item{App: app, Env: e, Remove: true})
+	}
+	return len(envs) > 0
+}
+
+// postPrune posts Pruned, or PruneFailed, in the namespace of the
+// inventory's first namespaced object.
+func (a *Agent) postPrune(ctx context.Context, cluster string, rm *removal, inv *inventory.Inventory, n int, err error) {
+	ev := Event{App: rm.app, Env: rm.env}
+	for _, e := range inv.Entries {
+		if ev.Namespace = e.ID.Namespace; ev.Namespace != "" {
+			break
+		}
+	}
+	switch {
+	case err != nil:
+		ev.Type, ev.Reason, ev.Message = corev1.EventTypeWarning, "PruneFailed", rm.reason()+": "+sanitize(err, time.Time{}).Message
+	case n > 0:
+		ev.Type, ev.Reason, ev.Message = corev1.EventTypeNormal, "Pruned", fmt.Sprintf("%s: %d objects pruned", rm.reason(), n)
+	default:
+		return
+	}
+	a.events.post(ctx, cluster, ev)
+}
+
+// mergeSorted returns the sorted union of a and b.
+func mergeSorted(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
