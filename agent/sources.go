@@ -21,6 +21,11 @@ import (
 
 // sourceState is one configured repository. The agent's mu guards it.
 type sourceState struct {
+	// loadMu serialises the loads of one app source: a load triggered by
+	// a capability snapshot and one by the source's own snapshot may run
+	// at once, and the last to finish must be the one that saw the
+	// newest snapshots.
+	loadMu     sync.Mutex
 	cfg        config.Source
 	capability bool
 	poller     *source.Poller
@@ -208,11 +213,11 @@ func (a *Agent) sourceFailed(st *sourceState, es *api.ErrorStatus) {
 
 // registry builds the definitions an app source's apps see: its own,
 // the capability repositories', and the built-in library.
-func (a *Agent) registry(ctx context.Context, st *sourceState) (*capabilities.Registry, error) {
+func (a *Agent) registry(ctx context.Context, st *sourceState, snap *source.Snapshot) (*capabilities.Registry, error) {
 	var mods []capabilities.Module
 	if st.cfg.Definitions != "" {
-		mods = append(mods, capabilities.Module{Source: capabilities.SourceApp, FS: st.snap.FS(),
-			Dir: path.Clean(st.cfg.Definitions), Revision: st.snap.Commit, Optional: true})
+		mods = append(mods, capabilities.Module{Source: capabilities.SourceApp, FS: snap.FS(),
+			Dir: path.Clean(st.cfg.Definitions), Revision: snap.Commit, Optional: true})
 	}
 	a.mu.Lock()
 	for _, c := range a.cfg.Sources.Capabilities {
@@ -258,14 +263,19 @@ func (a *Agent) takeReload(st *sourceState) bool {
 // state. A load without broken files lets the restart's orphan
 // collection run.
 func (a *Agent) loadSource(ctx context.Context, st *sourceState) {
-	reg, err := a.registry(ctx, st)
+	st.loadMu.Lock()
+	defer st.loadMu.Unlock()
+	a.mu.Lock()
+	snap := st.snap
+	a.mu.Unlock()
+	reg, err := a.registry(ctx, st, snap)
 	var l *loaded
 	if err == nil {
-		l, err = loadApps(ctx, st.cfg.Name, st.snap, reg, a.cfg.Limits.Fetch.MaxFiles, a.cfg.Clusters[0].Name)
+		l, err = loadApps(ctx, st.cfg.Name, snap, reg, a.cfg.Limits.Fetch.MaxFiles, a.cfg.Clusters[0].Name)
 	}
 	if err != nil {
 		es := sanitize(err, a.now())
-		a.log.Warn("applications cannot be loaded", "source", st.cfg.Name, "revision", st.snap.Revision(), "error", es.Message)
+		a.log.Warn("applications cannot be loaded", "source", st.cfg.Name, "revision", snap.Revision(), "error", es.Message)
 		a.loadFailed(st, err, es)
 		return
 	}
