@@ -453,6 +453,39 @@ func TestRemovedAppFailedPruneRetries(t *testing.T) {
 	}
 }
 
+// TestRemovedSuspendedAppWaits: a suspended app that leaves its source
+// keeps its objects, shown as waiting, until it is resumed.
+func TestRemovedSuspendedAppWaits(t *testing.T) {
+	_, cs := needCluster(t)
+	ns := testNS("suspgone")
+	shop := ns + "-shop"
+	createNamespaces(t, cs, ns)
+	repo := newGitRepo(t)
+	repo.commit("shop", map[string]string{shop + "/Appfile": simpleAppfile(shop, ns, "v1")})
+	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
+	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, shop, "default"))
+	if _, err := r.client.Suspend(t.Context(), shop); err != nil {
+		t.Fatal(err)
+	}
+
+	repo.remove("remove shop", shop)
+	r.hook(t)
+	eventually(t, 20*time.Second, "the prune waits", func() (bool, string) {
+		e, err := r.env(shop, "default")
+		if err != nil || e.LastError == nil {
+			return false, fmt.Sprint(err)
+		}
+		return e.Sync == syncPruning && strings.Contains(e.LastError.Message, "pruning waits: the application is suspended"), e.LastError.Message
+	})
+	if got := configMapData(t, cs, ns, shop); got != "v1" {
+		t.Errorf("shop's ConfigMap = %q while suspended, want v1", got)
+	}
+	if _, err := r.client.Resume(t.Context(), shop); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "shop pruned after the resume", prunedFully(t, r, cs, shop, ns, "default"))
+}
+
 func isNotFound(err error) bool {
 	var se *api.StatusError
 	return errors.As(err, &se) && se.Code == 404

@@ -65,16 +65,18 @@ func (r *removal) reason() string {
 	return fmt.Sprintf("environment %s removed from source %s at %s", r.env, r.source, r.revision)
 }
 
-// removal states, as cancelRemovalLocked reports them.
+// removalState is what cancelRemovalLocked found.
+type removalState int
+
 const (
-	removalNone = iota
-	removalCancelled
-	removalRunning
+	removalNone      removalState = iota // no removal was pending
+	removalCancelled                     // a pending removal was dropped
+	removalRunning                       // a worker is deleting; it requeues the env when done
 )
 
 // cancelRemovalLocked calls off the pending removal of (app, env), which
 // is desired again, in any source. a.mu is held.
-func (a *Agent) cancelRemovalLocked(app, env string) int {
+func (a *Agent) cancelRemovalLocked(app, env string) removalState {
 	k := envKey{app, env}
 	for _, st := range a.srcs {
 		rm := st.removals[k]
