@@ -234,7 +234,7 @@ func (a *Agent) updateRecords(apps []*desiredApp, keep map[string]bool) {
 			}
 		}
 		for _, en := range slices.Sorted(maps.Keys(ar.envs)) {
-			if ar.envs[en].sync == syncPruning && !slices.Contains(ar.envOrder, en) {
+			if ar.envs[en].sync == api.SyncPruning && !slices.Contains(ar.envOrder, en) {
 				ar.envOrder = append(ar.envOrder, en)
 			}
 		}

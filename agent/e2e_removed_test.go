@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,14 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/carina-gitops/carina/agent/api"
-	"github.com/carina-gitops/carina/agent/config"
-	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/inventory"
-	"github.com/carina-gitops/carina/source"
 )
 
 // remove deletes paths from the repository in a commit.
@@ -431,7 +425,7 @@ func TestRemovedAppFailedPruneRetries(t *testing.T) {
 			return false, fmt.Sprintf("%+v", st)
 		}
 		e := st.Envs[0]
-		return e.Sync == syncPruning && strings.Contains(e.LastError.Message, "pruning failed") &&
+		return e.Sync == api.SyncPruning && strings.Contains(e.LastError.Message, "pruning failed") &&
 				strings.Contains(e.LastError.Message, "forbidden") && strings.Contains(st.Error.Message, "removed from source apps at"),
 			fmt.Sprintf("%s %q / %q", e.Sync, e.LastError.Message, st.Error.Message)
 	})
@@ -475,7 +469,7 @@ func TestRemovedSuspendedAppWaits(t *testing.T) {
 		if err != nil || e.LastError == nil {
 			return false, fmt.Sprint(err)
 		}
-		return e.Sync == syncPruning && strings.Contains(e.LastError.Message, "pruning waits: the application is suspended"), e.LastError.Message
+		return e.Sync == api.SyncPruning && strings.Contains(e.LastError.Message, "pruning waits: the application is suspended"), e.LastError.Message
 	})
 	if got := configMapData(t, cs, ns, shop); got != "v1" {
 		t.Errorf("shop's ConfigMap = %q while suspended, want v1", got)
@@ -489,227 +483,4 @@ func TestRemovedSuspendedAppWaits(t *testing.T) {
 func isNotFound(err error) bool {
 	var se *api.StatusError
 	return errors.As(err, &se) && se.Code == 404
-}
-
-// decisions is an agent without clusters or pollers, with two app
-// sources, a and b, for the removal decisions of setDesired.
-type decisions struct {
-	t    *testing.T
-	a    *Agent
-	srcs map[string]*sourceState
-	snap *source.Snapshot
-}
-
-func newDecisions(t *testing.T) *decisions {
-	t.Helper()
-	cfg, err := config.Parse("carina.yaml", []byte(fmt.Sprintf(`
-sources:
-  apps:
-    - {name: a, url: "https://git.example.com/a.git"}
-    - {name: b, url: "https://git.example.com/b.git"}
-clusters: [{name: local, inCluster: true}]
-cacheDir: %s
-`, t.TempDir())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ag, err := New(Options{Config: cfg, Targets: map[string]Target{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &decisions{t: t, a: ag, srcs: map[string]*sourceState{}, snap: &source.Snapshot{Ref: "refs/heads/main", Commit: "c1"}}
-	for _, s := range cfg.Sources.Apps {
-		st := &sourceState{cfg: s, wake: make(chan struct{}, 1), snap: d.snap, removals: map[envKey]*removal{}}
-		ag.srcs[s.Name], d.srcs[s.Name] = st, st
-	}
-	return d
-}
-
-// app is a desired app of source src, defined in file, with envs.
-func (d *decisions) app(src, name, file string, envs ...string) *desiredApp {
-	da := &desiredApp{Name: name, Source: src, Snapshot: d.snap, App: &appfile.Application{Name: name, Pos: appfile.Position{File: file, Line: 1, Col: 1}},
-		Inputs: map[string]string{}, Release: "r1"}
-	for _, e := range envs {
-		da.Envs = append(da.Envs, appfile.Environment{Name: e, Clusters: []string{"local"}})
-		da.Inputs[e] = "i1"
-	}
-	return da
-}
-
-// load sets a load of src holding apps, with broken files.
-func (d *decisions) load(src string, apps []*desiredApp, broken ...string) {
-	l := &loaded{snap: d.snap, apps: apps, broken: map[string]bool{}}
-	for _, f := range broken {
-		l.broken[f] = true
-		l.errs = append(l.errs, &appfile.Error{Pos: appfile.Position{File: f, Line: 1}, Msg: "broken"})
-	}
-	d.a.setDesired(d.srcs[src], l)
-}
-
-// state is what the decisions left: desired apps, pending removals,
-// status lines, and the removal items queued (the queue is drained).
-type decisionState struct {
-	Desired  []string
-	Removals []string
-	Status   []string
-	Queued   []string
-}
-
-func (d *decisions) state() decisionState {
-	var s decisionState
-	d.a.mu.Lock()
-	s.Desired = slices.Sorted(maps.Keys(d.a.desired))
-	for name, st := range d.srcs {
-		for k, rm := range st.removals {
-			s.Removals = append(s.Removals, fmt.Sprintf("%s: %s/%s whole=%v %v", name, k.app, k.env, rm.whole, rm.clusters))
-		}
-	}
-	d.a.mu.Unlock()
-	slices.Sort(s.Removals)
-	for _, app := range d.a.store.Apps() {
-		line := app.Name
-		for _, e := range app.Envs {
-			line += " " + e.Name + ":" + string(e.Sync)
-		}
-		if app.Error != "" {
-			line += " error=" + app.Error
-		}
-		s.Status = append(s.Status, line)
-	}
-	for d.a.queue.Len() > 0 {
-		it, _ := d.a.queue.Get()
-		if it.Remove {
-			s.Queued = append(s.Queued, it.App+"/"+it.Env)
-		}
-		d.a.queue.Done(it)
-		d.a.queue.Forget(it)
-	}
-	slices.Sort(s.Queued)
-	return s
-}
-
-// TestRemovedDecisions walks setDesired through the cases of a removal:
-// a broken file keeps its app, a snapshot with broken files holds
-// removals, a clean one prunes an app or an environment, a re-add calls
-// a pending removal off, an app another source declares is handed over,
-// and prune: false only forgets. No cluster is needed.
-func TestRemovedDecisions(t *testing.T) {
-	d := newDecisions(t)
-	shop := d.app("a", "shop", "shop/Appfile", "staging", "prod")
-	blog := d.app("a", "blog", "blog/Appfile", "default")
-	d.load("a", []*desiredApp{shop, blog})
-	d.state()
-
-	steps := []struct {
-		name string
-		do   func()
-		want decisionState
-	}{{
-		name: "shop's file broken, blog absent: shop kept, blog held",
-		do:   func() { d.load("a", nil, "shop/Appfile") },
-		want: decisionState{
-			Desired: []string{"blog", "shop"},
-			Status: []string{
-				"blog default:Unknown error=absent from source a at main@sha1:c1, which has broken application files: not removed until they load",
-				"shop staging:Unknown prod:Unknown",
-			},
-		},
-	}, {
-		name: "clean snapshot without blog: blog pruned",
-		do:   func() { d.load("a", []*desiredApp{shop}) },
-		want: decisionState{
-			Desired:  []string{"shop"},
-			Removals: []string{"a: blog/default whole=true [local]"},
-			Status:   []string{"blog default:Pruning error=removed from source a at main@sha1:c1; pruning", "shop staging:Unknown prod:Unknown"},
-			Queued:   []string{"blog/default"},
-		},
-	}, {
-		name: "blog back before its prune ran: the removal is called off",
-		do:   func() { d.load("a", []*desiredApp{shop, blog}) },
-		want: decisionState{
-			Desired: []string{"blog", "shop"},
-			Status:  []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
-		},
-	}, {
-		name: "prod removed from shop: prod pruned, shop stays",
-		do:   func() { d.load("a", []*desiredApp{d.app("a", "shop", "shop/Appfile", "staging"), blog}) },
-		want: decisionState{
-			Desired:  []string{"blog", "shop"},
-			Removals: []string{"a: shop/prod whole=false [local]"},
-			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Pruning"},
-			Queued:   []string{"shop/prod"},
-		},
-	}, {
-		name: "blog moves to source b, which declared it already: handed over, not pruned",
-		do: func() {
-			d.load("b", []*desiredApp{d.app("b", "blog", "blog/Appfile", "default")})
-			d.load("a", []*desiredApp{d.app("a", "shop", "shop/Appfile", "staging")})
-		},
-		want: decisionState{
-			Desired:  []string{"shop"},
-			Removals: []string{"a: shop/prod whole=false [local]"},
-			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Pruning"},
-		},
-	}, {
-		name: "source b takes blog over on its reload",
-		do: func() {
-			if !d.a.takeReload(d.srcs["b"]) {
-				t.Error("source b was not asked to reload")
-			}
-			d.load("b", []*desiredApp{d.app("b", "blog", "blog/Appfile", "default")})
-		},
-		want: decisionState{
-			Desired:  []string{"blog", "shop"},
-			Removals: []string{"a: shop/prod whole=false [local]"},
-			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Pruning"},
-		},
-	}, {
-		name: "prune: false forgets a removed app",
-		do: func() {
-			d.srcs["b"].cfg.Prune = new(false)
-			d.load("b", nil)
-		},
-		want: decisionState{
-			Desired:  []string{"shop"},
-			Removals: []string{"a: shop/prod whole=false [local]"},
-			Status:   []string{"shop staging:Unknown prod:Pruning"},
-		},
-	}}
-	for _, step := range steps {
-		step.do()
-		if diff := cmp.Diff(step.want, d.state()); diff != "" {
-			t.Fatalf("%s (-want +got):\n%s", step.name, diff)
-		}
-	}
-}
-
-// TestRemovedInventoryOwnership: which inventories a removal may delete.
-func TestRemovedInventoryOwnership(t *testing.T) {
-	src := config.Source{Name: "apps", URL: "https://github.com/Acme/Shop.git", Path: "./deploy/"}
-	if got, want := sourceRepo(src), "github.com/acme/shop//deploy"; got != want {
-		t.Errorf("sourceRepo = %q, want %q", got, want)
-	}
-	mine := map[string]string{extraSource: "apps", extraRepo: "github.com/acme/shop//deploy"}
-	tests := []struct {
-		name   string
-		extra  map[string]string
-		orphan bool
-		want   string
-	}{
-		{"this source", mine, false, ""},
-		{"this source, found after a restart", mine, true, ""},
-		{"an agent before the source key, seen live", map[string]string{extraInputs: "sha256:x"}, false, ""},
-		{"an agent before the source key, after a restart", map[string]string{extraInputs: "sha256:x"}, true, "it names no source (carina apply, or another tool)"},
-		{"carina apply", nil, false, "it names no source (carina apply, or another tool)"},
-		{"another source", map[string]string{extraSource: "web"}, false, "it belongs to source web"},
-		{"the same name in another repository", map[string]string{extraSource: "apps", extraRepo: "github.com/acme/shop"}, true, "it belongs to repository github.com/acme/shop"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := foreignInventory(src, &removal{orphan: tc.orphan}, &inventory.Inventory{Extra: tc.extra})
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("foreignInventory (-want +got):\n%s", diff)
-			}
-		})
-	}
 }

@@ -26,10 +26,6 @@ const (
 	extraRepo   = "carina.repo"
 )
 
-// syncPruning is the sync state of an (app, env) whose objects are being
-// deleted because it left its source.
-const syncPruning api.Sync = "Pruning"
-
 // envKey names an (app, env).
 type envKey struct{ app, env string }
 
@@ -124,7 +120,7 @@ func (a *Agent) queueRemovals(st *sourceState, rms []*removal) {
 			ar.source, ar.err = rm.source, &api.ErrorStatus{Message: rm.reason() + "; pruning", Time: a.now()}
 		}
 		er := ar.env(rm.env)
-		er.sync, er.clusters = syncPruning, mergeSorted(er.clusters, rm.clusters)
+		er.sync, er.clusters = api.SyncPruning, mergeSorted(er.clusters, rm.clusters)
 		er.lastError = &api.ErrorStatus{Message: rm.reason() + "; pruning", Time: a.now()}
 		if !slices.Contains(ar.envOrder, rm.env) {
 			ar.envOrder = append(ar.envOrder, rm.env)
@@ -338,7 +334,7 @@ func (a *Agent) setRemovalError(rm *removal, msg string) {
 		ar.err = es
 	}
 	er := ar.env(rm.env)
-	er.sync, er.lastError = syncPruning, es
+	er.sync, er.lastError = api.SyncPruning, es
 }
 
 // suspended reports whether app is suspended.

@@ -201,7 +201,7 @@ func (a *Agent) sourceFailed(st *sourceState, es *api.ErrorStatus) {
 		ar.err = es
 		for _, er := range ar.envs {
 			switch {
-			case er.sync == syncPruning:
+			case er.sync == api.SyncPruning:
 			case es != nil:
 				er.sync = api.SyncStalled
 			case er.sync == api.SyncStalled && er.lastError == nil:
@@ -326,7 +326,7 @@ func (a *Agent) markBroken(st *sourceState, list appfile.ErrorList, at time.Time
 		hit = true
 		ar.err = sanitize(mine, at)
 		for _, er := range ar.envs {
-			if er.sync != syncPruning {
+			if er.sync != api.SyncPruning {
 				er.sync = api.SyncStalled
 			}
 		}

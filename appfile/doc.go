@@ -11,12 +11,15 @@
 //     built in code the same way.
 //   - Load and LoadWithOptions discover the applications of a repository
 //     tree (an fs.FS, for example a source snapshot) and set their Dir.
+//     LoadEach does the same file by file for the agent: the apps of the
+//     files that load, with an ErrorList for the broken ones, so that one
+//     broken file holds back only its own apps.
 //   - Environments derives the environments of an application from its
 //     topology and override policies and its deploy steps, with KubeVela's
 //     semantics.
 //
 // Every failure is an ErrorList holding all problems found, each with its
-// file:line:col; no partial result is returned with it. Inputs are bounded
+// file:line:col; no partial result is returned with it (LoadEach aside). Inputs are bounded
 // (ParseOptions, LoadOptions): file size, documents per file, nesting
 // depth, and the number of YAML nodes a document may expand to with its
 // aliases, which is measured before anything is expanded.

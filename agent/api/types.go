@@ -11,6 +11,7 @@ const (
 	SyncSynced    Sync = "Synced"    // the last apply of the current revision succeeded
 	SyncOutOfSync Sync = "OutOfSync" // a newer revision or drift is not applied yet
 	SyncStalled   Sync = "Stalled"   // reconciling fails; the last good state stays applied
+	SyncPruning   Sync = "Pruning"   // it left its source; its objects are being deleted
 )
 
 // Health is the aggregated health of objects.
