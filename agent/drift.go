@@ -95,7 +95,7 @@ func (a *Agent) driftTrack(cluster, app, env string, set *apply.Set) {
 // onDrift takes a finding of a watcher: it records it, counts it, and
 // decides: correct now (queue the env), hold off a contested object, or
 // only report.
-func (a *Agent) onDrift(f drift.Finding) {
+func (a *Agent) onDrift(ctx context.Context, f drift.Finding) {
 	now := a.now()
 	s := a.store
 	s.mu.Lock()
@@ -132,17 +132,40 @@ func (a *Agent) onDrift(f drift.Finding) {
 		}
 	}
 	counts := er.driftCounts()
+	var left string
+	if e != nil && f.Reason != drift.Resolved && (e.state == api.DriftReported || e.state == api.DriftContested) {
+		left = fmt.Sprintf("%s (%s): %s", f.Reason, strings.ToLower(string(e.state)), driftHint(e))
+	}
+	ns := er.namespace
 	s.mu.Unlock()
 	for c, n := range counts {
 		a.rec.DriftObjects(f.App, f.Env, c, n[0], n[1])
 	}
 	a.log.Info("drift", "app", f.App, "env", f.Env, "cluster", f.Cluster, "object", f.ID.String(), "reason", string(f.Reason), "mode", string(f.Mode))
+	if left != "" {
+		a.events.driftLeft(ctx, f.Cluster, f.App, f.Env, cmpOr(f.ID.Namespace, ns), f.ID.String(), left)
+	}
 	switch {
 	case queue:
 		a.queue.Add(item{App: f.App, Env: f.Env})
 	case retry > 0:
 		a.queue.AddAfter(item{App: f.App, Env: f.Env}, retry)
 	}
+}
+
+// driftHint says what happens next to a drifted object left alone.
+func driftHint(e *driftEntry) string {
+	if e.state == api.DriftContested {
+		return "another writer keeps changing it; corrected again at " + e.retryAt.UTC().Format(time.RFC3339)
+	}
+	return "the drift policy only reports it"
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // driftDecision is what to do about one drifted object.
@@ -267,7 +290,7 @@ func (r *envRun) correctCluster(ctx context.Context, cluster string, set *apply.
 	dc := er.driftCounts()[cluster]
 	s.mu.Unlock()
 	r.a.rec.DriftObjects(r.app, r.env, cluster, dc[0], dc[1])
-	r.a.events.changeSet(ctx, cluster, r.app, r.env, set, cs, err)
+	r.a.events.driftCorrected(ctx, cluster, r.app, r.env, set, cs, err)
 	return err
 }
 

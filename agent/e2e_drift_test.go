@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,6 +168,19 @@ func TestDriftIsCorrectedReportedAndContested(t *testing.T) {
 		t.Errorf("corrections went on while contested: %v -> %v", corrected, now)
 	}
 	stopFight()
+
+	eventually(t, 10*time.Second, "drift Events", func() (bool, string) {
+		evs, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		got := map[string]string{}
+		for _, e := range evs.Items {
+			got[e.Reason] = e.Message
+		}
+		return strings.Contains(got["DriftCorrected"], "ConfigMap/"+ns+"/cfg") &&
+			strings.Contains(got["DriftDetected"], "ConfigMap/"+ns+"/note modified (reported)"), fmt.Sprint(got)
+	})
 
 	// A new commit applies everything again: both objects are back in
 	// line and the drift list empties.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -79,13 +80,7 @@ func (r *eventRecorder) post(_ context.Context, cluster string, ev Event) {
 
 // changeSet posts Deployed, Pruned or ApplyFailed for one apply.
 func (r *eventRecorder) changeSet(ctx context.Context, cluster, app, env string, set *apply.Set, cs *apply.ChangeSet, err error) {
-	ns := ""
-	for _, o := range set.Objects {
-		if ns = o.Obj.GetNamespace(); ns != "" {
-			break
-		}
-	}
-	base := Event{App: app, Env: env, Namespace: ns}
+	base := Event{App: app, Env: env, Namespace: setNamespace(set)}
 	if err != nil {
 		ev := base
 		ev.Type, ev.Reason, ev.Message = corev1.EventTypeWarning, "ApplyFailed", sanitize(err, time.Time{}).Message
@@ -103,6 +98,47 @@ func (r *eventRecorder) changeSet(ctx context.Context, cluster, app, env string,
 		ev.Type, ev.Reason, ev.Message = corev1.EventTypeNormal, "Pruned", fmt.Sprintf("%d objects pruned", n)
 		r.post(ctx, cluster, ev)
 	}
+}
+
+// driftCorrected posts DriftCorrected for the objects a correction
+// wrote, or DriftCorrectionFailed.
+func (r *eventRecorder) driftCorrected(ctx context.Context, cluster, app, env string, set *apply.Set, cs *apply.ChangeSet, err error) {
+	ev := Event{App: app, Env: env, Namespace: setNamespace(set)}
+	if err != nil {
+		ev.Type, ev.Reason, ev.Message = corev1.EventTypeWarning, "DriftCorrectionFailed", sanitize(err, time.Time{}).Message
+		r.post(ctx, cluster, ev)
+		return
+	}
+	var fixed []string
+	for _, e := range cs.Entries {
+		if e.Action == apply.Created || e.Action == apply.Configured {
+			fixed = append(fixed, fmt.Sprintf("%s %s", e.ID, e.Action))
+		}
+	}
+	if len(fixed) == 0 {
+		return
+	}
+	ev.Type, ev.Reason = corev1.EventTypeNormal, "DriftCorrected"
+	ev.Message = fmt.Sprintf("back to revision %s: %s", shortRev(set.Revision), strings.Join(fixed, ", "))
+	r.post(ctx, cluster, ev)
+}
+
+// driftLeft posts DriftDetected (Warning) for a drifted object that is
+// not corrected now: its policy only reports, or it is contested.
+func (r *eventRecorder) driftLeft(ctx context.Context, cluster, app, env, namespace, object, why string) {
+	r.post(ctx, cluster, Event{App: app, Env: env, Namespace: namespace, Type: corev1.EventTypeWarning,
+		Reason: "DriftDetected", Message: object + " " + why})
+}
+
+// setNamespace is the namespace of a set's first namespaced object, where
+// the Events of its (app, env) go.
+func setNamespace(set *apply.Set) string {
+	for _, o := range set.Objects {
+		if ns := o.Obj.GetNamespace(); ns != "" {
+			return ns
+		}
+	}
+	return ""
 }
 
 func shortRev(rev string) string {

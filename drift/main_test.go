@@ -98,7 +98,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{ns: ns, app: "app-" + ns, env: "test", m: m, findings: make(chan Finding, 100)}
 	opts := DefaultOptions()
 	opts.Cluster = "local"
-	opts.OnFinding = func(fd Finding) { f.findings <- fd }
+	opts.OnFinding = func(_ context.Context, fd Finding) { f.findings <- fd }
 	var mu sync.Mutex
 	opts.OnError = func(err error) {
 		mu.Lock()

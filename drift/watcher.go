@@ -36,7 +36,7 @@ type Options struct {
 	Workers int
 	// OnFinding receives each finding. It is called from the Watcher's
 	// goroutines and must not block for long.
-	OnFinding func(Finding)
+	OnFinding func(context.Context, Finding)
 	// OnError receives errors of watches and confirmations (a kind that
 	// cannot be listed, a dry-run that failed); nil drops them.
 	OnError func(error)
@@ -351,13 +351,13 @@ func (w *Watcher) check(ctx context.Context, ok objKey) error {
 			reason = Resolved
 		}
 	}
-	w.report(ok, obj, reason)
+	w.report(ctx, ok, obj, reason)
 	return nil
 }
 
 // report sends a finding when the object's state changed: a new or
 // different drift, or the end of one.
-func (w *Watcher) report(ok objKey, obj *apply.Object, reason Reason) {
+func (w *Watcher) report(ctx context.Context, ok objKey, obj *apply.Object, reason Reason) {
 	w.mu.Lock()
 	prev, was := w.reported[ok]
 	in := w.intents[ok.envKey]
@@ -379,7 +379,7 @@ func (w *Watcher) report(ok objKey, obj *apply.Object, reason Reason) {
 	if mode == "" {
 		mode = apply.DriftCorrect
 	}
-	w.opts.OnFinding(Finding{
+	w.opts.OnFinding(ctx, Finding{
 		Cluster: w.opts.Cluster, App: ok.app, Env: ok.env, ID: inventory.IDOf(obj.Obj), Component: obj.Component,
 		Mode: mode, Reason: reason, Seen: w.opts.Now(),
 	})
