@@ -2,8 +2,6 @@ package agent
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -95,35 +93,7 @@ func TestCapabilityChangeRerendersOnlyItsUsers(t *testing.T) {
 // repository.
 func capabilityConfig(t *testing.T, appsURL, capsURL string) *config.Config {
 	t.Helper()
-	dir := t.TempDir()
-	hook := filepath.Join(dir, "hook-secret")
-	tok := filepath.Join(dir, "api-token")
-	os.WriteFile(hook, []byte("hook-secret"), 0o600)
-	os.WriteFile(tok, []byte("api-token"), 0o600)
-	text := fmt.Sprintf(`
-allowFileURLs: true
-cacheDir: %s
-sources:
-  apps: [{name: apps, url: %q, interval: 1h}]
-  capabilities: [{name: platform, url: %q, interval: 1h}]
-clusters:
-  - name: local
-    kubeconfig: {file: %s}
-webhooks:
-  - {provider: generic, secretFile: %s}
-server:
-  listen: 127.0.0.1:0
-  api: {tokenFile: %s, allowWrites: true}
-reconcile: {workers: 4, minBackoff: 200ms, maxBackoff: 5s, stepTimeout: 1m}
-leaderElection: {enabled: false}
-`, filepath.Join(dir, "cache"), appsURL, capsURL, testCluster.Kubeconfig(), hook, tok)
-	path := filepath.Join(dir, "carina.yaml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sources := fmt.Sprintf("apps: [{name: apps, url: %q, interval: 1h}]\n  capabilities: [{name: platform, url: %q, interval: 1h}]", appsURL, capsURL)
+	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
 	return cfg
 }

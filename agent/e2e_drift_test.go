@@ -176,10 +176,12 @@ func TestDriftIsCorrectedReportedAndContested(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, e := range evs.Items {
-			got[e.Reason] = e.Message
+			got[e.Reason] += e.Message + "\n"
 		}
-		return strings.Contains(got["DriftCorrected"], "ConfigMap/"+ns+"/cfg") &&
-			strings.Contains(got["DriftDetected"], "ConfigMap/"+ns+"/note modified (reported)"), fmt.Sprint(got)
+		return strings.Contains(got["DriftCorrected"], "ConfigMap/"+ns+"/cfg configured") &&
+			strings.Contains(got["DriftCorrected"], "ConfigMap/"+ns+"/cfg created") &&
+			strings.Contains(got["DriftDetected"], "ConfigMap/"+ns+"/note modified (reported)") &&
+			strings.Contains(got["DriftDetected"], "ConfigMap/"+ns+"/cfg modified (contested)"), fmt.Sprint(got)
 	})
 
 	// A new commit applies everything again: both objects are back in

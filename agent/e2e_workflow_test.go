@@ -82,6 +82,13 @@ func agentConfigAs(t testing.TB, repoURL, leaseNS, kubeconfig string, extra stri
 // agentConfigFile writes the configuration and returns its path too.
 func agentConfigFile(t testing.TB, repoURL, leaseNS, kubeconfig, listen string, extra string) (string, *config.Config) {
 	t.Helper()
+	return agentConfigSources(t, fmt.Sprintf("apps: [{name: apps, url: %q, interval: 1h}]", repoURL), leaseNS, kubeconfig, listen, extra)
+}
+
+// agentConfigSources is agentConfigFile with the body of the sources
+// section given.
+func agentConfigSources(t testing.TB, sources, leaseNS, kubeconfig, listen string, extra string) (string, *config.Config) {
+	t.Helper()
 	dir := t.TempDir()
 	hook := filepath.Join(dir, "hook-secret")
 	tok := filepath.Join(dir, "api-token")
@@ -95,7 +102,7 @@ func agentConfigFile(t testing.TB, repoURL, leaseNS, kubeconfig, listen string, 
 allowFileURLs: true
 cacheDir: %s
 sources:
-  apps: [{name: apps, url: %q, interval: 1h}]
+  %s
 clusters:
   - name: local
     kubeconfig: {file: %s}
@@ -107,7 +114,7 @@ server:
 reconcile: {workers: 4, minBackoff: 200ms, maxBackoff: 5s, stepTimeout: 1m}
 %s
 %s
-`, filepath.Join(dir, "cache"), repoURL, kubeconfig, hook, listen, tok, le, extra)
+`, filepath.Join(dir, "cache"), sources, kubeconfig, hook, listen, tok, le, extra)
 	path := filepath.Join(dir, "carina.yaml")
 	os.WriteFile(path, []byte(text), 0o600)
 	cfg, err := config.Load(path)
