@@ -100,7 +100,7 @@ func New(opts Options) (*Agent, error) {
 		fetcher: opts.Fetcher, httpClient: opts.HTTPClient, now: opts.Now,
 		store: newStore(cfg.Reconcile.History), desired: map[string]*desiredApp{}, srcs: map[string]*sourceState{},
 		capCache: capabilities.NewCache(capabilities.DefaultCacheOptions()),
-		contests: drift.NewContests(drift.DefaultContestOptions()),
+		contests: drift.NewContests(contestOptions(cfg.Drift)),
 	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)

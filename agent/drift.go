@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/metrics"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/drift"
@@ -39,6 +40,9 @@ type driftEntry struct {
 // correct; they run while this replica leads.
 func (a *Agent) buildWatchers(rcs map[string]*rest.Config) error {
 	a.watchers = map[string]*drift.Watcher{}
+	if !a.cfg.Drift.On() {
+		return nil
+	}
 	for name, rc := range rcs {
 		c, ok := a.targets[name].(Corrector)
 		if !ok {
@@ -50,12 +54,34 @@ func (a *Agent) buildWatchers(rcs map[string]*rest.Config) error {
 		}
 		opts := drift.DefaultOptions()
 		opts.Cluster, opts.Now, opts.OnFinding = name, a.now, a.onDrift
+		if a.cfg.Drift.Workers > 0 {
+			opts.Workers = a.cfg.Drift.Workers
+		}
 		opts.OnError = func(err error) {
 			a.log.Warn("drift watch failed", "cluster", name, "error", sanitize(err, time.Time{}).Message)
 		}
 		a.watchers[name] = drift.NewWatcher(dyn, c, opts)
 	}
 	return nil
+}
+
+// contestOptions are the configured contest bounds; unset ones (a
+// Config built in code) keep drift's defaults.
+func contestOptions(d config.Drift) drift.ContestOptions {
+	o := drift.DefaultContestOptions()
+	if d.ContestCorrections > 0 {
+		o.Corrections = d.ContestCorrections
+	}
+	if d.ContestWindow > 0 {
+		o.Window = d.ContestWindow
+	}
+	if d.ContestBackoff > 0 {
+		o.Backoff = d.ContestBackoff
+	}
+	if d.ContestMaxBackoff > 0 {
+		o.MaxBackoff = d.ContestMaxBackoff
+	}
+	return o
 }
 
 // runWatchers runs the drift watchers until ctx ends.

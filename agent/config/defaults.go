@@ -72,6 +72,11 @@ const (
 	DefaultRenderBytes     = 64 << 20
 	DefaultRenderMemory    = 1 << 30
 	DefaultSecretKey       = "value"
+	DefaultDriftWorkers    = 4
+	DefaultContestCount    = 3
+	DefaultContestWindow   = 2 * time.Minute
+	DefaultContestBackoff  = 30 * time.Second
+	DefaultContestMax      = 10 * time.Minute
 )
 
 func orDefault[T comparable](v *T, def T) {
@@ -103,6 +108,12 @@ func setDefaults(c *Config) {
 	if l.Cluster == "" && len(c.Clusters) > 0 {
 		l.Cluster = c.Clusters[0].Name
 	}
+	d := &c.Drift
+	orDefault(&d.Workers, DefaultDriftWorkers)
+	orDefault(&d.ContestCorrections, DefaultContestCount)
+	orDefault(&d.ContestWindow, DefaultContestWindow)
+	orDefault(&d.ContestBackoff, DefaultContestBackoff)
+	orDefault(&d.ContestMaxBackoff, DefaultContestMax)
 	orDefault(&c.CacheDir, DefaultCacheDir)
 	f := &c.Limits.Fetch
 	orDefault(&f.MaxBytes, DefaultFetchMaxBytes)

@@ -54,6 +54,8 @@ func TestParseFullFile(t *testing.T) {
 			Cluster: "local", Namespace: "carina", Name: "carina-lease", Identity: "replica-a",
 			LeaseDuration: 20 * time.Second, RenewDeadline: 15 * time.Second, RetryPeriod: 3 * time.Second,
 		},
+		Drift: Drift{Enabled: new(false), Workers: 2, ContestCorrections: 5, ContestWindow: 5 * time.Minute,
+			ContestBackoff: time.Minute, ContestMaxBackoff: 30 * time.Minute},
 		CacheDir: "/var/cache/carina-test",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -84,6 +86,11 @@ clusters: [{name: staging, kubeconfig: {file: /kube/config}}]
 	}
 	if !got.LeaderElection.On() {
 		t.Error("leader election is off by default, want on")
+	}
+	wantDrift := Drift{Workers: DefaultDriftWorkers, ContestCorrections: DefaultContestCount, ContestWindow: DefaultContestWindow,
+		ContestBackoff: DefaultContestBackoff, ContestMaxBackoff: DefaultContestMax}
+	if diff := cmp.Diff(wantDrift, got.Drift); diff != "" || !got.Drift.On() {
+		t.Errorf("drift defaults (on: %v) (-want +got):\n%s", got.Drift.On(), diff)
 	}
 	if p := got.Sources.Apps[0].Prune; p == nil || !*p || !got.Sources.Apps[0].Prunes() {
 		t.Errorf("sources.apps[0].prune = %v, want true by default", p)
@@ -177,6 +184,15 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 				`f.yaml:6:14: clusters[1].secret.cluster: cluster "nowhere" is not defined`,
 				`f.yaml:7:18: leaderElection.cluster: cluster "gone" is not defined`,
 				`f.yaml:7:33: leaderElection.leaseDuration: 5s is outside [10.000000001s, 5m0s]`,
+			},
+		},
+		{
+			name: "drift out of range",
+			in:   base + "drift: {workers: 100, contestCorrections: 500, contestBackoff: 1m, contestMaxBackoff: 10s}\n",
+			want: []string{
+				`f.yaml:4:9: drift.workers: 100 is outside [1, 64]`,
+				`f.yaml:4:23: drift.contestCorrections: 500 is outside [1, 100]`,
+				`f.yaml:4:68: drift.contestMaxBackoff: 10s is outside [1m0s, 24h0m0s]`,
 			},
 		},
 	}

@@ -20,6 +20,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// LeaderElection configures the Lease that makes one replica write.
 	LeaderElection LeaderElection `yaml:"leaderElection"`
+	// Drift configures the drift watchers.
+	Drift Drift `yaml:"drift"`
 	// CacheDir holds repository caches and snapshot trees.
 	CacheDir string `yaml:"cacheDir"`
 	// AllowFileURLs permits file:// and local-path sources (development
@@ -174,6 +176,29 @@ type Reconcile struct {
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdownTimeout"`
 }
+
+// Drift configures finding and correcting drift (docs/drift.md). An
+// application's drift policy says what happens to its objects; these are
+// the agent-wide knobs.
+type Drift struct {
+	// Enabled is true by default; false watches nothing (drift made
+	// outside Git is then only undone by the next commit or a forced
+	// reconcile).
+	Enabled *bool `yaml:"enabled"`
+	// Workers bound the confirmations (GET, dry-run) in flight per
+	// cluster.
+	Workers int `yaml:"workers"`
+	// ContestCorrections corrections of one object within ContestWindow
+	// make it contested; it is then held off for ContestBackoff, doubling
+	// up to ContestMaxBackoff.
+	ContestCorrections int           `yaml:"contestCorrections"`
+	ContestWindow      time.Duration `yaml:"contestWindow"`
+	ContestBackoff     time.Duration `yaml:"contestBackoff"`
+	ContestMaxBackoff  time.Duration `yaml:"contestMaxBackoff"`
+}
+
+// On reports whether drift is watched.
+func (d Drift) On() bool { return d.Enabled == nil || *d.Enabled }
 
 // Limits bound fetches and renders.
 type Limits struct {

@@ -54,6 +54,7 @@ func (v *validator) config(c *Config) {
 	v.webhooks(c)
 	v.server(c.Server)
 	v.reconcile(c.Reconcile)
+	v.drift(c.Drift)
 	v.limits(c.Limits)
 	v.leaderElection(c)
 	if c.CacheDir != "" && !path.IsAbs(c.CacheDir) {
@@ -215,6 +216,18 @@ func (v *validator) reconcile(r Reconcile) {
 	if r.History < 1 || r.History > 1000 {
 		v.addf("reconcile.history", "%d is outside [1, 1000]", r.History)
 	}
+}
+
+func (v *validator) drift(d Drift) {
+	if d.Workers < 1 || d.Workers > 64 {
+		v.addf("drift.workers", "%d is outside [1, 64]", d.Workers)
+	}
+	if d.ContestCorrections < 1 || d.ContestCorrections > 100 {
+		v.addf("drift.contestCorrections", "%d is outside [1, 100]", d.ContestCorrections)
+	}
+	v.duration("drift.contestWindow", d.ContestWindow, time.Second, 24*time.Hour)
+	v.duration("drift.contestBackoff", d.ContestBackoff, time.Second, 24*time.Hour)
+	v.duration("drift.contestMaxBackoff", d.ContestMaxBackoff, d.ContestBackoff, 24*time.Hour)
 }
 
 func (v *validator) limits(l Limits) {
