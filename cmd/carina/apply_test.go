@@ -6,10 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/e2e/cluster"
 )
@@ -70,6 +72,20 @@ func TestApplyAndDiffAgainstCluster(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %q:\n%s", want, out)
 		}
+	}
+	// Without an agent, status reads the cluster's inventories.
+	out, err = runCarina(t, "status", kc)
+	if err != nil || !regexp.MustCompile(`cli\s+dev\s+https://127.0.0.1:\d+\s+\S*\s+Synced\s+Healthy`).MatchString(out) {
+		t.Errorf("status from the cluster: %v\n%s", err, out)
+	}
+	out, err = runCarina(t, "status", "cli", kc, "-o", "json")
+	var st api.AppStatus
+	if err != nil || json.Unmarshal([]byte(out), &st) != nil || len(st.Envs) != 1 || len(st.Envs[0].Components) != 1 ||
+		len(st.Envs[0].Components[0].Objects) != 2 || st.Envs[0].Sync != api.SyncSynced {
+		t.Errorf("status cli from the cluster: %v\n%s", err, out)
+	}
+	if _, err = runCarina(t, "status", "nope", kc); err == nil || !strings.Contains(err.Error(), `application "nope" has no inventory`) {
+		t.Errorf("status of an unknown app: %v", err)
 	}
 	if out, err = runCarina(t, "diff", dir, kc); err != nil || out != "" {
 		t.Errorf("diff after apply (the only env): exit %d (%v), output:\n%s", code(err), err, out)

@@ -39,17 +39,27 @@ func envOr(k, def string) string {
 
 func newStatusCmd() *cobra.Command {
 	var f apiFlags
-	var output string
+	var output, kubeconfig, kubeContext string
 	cmd := &cobra.Command{
 		Use:   "status [APP]",
-		Short: "Show the revision, sync, health and workflow of applications, from the agent's API",
-		Args:  cobra.MaximumNArgs(1),
+		Short: "Show the revision, sync, health and workflow of applications, from the agent's API or a cluster's inventories",
+		Long: `Show the revision, sync, health and workflow of applications.
+
+By default it asks the agent's API (--server, --token). With --kubeconfig or
+--context it reads the inventories of that cluster instead, with no agent
+needed: the revision, result and health of the last apply of each
+application and environment, and their objects. Workflow steps, drift and
+history live only in a running agent.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "" && output != "json" {
 				return fmt.Errorf("output format %q is not supported (use json)", output)
 			}
-			c := f.client()
 			out := cmd.OutOrStdout()
+			if kubeconfig != "" || kubeContext != "" {
+				return statusFromCluster(cmd, args, kubeconfig, kubeContext, output)
+			}
+			c := f.client()
 			if len(args) == 0 {
 				apps, err := c.Apps(cmd.Context())
 				if err != nil {
@@ -72,7 +82,36 @@ func newStatusCmd() *cobra.Command {
 	}
 	f.add(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "output format: json")
+	cmd.Flags().StringVar(&kubeconfig, "kubeconfig", "", "read the inventories of this kubeconfig's cluster instead of asking the agent")
+	cmd.Flags().StringVar(&kubeContext, "context", "", "kubeconfig context (implies reading the cluster's inventories)")
 	return cmd
+}
+
+// statusFromCluster prints the status the cluster's inventories hold.
+func statusFromCluster(cmd *cobra.Command, args []string, kubeconfig, kubeContext, output string) error {
+	cs, err := readClusterStatus(cmd.Context(), kubeconfig, kubeContext)
+	if cs == nil {
+		return err
+	}
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %v\n", err)
+	}
+	out := cmd.OutOrStdout()
+	if len(args) == 0 {
+		apps := cs.apps()
+		if output == "json" {
+			return writeJSON(out, apps)
+		}
+		return api.WriteApps(out, apps)
+	}
+	app, ok := cs.app(args[0])
+	if !ok {
+		return fmt.Errorf("application %q has no inventory in cluster %s", args[0], cs.cluster)
+	}
+	if output == "json" {
+		return writeJSON(out, app)
+	}
+	return api.WriteApp(out, app)
 }
 
 func writeJSON(w io.Writer, v any) error {
