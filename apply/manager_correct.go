@@ -55,8 +55,31 @@ func (m *Manager) Correct(ctx context.Context, set *Set, ids []ID) (*ChangeSet, 
 		return nil, fmt.Errorf("app %s env %s: reading drifted objects: %w", set.App, set.Env, err)
 	}
 	a.decideLocally(mapped)
+	todo := a.corrections(mapped)
+	m.parallel(ctx, len(todo), func(ctx context.Context, i int) {
+		it := todo[i]
+		a.writeItem(ctx, it)
+		if it.entry.Action == Configured && it.live == nil {
+			it.entry.Action = Created
+		}
+	})
+	var errs []error
+	for _, it := range a.items {
+		a.cs.Entries = append(a.cs.Entries, it.entry)
+		if it.entry.Err != nil {
+			errs = append(errs, it.entry.Err)
+		}
+	}
+	return a.cs, errors.Join(errs...)
+}
+
+// corrections decides the writes of the objects decideLocally left
+// open: the policies' own writes (a share mark), an ownership error for
+// an object another app claims, and otherwise a forced apply that keeps
+// the live values of the drift policy's IgnoreFields.
+func (a *applier) corrections(items []*item) []*item {
 	var todo []*item
-	for _, it := range mapped {
+	for _, it := range items {
 		switch {
 		case it.decided:
 		case it.write != noWrite:
@@ -78,21 +101,7 @@ func (m *Manager) Correct(ctx context.Context, set *Set, ids []ID) (*ChangeSet, 
 			todo = append(todo, it)
 		}
 	}
-	m.parallel(ctx, len(todo), func(ctx context.Context, i int) {
-		it := todo[i]
-		a.writeItem(ctx, it)
-		if it.entry.Action == Configured && it.live == nil {
-			it.entry.Action = Created
-		}
-	})
-	var errs []error
-	for _, it := range a.items {
-		a.cs.Entries = append(a.cs.Entries, it.entry)
-		if it.entry.Err != nil {
-			errs = append(errs, it.entry.Err)
-		}
-	}
-	return a.cs, errors.Join(errs...)
+	return todo
 }
 
 // Mapping returns the resource that serves gvk; discovery is read again
