@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 
@@ -17,9 +18,16 @@ type catalogChange struct {
 	// off: their status starts over.
 	resets [][2]string
 	// gone are the apps that left the source, envsGone the environments
-	// that left apps still in it: both are pruned when the source prunes.
-	gone     []*desiredApp
-	envsGone []envGone
+	// that left apps still in it, clustersGone the clusters that left
+	// environments still in them: all are pruned when the source prunes.
+	gone         []*desiredApp
+	envsGone     []envGone
+	clustersGone []envGone
+	// clean says the load had no broken file: clusters that left an
+	// environment are pruned now, not held; released are the removals
+	// whose held clusters this load makes due.
+	clean    bool
+	released []envKey
 	// held are apps absent from a snapshot with broken files: they may
 	// have moved into one, so they keep their last good state.
 	held []string
@@ -29,7 +37,8 @@ type catalogChange struct {
 	reloads []*sourceState
 }
 
-// envGone is an environment that left an app still in its source.
+// envGone is an environment that left an app still in its source, or
+// the clusters that left an environment still in it.
 type envGone struct {
 	app      string
 	clusters []string
@@ -45,7 +54,7 @@ type envGone struct {
 // files, since an absent app may have moved into a broken one.
 func (a *Agent) setDesired(st *sourceState, l *loaded) {
 	a.mu.Lock()
-	ch := &catalogChange{}
+	ch := &catalogChange{clean: len(l.errs) == 0}
 	keep := map[string]bool{}
 	declared := map[string]bool{}
 	for _, d := range l.apps {
@@ -64,6 +73,9 @@ func (a *Agent) setDesired(st *sourceState, l *loaded) {
 	}
 	st.declared, st.clean, st.loadedRev = declared, len(l.errs) == 0, l.snap.Revision()
 	st.apps = slices.Sorted(maps.Keys(keep))
+	if ch.clean {
+		ch.released = a.releaseHeldLocked(st)
+	}
 	a.mu.Unlock()
 
 	for _, r := range ch.resets {
@@ -74,8 +86,9 @@ func (a *Agent) setDesired(st *sourceState, l *loaded) {
 }
 
 // replaceLocked makes d the desired state of its app and notes what to
-// queue and which environments left it. A pending removal of one of its
-// environments is called off. a.mu is held.
+// queue, which environments left it and which clusters left the
+// environments that stay. A pending removal of one of its environments
+// is called off in the clusters it names. a.mu is held.
 func (a *Agent) replaceLocked(d *desiredApp, ch *catalogChange) {
 	prev := a.desired[d.Name]
 	a.desired[d.Name] = d
@@ -83,7 +96,7 @@ func (a *Agent) replaceLocked(d *desiredApp, ch *catalogChange) {
 		ch.queueApps = append(ch.queueApps, d.Name)
 	}
 	for _, e := range d.Envs {
-		switch a.cancelRemovalLocked(d.Name, e.Name) {
+		switch a.cancelRemovalLocked(d.Name, e.Name, e.Clusters) {
 		case removalRunning:
 			// The removal requeues the env once it stops.
 		case removalCancelled:
@@ -99,8 +112,12 @@ func (a *Agent) replaceLocked(d *desiredApp, ch *catalogChange) {
 		return
 	}
 	for _, e := range prev.Envs {
-		if _, ok := d.env(e.Name); !ok {
+		cur, ok := d.env(e.Name)
+		switch {
+		case !ok:
 			ch.envsGone = append(ch.envsGone, envGone{app: d.Name, env: e.Name, clusters: e.Clusters})
+		case len(without(e.Clusters, cur.Clusters)) > 0:
+			ch.clustersGone = append(ch.clustersGone, envGone{app: d.Name, env: e.Name, clusters: without(e.Clusters, cur.Clusters)})
 		}
 	}
 }
@@ -158,7 +175,12 @@ func (a *Agent) applyChange(st *sourceState, ch *catalogChange) {
 		log.Info("environment removed from its application; pruning", "app", g.app, "env", g.env)
 		rms = append(rms, &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, clusters: g.clusters})
 	}
+	rms = append(rms, a.clusterRemovals(st, ch, log)...)
 	a.queueRemovals(st, rms)
+	for _, k := range ch.released {
+		log.Info("clusters removed from an environment; pruning now that the source loads", "app", k.app, "env", k.env)
+		a.queue.Add(item{App: k.app, Env: k.env, Remove: true})
+	}
 	for _, name := range ch.held {
 		log.Warn("application absent from a snapshot with broken files; removal held", "app", name)
 		a.store.mu.Lock()
@@ -176,6 +198,49 @@ func (a *Agent) applyChange(st *sourceState, ch *catalogChange) {
 	}
 	for _, ie := range ch.queueEnvs {
 		a.enqueueEnv(ie[0], ie[1])
+	}
+}
+
+// clusterRemovals turns the clusters that left environments still in
+// their app into removals that leave the environments' status alone. The
+// drift intent there is forgotten at once: Git no longer wants the
+// objects there, whatever happens to them. A load with broken files only
+// holds the removal (see queueRemovals); prune: false only forgets.
+func (a *Agent) clusterRemovals(st *sourceState, ch *catalogChange, log *slog.Logger) []*removal {
+	var rms []*removal
+	for _, g := range ch.clustersGone {
+		a.forgetClusters(g.app, g.env, g.clusters...)
+		rm := &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, stays: true}
+		switch {
+		case !st.cfg.Prunes():
+			log.Info("clusters removed from an environment; their objects stay (prune: false)", "app", g.app, "env", g.env, "clusters", g.clusters)
+			continue
+		case ch.clean:
+			rm.clusters = g.clusters
+			log.Info("clusters removed from an environment; pruning", "app", g.app, "env", g.env, "clusters", g.clusters)
+		default:
+			rm.held = g.clusters
+			log.Warn("clusters removed from an environment in a snapshot with broken files; pruning held until they load",
+				"app", g.app, "env", g.env, "clusters", g.clusters)
+		}
+		rms = append(rms, rm)
+	}
+	return rms
+}
+
+// forgetClusters drops the drift intent and findings of (app, env) in
+// clusters its environment no longer names.
+func (a *Agent) forgetClusters(app, env string, clusters ...string) {
+	for _, c := range clusters {
+		a.driftTrack(c, app, env, nil)
+	}
+	a.store.mu.Lock()
+	if ar, ok := a.store.apps[app]; ok && ar.envs[env] != nil {
+		maps.DeleteFunc(ar.envs[env].drift, func(_ string, e *driftEntry) bool { return slices.Contains(clusters, e.f.Cluster) })
+	}
+	a.store.mu.Unlock()
+	for _, c := range clusters {
+		a.rec.DriftObjects(app, env, c, 0, 0)
 	}
 }
 

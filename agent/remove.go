@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/metrics"
+	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/inventory"
 )
@@ -29,11 +32,12 @@ const (
 // envKey names an (app, env).
 type envKey struct{ app, env string }
 
-// removal is an (app, env) that left its source: the objects and the
-// inventory of each cluster still holding them are deleted by a work
-// item of the leader's workers (item.Remove), with apply.Manager.Delete,
-// which honours prune policies. A removal lives in its source's state
-// until every cluster is clean or the (app, env) comes back.
+// removal is an (app, env) that left its source, or the clusters an
+// environment that stays no longer names: the objects and the inventory
+// of each cluster still holding them are deleted by a work item of the
+// leader's workers (item.Remove), with apply.Manager.Delete, which
+// honours prune policies. A removal lives in its source's state until
+// every cluster is clean or the (app, env) is desired there again.
 type removal struct {
 	app, env string
 	source   string
@@ -41,80 +45,127 @@ type removal struct {
 	// whole says the application left the source, not only this
 	// environment.
 	whole bool
+	// stays says the environment is still desired: only the clusters of
+	// the removal left its topology. Its status is not touched: it stays
+	// Synced in the clusters it names.
+	stays bool
 	// orphan says collectOrphans found it after a start: the inventory
 	// must name the source to be touched.
 	orphan bool
 	// clusters still to clean, sorted.
 	clusters []string
-	// running: a worker is deleting; cancelled: the (app, env) came back
-	// meanwhile, and is queued again once the worker stops.
-	running, cancelled bool
+	// held are clusters that left the environment in a load with broken
+	// files: they are pruned once the source loads without any.
+	held []string
+	// running: a worker is deleting. back are clusters of the running
+	// item desired again meanwhile: the env is applied to them again,
+	// without the fast path, once the worker stops.
+	running bool
+	back    []string
 }
 
 func (r *removal) key() envKey { return envKey{r.app, r.env} }
 
 // reason says why the objects go, for status, logs and Events.
 func (r *removal) reason() string {
-	if r.whole {
+	switch {
+	case r.whole:
 		return fmt.Sprintf("removed from source %s at %s", r.source, r.revision)
+	case r.stays:
+		return fmt.Sprintf("clusters %s removed from environment %s in source %s at %s", strings.Join(r.clusters, ", "), r.env, r.source, r.revision)
 	}
 	return fmt.Sprintf("environment %s removed from source %s at %s", r.env, r.source, r.revision)
 }
 
-// removalState is what cancelRemovalLocked found.
+// reasonIn is reason for the Events of one cluster.
+func (r *removal) reasonIn(cluster string) string {
+	if r.stays {
+		return fmt.Sprintf("cluster %s removed from environment %s in source %s at %s", cluster, r.env, r.source, r.revision)
+	}
+	return r.reason()
+}
+
+// removalState is what cancelRemovalLocked found; a larger state wins
+// when removals of several sources are found.
 type removalState int
 
 const (
-	removalNone      removalState = iota // no removal was pending
-	removalCancelled                     // a pending removal was dropped
+	removalNone      removalState = iota // nothing to do for the caller (none pending, or only clusters trimmed)
+	removalCancelled                     // a removal of the whole env was dropped: its status starts over
 	removalRunning                       // a worker is deleting; it requeues the env when done
 )
 
 // cancelRemovalLocked calls off the pending removal of (app, env), which
-// is desired again, in any source. a.mu is held.
-func (a *Agent) cancelRemovalLocked(app, env string) removalState {
+// is desired again in clusters, in any source: those clusters leave the
+// removal. What is left of a removal of the whole env is pruned as the
+// clusters the env no longer names. a.mu is held.
+func (a *Agent) cancelRemovalLocked(app, env string, clusters []string) removalState {
 	k := envKey{app, env}
+	state := removalNone
 	for _, st := range a.srcs {
 		rm := st.removals[k]
+		if rm == nil {
+			continue
+		}
+		rm.held = without(rm.held, clusters)
+		back := slices.DeleteFunc(slices.Clone(clusters), func(c string) bool { return !slices.Contains(rm.clusters, c) })
 		switch {
-		case rm == nil:
+		case rm.running && (!rm.stays || len(back) > 0):
+			rm.back = mergeSorted(rm.back, back)
+			state = max(state, removalRunning)
 			continue
 		case rm.running:
-			rm.cancelled = true
-			return removalRunning
+			continue
 		}
-		delete(st.removals, k)
-		return removalCancelled
+		whole := !rm.stays
+		rm.clusters = without(rm.clusters, clusters)
+		rm.stays, rm.whole = true, false
+		if len(rm.clusters) == 0 && len(rm.held) == 0 {
+			delete(st.removals, k)
+		}
+		if whole {
+			state = max(state, removalCancelled)
+		}
 	}
-	return removalNone
+	return state
 }
 
-// queueRemovals records removals in st (merging the clusters of one
-// already pending), shows them in status and queues their work items.
+// queueRemovals records removals in st (merging them into one already
+// pending), shows those of whole environments in status and queues the
+// work items of those with clusters to clean now. A removal of the whole
+// environment takes over the held clusters of a pending one.
 func (a *Agent) queueRemovals(st *sourceState, rms []*removal) {
 	if len(rms) == 0 {
 		return
 	}
 	a.mu.Lock()
 	for i, rm := range rms {
-		if cur := st.removals[rm.key()]; cur != nil {
-			cur.clusters = mergeSorted(cur.clusters, rm.clusters)
-			cur.whole, cur.orphan = cur.whole || rm.whole, cur.orphan && rm.orphan
-			cur.cancelled = false
-			rms[i] = cur
+		cur := st.removals[rm.key()]
+		if cur == nil {
+			rm.clusters, rm.held = mergeSorted(nil, rm.clusters), mergeSorted(nil, rm.held)
+			st.removals[rm.key()] = rm
 			continue
 		}
-		rm.clusters = mergeSorted(nil, rm.clusters)
-		st.removals[rm.key()] = rm
+		cur.clusters, cur.held = mergeSorted(cur.clusters, rm.clusters), mergeSorted(cur.held, rm.held)
+		if !rm.stays {
+			cur.clusters, cur.held = mergeSorted(cur.clusters, cur.held), nil
+		}
+		cur.held = without(cur.held, cur.clusters)
+		cur.whole, cur.stays, cur.orphan = cur.whole || rm.whole, cur.stays && rm.stays, cur.orphan && rm.orphan
+		rms[i] = cur
 	}
 	views := make([]removal, len(rms))
 	for i, rm := range rms {
 		views[i] = *rm
+		views[i].clusters = slices.Clone(rm.clusters)
 	}
 	a.mu.Unlock()
 	s := a.store
 	s.mu.Lock()
 	for _, rm := range views {
+		if rm.stays {
+			continue
+		}
 		ar := s.app(rm.app)
 		if rm.whole {
 			ar.source, ar.err = rm.source, &api.ErrorStatus{Message: rm.reason() + "; pruning", Time: a.now()}
@@ -128,8 +179,26 @@ func (a *Agent) queueRemovals(st *sourceState, rms []*removal) {
 	}
 	s.mu.Unlock()
 	for _, rm := range views {
-		a.queue.Add(item{App: rm.app, Env: rm.env, Remove: true})
+		if len(rm.clusters) > 0 {
+			a.queue.Add(item{App: rm.app, Env: rm.env, Remove: true})
+		}
 	}
+}
+
+// releaseHeldLocked makes the held clusters of st's removals due, after
+// a load without broken files, and returns the removals to queue. a.mu
+// is held.
+func (a *Agent) releaseHeldLocked(st *sourceState) []envKey {
+	var out []envKey
+	for k, rm := range st.removals {
+		if len(rm.held) == 0 {
+			continue
+		}
+		rm.clusters, rm.held = mergeSorted(rm.clusters, rm.held), nil
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(x, y envKey) int { return cmp.Or(strings.Compare(x.app, y.app), strings.Compare(x.env, y.env)) })
+	return out
 }
 
 // removeEnv is the work item of a removal: it deletes the (app, env)
@@ -143,8 +212,10 @@ func (a *Agent) removeEnv(ctx context.Context, app, env string) (time.Duration, 
 	log := a.log.With("app", app, "env", env, "source", rm.source, "revision", rm.revision, "reconcile", reconcileID(ctx))
 	if a.suspended(app) {
 		a.endRemoval(st, rm, nil, nil)
-		a.setRemovalError(rm, rm.reason()+"; pruning waits: the application is suspended")
-		log.Info("removal waits: the application is suspended")
+		if !rm.stays {
+			a.setRemovalError(rm, rm.reason()+"; pruning waits: the application is suspended")
+		}
+		log.Info("removal waits: the application is suspended", "clusters", rm.clusters)
 		return 0, nil
 	}
 	var done []string
@@ -162,8 +233,8 @@ func (a *Agent) removeEnv(ctx context.Context, app, env string) (time.Duration, 
 }
 
 // startRemoval marks the pending removal of (app, env) running and
-// returns a copy of it, or nil when there is none or the (app, env) is
-// desired again.
+// returns a copy of it, or nil when there is none or no cluster is left
+// to clean now: the clusters the env names again leave it.
 func (a *Agent) startRemoval(app, env string) (*sourceState, *removal) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -173,27 +244,43 @@ func (a *Agent) startRemoval(app, env string) (*sourceState, *removal) {
 		if rm == nil || rm.running {
 			continue
 		}
-		if d := a.desired[app]; d != nil {
-			if _, ok := d.env(env); ok {
+		if e, ok := a.desiredEnvLocked(app, env); ok {
+			rm.clusters, rm.held = without(rm.clusters, e.Clusters), without(rm.held, e.Clusters)
+		}
+		if len(rm.clusters) == 0 {
+			if len(rm.held) == 0 {
 				delete(st.removals, k)
-				return nil, nil
 			}
+			return nil, nil
 		}
 		rm.running = true
 		cp := *rm
-		cp.clusters = slices.Clone(rm.clusters)
+		cp.clusters, cp.held, cp.back = slices.Clone(rm.clusters), nil, nil
 		return st, &cp
 	}
 	return nil, nil
 }
 
+// desiredEnvLocked returns the environment of a desired app. a.mu is
+// held.
+func (a *Agent) desiredEnvLocked(app, env string) (appfile.Environment, bool) {
+	if d := a.desired[app]; d != nil {
+		return d.env(env)
+	}
+	return appfile.Environment{}, false
+}
+
 // removeFrom deletes the (app, env) from one cluster: nothing to do
 // without an inventory, and an inventory another source (or no agent)
-// wrote is left alone.
+// wrote is left alone. The drift intent of a cluster an env that stays
+// left is forgotten in any case.
 func (a *Agent) removeFrom(ctx context.Context, cluster string, st *sourceState, rm *removal, log *slog.Logger) error {
 	t, err := a.target(cluster)
 	if err != nil {
 		return err
+	}
+	if rm.stays {
+		a.forgetClusters(rm.app, rm.env, cluster)
 	}
 	inv, err := t.ReadInventory(ctx, rm.app, rm.env)
 	if err != nil || inv == nil {
@@ -219,6 +306,11 @@ func (a *Agent) removeFrom(ctx context.Context, cluster string, st *sourceState,
 	if again, err := t.ReadInventory(ctx, rm.app, rm.env); err != nil || again != nil {
 		return errors.Join(err, errors.New("the inventory was written again while pruning"))
 	}
+	if rm.stays {
+		a.forgetClusters(rm.app, rm.env, cluster) // a finding that raced the delete
+		log.Info("environment pruned from a cluster it left", "cluster", cluster, "pruned", n)
+		return nil
+	}
 	log.Info("removed environment pruned", "cluster", cluster, "pruned", n)
 	return nil
 }
@@ -243,7 +335,8 @@ func foreignInventory(src config.Source, rm *removal, inv *inventory.Inventory) 
 }
 
 // endRemoval records the outcome of a removal's work item: the clusters
-// done leave it; once none is left, or the (app, env) came back, it ends.
+// done, and those desired again meanwhile, leave it; once none is left it
+// ends. An env desired again meanwhile is applied again.
 func (a *Agent) endRemoval(st *sourceState, cp *removal, done []string, err error) {
 	a.mu.Lock()
 	rm := st.removals[cp.key()]
@@ -252,18 +345,34 @@ func (a *Agent) endRemoval(st *sourceState, cp *removal, done []string, err erro
 		return
 	}
 	rm.running = false
-	rm.clusters = slices.DeleteFunc(rm.clusters, func(c string) bool { return slices.Contains(done, c) })
-	finished, cancelled := len(rm.clusters) == 0, rm.cancelled
-	if finished || cancelled {
+	back := rm.back
+	rm.back = nil
+	rm.clusters = without(without(rm.clusters, done), back)
+	_, desired := a.desiredEnvLocked(cp.app, cp.env)
+	returned := desired && !rm.stays // the whole env came back
+	if desired {
+		rm.stays, rm.whole = true, false
+	}
+	finished := len(rm.clusters) == 0 && len(rm.held) == 0
+	if finished {
 		delete(st.removals, cp.key())
 	}
+	stays, left := rm.stays, slices.Clone(rm.clusters)
 	appGone := a.desired[cp.app] == nil && !a.removingLocked(cp.app)
 	a.mu.Unlock()
 	switch {
-	case cancelled:
+	case returned:
 		a.resetEnv(cp.app, cp.env)
 		a.enqueueWorkflow(cp.app)
 		a.enqueueEnv(cp.app, cp.env)
+	case len(back) > 0:
+		a.reapply(cp.app, cp.env, back)
+	}
+	switch {
+	case err != nil && stays:
+		a.log.Warn("environment not pruned from clusters it left", "app", cp.app, "env", cp.env, "source", cp.source,
+			"clusters", left, "error", sanitize(err, a.now()).Message)
+	case stays:
 	case finished:
 		a.removed(cp, appGone)
 	case err != nil:
@@ -271,6 +380,18 @@ func (a *Agent) endRemoval(st *sourceState, cp *removal, done []string, err erro
 		a.setRemovalError(cp, cp.reason()+"; pruning failed: "+es.Message)
 		a.log.Warn("removed environment not pruned", "app", cp.app, "env", cp.env, "source", cp.source, "error", es.Message)
 	}
+}
+
+// reapply applies (app, env) again, without the fast path: the prune of
+// clusters it names again may have deleted what a reconcile applied.
+func (a *Agent) reapply(app, env string, clusters []string) {
+	a.store.mu.Lock()
+	if ar, ok := a.store.apps[app]; ok && ar.envs[env] != nil {
+		ar.envs[env].force = true
+	}
+	a.store.mu.Unlock()
+	a.log.Info("clusters back in the environment while pruning; applying again", "app", app, "env", env, "clusters", clusters)
+	a.enqueueEnv(app, env)
 }
 
 // removing reports whether app has a pending removal.
@@ -375,9 +496,9 @@ func (a *Agent) postPrune(ctx context.Context, cluster string, rm *removal, inv 
 	}
 	switch {
 	case err != nil:
-		ev.Type, ev.Reason, ev.Message = corev1.EventTypeWarning, "PruneFailed", rm.reason()+": "+sanitize(err, time.Time{}).Message
+		ev.Type, ev.Reason, ev.Message = corev1.EventTypeWarning, "PruneFailed", rm.reasonIn(cluster)+": "+sanitize(err, time.Time{}).Message
 	case n > 0:
-		ev.Type, ev.Reason, ev.Message = corev1.EventTypeNormal, "Pruned", fmt.Sprintf("%s: %d objects pruned", rm.reason(), n)
+		ev.Type, ev.Reason, ev.Message = corev1.EventTypeNormal, "Pruned", fmt.Sprintf("%s: %d objects pruned", rm.reasonIn(cluster), n)
 	default:
 		return
 	}
@@ -389,4 +510,16 @@ func mergeSorted(a, b []string) []string {
 	out := slices.Concat(a, b)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// without returns the elements of s not in drop, in a new slice (nil
+// when none is left).
+func without(s, drop []string) []string {
+	var out []string
+	for _, v := range s {
+		if !slices.Contains(drop, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/drift"
 	"github.com/carina-gitops/carina/source"
 )
 
@@ -78,13 +82,29 @@ type decisionState struct {
 	Queued   []string
 }
 
+// removalLine shows a pending removal; stays, held and running only when
+// they are set.
+func removalLine(src string, k envKey, rm *removal) string {
+	line := fmt.Sprintf("%s: %s/%s whole=%v %v", src, k.app, k.env, rm.whole, rm.clusters)
+	if rm.stays {
+		line += " stays"
+	}
+	if len(rm.held) > 0 {
+		line += fmt.Sprintf(" held=%v", rm.held)
+	}
+	if rm.running {
+		line += fmt.Sprintf(" running back=%v", rm.back)
+	}
+	return line
+}
+
 func (d *decisions) state() decisionState {
 	var s decisionState
 	d.a.mu.Lock()
 	s.Desired = slices.Sorted(maps.Keys(d.a.desired))
 	for name, st := range d.srcs {
 		for k, rm := range st.removals {
-			s.Removals = append(s.Removals, fmt.Sprintf("%s: %s/%s whole=%v %v", name, k.app, k.env, rm.whole, rm.clusters))
+			s.Removals = append(s.Removals, removalLine(name, k, rm))
 		}
 	}
 	d.a.mu.Unlock()
@@ -234,5 +254,233 @@ func TestRemovedInventoryOwnership(t *testing.T) {
 				t.Errorf("foreignInventory (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// appOn is a desired app of source src whose envs are given as
+// "name=cluster,cluster"; an env's inputs change with its clusters, as
+// computeInputs makes them.
+func (d *decisions) appOn(src, name, file string, envs ...string) *desiredApp {
+	da := d.app(src, name, file)
+	for _, spec := range envs {
+		env, clusters, _ := strings.Cut(spec, "=")
+		da.Envs = append(da.Envs, appfile.Environment{Name: env, Clusters: strings.Split(clusters, ",")})
+		da.Inputs[env] = "i-" + clusters
+	}
+	da.Release = fmt.Sprint(da.Inputs)
+	return da
+}
+
+// clusterState is what the decisions about clusters left: pending
+// removals, status lines, the drifted objects recorded (cluster/name),
+// the items queued (the queue is drained) and the envs whose next
+// reconcile skips the fast path.
+type clusterState struct {
+	Removals []string
+	Status   []string
+	Drift    []string
+	Removes  []string
+	Applies  []string
+	Forced   []string
+}
+
+func (d *decisions) clusterState() clusterState {
+	var s clusterState
+	d.a.mu.Lock()
+	for name, st := range d.srcs {
+		for k, rm := range st.removals {
+			s.Removals = append(s.Removals, removalLine(name, k, rm))
+		}
+	}
+	d.a.mu.Unlock()
+	slices.Sort(s.Removals)
+	for _, app := range d.a.store.Apps() {
+		line := app.Name
+		for _, e := range app.Envs {
+			line += " " + e.Name + ":" + string(e.Sync)
+		}
+		s.Status = append(s.Status, line)
+	}
+	d.a.store.mu.Lock()
+	for an, ar := range d.a.store.apps {
+		for en, er := range ar.envs {
+			for _, e := range er.drift {
+				s.Drift = append(s.Drift, e.f.Cluster+"/"+e.f.ID.Name)
+			}
+			if er.force {
+				s.Forced = append(s.Forced, an+"/"+en)
+			}
+		}
+	}
+	d.a.store.mu.Unlock()
+	for d.a.queue.Len() > 0 {
+		it, _ := d.a.queue.Get()
+		switch {
+		case it.Remove:
+			s.Removes = append(s.Removes, it.App+"/"+it.Env)
+		case it.Env != "":
+			s.Applies = append(s.Applies, it.App+"/"+it.Env)
+		}
+		d.a.queue.Done(it)
+		d.a.queue.Forget(it)
+	}
+	for _, l := range [][]string{s.Drift, s.Removes, s.Applies, s.Forced} {
+		slices.Sort(l)
+	}
+	return s
+}
+
+// drifted records a drifted object of (app, env) in cluster, as a
+// watcher's finding would.
+func (d *decisions) drifted(app, env, cluster string) {
+	f := drift.Finding{App: app, Env: env, Cluster: cluster, ID: apply.ID{Kind: "ConfigMap", Namespace: "ns", Name: app}}
+	d.a.store.mu.Lock()
+	d.a.store.app(app).env(env).drift[f.Key()] = &driftEntry{f: f, state: api.DriftCorrecting}
+	d.a.store.mu.Unlock()
+}
+
+// TestRemovedClusterDecisions walks setDesired and the removal item
+// through the clusters that leave an environment that stays: exactly
+// those get a removal that leaves the env's status alone and forgets its
+// drift there; a re-add calls it off (at once, or after a running prune,
+// with a forced apply); a load with broken files holds it until a clean
+// one; a removal of the whole env or app covers it; one of the whole env
+// that comes back with fewer clusters goes on for the others; prune:
+// false only forgets. No cluster is needed.
+func TestRemovedClusterDecisions(t *testing.T) {
+	d := newDecisions(t)
+	blog := d.app("a", "blog", "blog/Appfile", "default")
+	both := func() *desiredApp {
+		return d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local,second,third")
+	}
+	onlyLocal := func() *desiredApp {
+		return d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local")
+	}
+	d.load("a", []*desiredApp{both(), blog})
+	d.clusterState()
+
+	steps := []struct {
+		name string
+		do   func()
+		want clusterState
+	}{{
+		name: "second and third leave prod: a removal of exactly them; prod's status and local's drift stay",
+		do: func() {
+			d.drifted("shop", "prod", "local")
+			d.drifted("shop", "prod", "second")
+			d.load("a", []*desiredApp{onlyLocal(), blog})
+		},
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=false [second third] stays"},
+			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Drift:    []string{"local/shop"},
+			Removes:  []string{"shop/prod"},
+			Applies:  []string{"shop/prod"},
+		},
+	}, {
+		name: "second back before the prune ran: called off for second only",
+		do: func() {
+			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local,second"), blog})
+		},
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=false [third] stays"},
+			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Drift:    []string{"local/shop"},
+			Applies:  []string{"shop/prod"},
+		},
+	}, {
+		name: "third back too: nothing left to prune",
+		do:   func() { d.load("a", []*desiredApp{both(), blog}) },
+		want: clusterState{
+			Status:  []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Drift:   []string{"local/shop"},
+			Applies: []string{"shop/prod"},
+		},
+	}, {
+		name: "dropped in a snapshot with broken files: held, not queued",
+		do:   func() { d.load("a", []*desiredApp{onlyLocal(), blog}, "other/Appfile") },
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=false [] stays held=[second third]"},
+			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Drift:    []string{"local/shop"},
+			Applies:  []string{"shop/prod"},
+		},
+	}, {
+		name: "the next clean load releases the held clusters",
+		do:   func() { d.load("a", []*desiredApp{onlyLocal(), blog}) },
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=false [second third] stays"},
+			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Drift:    []string{"local/shop"},
+			Removes:  []string{"shop/prod"},
+		},
+	}, {
+		name: "second back while the prune runs: the env waits, then is applied again without the fast path",
+		do: func() {
+			st, cp := d.a.startRemoval("shop", "prod")
+			if cp == nil || !slices.Equal(cp.clusters, []string{"second", "third"}) {
+				t.Fatalf("startRemoval = %+v", cp)
+			}
+			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local,second"), blog})
+			if got := d.clusterState(); !slices.Equal(got.Removals, []string{"a: shop/prod whole=false [second third] stays running back=[second]"}) || len(got.Applies) > 0 {
+				t.Errorf("while running: removals %v, applies %v", got.Removals, got.Applies)
+			}
+			d.a.endRemoval(st, cp, []string{"second", "third"}, nil)
+		},
+		want: clusterState{
+			Status:  []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Drift:   []string{"local/shop"},
+			Applies: []string{"shop/prod"},
+			Forced:  []string{"shop/prod"},
+		},
+	}, {
+		name: "prod removed while its second prune is pending: the removal of prod covers second",
+		do: func() {
+			d.a.store.app("shop").env("prod").force = false
+			d.load("a", []*desiredApp{onlyLocal(), blog})
+			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local"), blog})
+		},
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=false [local second]"},
+			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Pruning"},
+			Drift:    []string{"local/shop"},
+			Removes:  []string{"shop/prod"},
+			Applies:  []string{"shop/prod"}, // by the first load, which changed prod
+		},
+	}, {
+		name: "prod back on local only: its removal goes on for second, prod's status starts over",
+		do:   func() { d.load("a", []*desiredApp{onlyLocal(), blog}) },
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=false [second] stays"},
+			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Applies:  []string{"shop/prod"},
+		},
+	}, {
+		name: "shop removed while prod's second prune is pending: the app's removal covers it",
+		do:   func() { d.load("a", []*desiredApp{blog}) },
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=true [local second]", "a: shop/staging whole=true [local]"},
+			Status:   []string{"blog default:Unknown", "shop staging:Pruning prod:Pruning"},
+			Removes:  []string{"shop/prod", "shop/staging"},
+		},
+	}, {
+		name: "prune: false: a cluster that leaves is only forgotten",
+		do: func() {
+			d.load("a", []*desiredApp{both(), blog})
+			d.clusterState()
+			d.drifted("shop", "prod", "third")
+			d.srcs["a"].cfg.Prune = new(false)
+			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local,second"), blog})
+		},
+		want: clusterState{
+			Status:  []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Applies: []string{"shop/prod"},
+		},
+	}}
+	for _, step := range steps {
+		step.do()
+		if diff := cmp.Diff(step.want, d.clusterState()); diff != "" {
+			t.Fatalf("%s (-want +got):\n%s", step.name, diff)
+		}
 	}
 }
