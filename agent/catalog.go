@@ -1,12 +1,15 @@
 package agent
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/appfile"
 )
 
 // catalogChange is what one load of a source changed in the desired
@@ -309,4 +312,41 @@ func (a *Agent) updateRecords(apps []*desiredApp, keep map[string]bool) {
 // errUnknownApp is the error of API calls naming no app.
 func errUnknownApp(app string) error {
 	return fmt.Errorf("application %q: %w", app, api.ErrNotFound)
+}
+
+// releaseHeldLocked makes the held clusters of st's removals due, after
+// a load without broken files, and returns the removals to queue. a.mu
+// is held.
+func (a *Agent) releaseHeldLocked(st *sourceState) []envKey {
+	var out []envKey
+	for k, rm := range st.removals {
+		if len(rm.held) == 0 {
+			continue
+		}
+		rm.clusters, rm.held = mergeSorted(rm.clusters, rm.held), nil
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(x, y envKey) int { return cmp.Or(strings.Compare(x.app, y.app), strings.Compare(x.env, y.env)) })
+	return out
+}
+
+// desiredEnvLocked returns the environment of a desired app. a.mu is
+// held.
+func (a *Agent) desiredEnvLocked(app, env string) (appfile.Environment, bool) {
+	if d := a.desired[app]; d != nil {
+		return d.env(env)
+	}
+	return appfile.Environment{}, false
+}
+
+// without returns the elements of s not in drop, in a new slice (nil
+// when none is left).
+func without(s, drop []string) []string {
+	var out []string
+	for _, v := range s {
+		if !slices.Contains(drop, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }

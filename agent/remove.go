@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/metrics"
-	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/inventory"
 )
@@ -185,22 +183,6 @@ func (a *Agent) queueRemovals(st *sourceState, rms []*removal) {
 	}
 }
 
-// releaseHeldLocked makes the held clusters of st's removals due, after
-// a load without broken files, and returns the removals to queue. a.mu
-// is held.
-func (a *Agent) releaseHeldLocked(st *sourceState) []envKey {
-	var out []envKey
-	for k, rm := range st.removals {
-		if len(rm.held) == 0 {
-			continue
-		}
-		rm.clusters, rm.held = mergeSorted(rm.clusters, rm.held), nil
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(x, y envKey) int { return cmp.Or(strings.Compare(x.app, y.app), strings.Compare(x.env, y.env)) })
-	return out
-}
-
 // removeEnv is the work item of a removal: it deletes the (app, env)
 // from each cluster that still holds it, and returns an error for the
 // queue's backoff when a cluster could not be cleaned.
@@ -259,15 +241,6 @@ func (a *Agent) startRemoval(app, env string) (*sourceState, *removal) {
 		return st, &cp
 	}
 	return nil, nil
-}
-
-// desiredEnvLocked returns the environment of a desired app. a.mu is
-// held.
-func (a *Agent) desiredEnvLocked(app, env string) (appfile.Environment, bool) {
-	if d := a.desired[app]; d != nil {
-		return d.env(env)
-	}
-	return appfile.Environment{}, false
 }
 
 // removeFrom deletes the (app, env) from one cluster: nothing to do
@@ -510,16 +483,4 @@ func mergeSorted(a, b []string) []string {
 	out := slices.Concat(a, b)
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// without returns the elements of s not in drop, in a new slice (nil
-// when none is left).
-func without(s, drop []string) []string {
-	var out []string
-	for _, v := range s {
-		if !slices.Contains(drop, v) {
-			out = append(out, v)
-		}
-	}
-	return out
 }
