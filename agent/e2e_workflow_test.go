@@ -89,6 +89,23 @@ func agentConfigFile(t testing.TB, repoURL, leaseNS, kubeconfig, listen string, 
 // section given.
 func agentConfigSources(t testing.TB, sources, leaseNS, kubeconfig, listen string, extra string) (string, *config.Config) {
 	t.Helper()
+	return agentConfigClusters(t, sources, clustersYAML("local", kubeconfig), leaseNS, listen, extra)
+}
+
+// clustersYAML is the body of a clusters section: pairs of a cluster's
+// name and its kubeconfig file, the first being the default cluster.
+func clustersYAML(nameKubeconfig ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(nameKubeconfig); i += 2 {
+		fmt.Fprintf(&b, "  - name: %s\n    kubeconfig: {file: %s}\n", nameKubeconfig[i], nameKubeconfig[i+1])
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// agentConfigClusters is agentConfigSources with the body of the
+// clusters section given (see clustersYAML).
+func agentConfigClusters(t testing.TB, sources, clusters, leaseNS, listen string, extra string) (string, *config.Config) {
+	t.Helper()
 	dir := t.TempDir()
 	hook := filepath.Join(dir, "hook-secret")
 	tok := filepath.Join(dir, "api-token")
@@ -104,8 +121,7 @@ cacheDir: %s
 sources:
   %s
 clusters:
-  - name: local
-    kubeconfig: {file: %s}
+%s
 webhooks:
   - {provider: generic, secretFile: %s}
 server:
@@ -114,7 +130,7 @@ server:
 reconcile: {workers: 4, minBackoff: 200ms, maxBackoff: 5s, stepTimeout: 1m}
 %s
 %s
-`, filepath.Join(dir, "cache"), sources, kubeconfig, hook, listen, tok, le, extra)
+`, filepath.Join(dir, "cache"), sources, clusters, hook, listen, tok, le, extra)
 	path := filepath.Join(dir, "carina.yaml")
 	os.WriteFile(path, []byte(text), 0o600)
 	cfg, err := config.Load(path)
