@@ -60,12 +60,31 @@ func (a *Agent) advanceWorkflow(ctx context.Context, app string) (time.Duration,
 	}
 	s.app(app).wf = st
 	s.mu.Unlock()
+	a.releaseDeployed(ctx, d, d.Plan.Steps, st)
 	if out.Changed && needsState(d.Plan.Steps) {
 		if err := a.saveWorkflow(ctx, d, st); err != nil {
 			return 0, err
 		}
 	}
 	return out.RequeueAfter, nil
+}
+
+// releaseDeployed releases the envs of the deploy steps that succeeded
+// at the current release. Advance skips final steps, so after a restart
+// that read the workflow state back nothing else would release them:
+// their envs would wait for the workflow forever, unwatched for drift
+// and unhealed. An env released here is queued once; its first
+// reconcile after a start is a full apply, which writes only what
+// differs.
+func (a *Agent) releaseDeployed(ctx context.Context, d *desiredApp, steps []workflow.Step, st *workflow.State) {
+	for _, s := range steps {
+		a.releaseDeployed(ctx, d, s.SubSteps, st)
+		ss, ok := st.Steps[s.Name]
+		if s.Type != workflow.TypeDeploy || !ok || ss.Phase != workflow.Succeeded {
+			continue
+		}
+		(&world{a: a, d: d}).Deploy(ctx, s.Envs)
+	}
 }
 
 // needsState reports whether a workflow has steps whose progress cannot

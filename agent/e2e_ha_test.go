@@ -75,6 +75,22 @@ func TestRestartResumesWorkflowWithoutRewrites(t *testing.T) {
 	if w := cluster.Select(events, cluster.Filter{User: "carina-restarted", Writes: true, Namespace: ns + "-staging"}); len(w) != 0 {
 		t.Errorf("the restarted agent wrote %d times to staging, want 0", len(w))
 	}
+	// Staging, deployed before the restart, is reconciled again by the
+	// new agent: healthy, and a kubectl edit there is undone.
+	eventually(t, 30*time.Second, "staging reconciled by the new agent", func() (bool, string) {
+		e, err := second.env(app, "staging")
+		if err != nil {
+			return false, err.Error()
+		}
+		return e.Sync == api.SyncSynced && e.Health == api.HealthHealthy && len(e.History) > 0, fmt.Sprintf("%s %s %d", e.Sync, e.Health, len(e.History))
+	})
+	if err := edit(t.Context(), cs, ns+"-staging", "web", "by hand"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "edit in staging undone after the restart", func() (bool, string) {
+		got := configMapData(t, cs, ns+"-staging", "web")
+		return got == "v1", got
+	})
 	if _, err := second.client.Resume(t.Context(), app); err != nil {
 		t.Fatal(err)
 	}
