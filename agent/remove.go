@@ -149,6 +149,7 @@ func (a *Agent) queueRemovals(st *sourceState, rms []*removal) {
 			cur.clusters, cur.held = mergeSorted(cur.clusters, cur.held), nil
 		}
 		cur.held = without(cur.held, cur.clusters)
+		cur.back = without(cur.back, slices.Concat(rm.clusters, rm.held)) // gone again while running
 		cur.whole, cur.stays, cur.orphan = cur.whole || rm.whole, cur.stays && rm.stays, cur.orphan && rm.orphan
 		rms[i] = cur
 	}

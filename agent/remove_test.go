@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -434,18 +435,30 @@ func TestRemovedClusterDecisions(t *testing.T) {
 			Forced:  []string{"shop/prod"},
 		},
 	}, {
-		name: "prod removed while its second prune is pending: the removal of prod covers second",
+		name: "second back and gone again while its prune runs and fails: still to prune",
 		do: func() {
 			d.a.store.app("shop").env("prod").force = false
 			d.load("a", []*desiredApp{onlyLocal(), blog})
-			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local"), blog})
+			st, cp := d.a.startRemoval("shop", "prod")
+			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local,second"), blog})
+			d.load("a", []*desiredApp{onlyLocal(), blog})
+			d.a.endRemoval(st, cp, []string{"third"}, errors.New("cluster second: forbidden"))
 		},
+		want: clusterState{
+			Removals: []string{"a: shop/prod whole=false [second] stays"},
+			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
+			Drift:    []string{"local/shop"},
+			Removes:  []string{"shop/prod"},
+			Applies:  []string{"shop/prod"},
+		},
+	}, {
+		name: "prod removed while its second prune is pending: the removal of prod covers second",
+		do:   func() { d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local"), blog}) },
 		want: clusterState{
 			Removals: []string{"a: shop/prod whole=false [local second]"},
 			Status:   []string{"blog default:Unknown", "shop staging:Unknown prod:Pruning"},
 			Drift:    []string{"local/shop"},
 			Removes:  []string{"shop/prod"},
-			Applies:  []string{"shop/prod"}, // by the first load, which changed prod
 		},
 	}, {
 		name: "prod back on local only: its removal goes on for second, prod's status starts over",
