@@ -347,6 +347,9 @@ func (a *Agent) endRemoval(st *sourceState, cp *removal, done []string, err erro
 		a.log.Warn("environment not pruned from clusters it left", "app", cp.app, "env", cp.env, "source", cp.source,
 			"clusters", left, "error", sanitize(err, a.now()).Message)
 	case stays:
+		for _, c := range done {
+			a.rec.DeleteCluster(cp.app, cp.env, c)
+		}
 	case finished:
 		a.removed(cp, appGone)
 	case err != nil:

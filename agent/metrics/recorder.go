@@ -264,6 +264,27 @@ func (r *Recorder) DeleteEnv(app, env string) {
 	}
 }
 
+// DeleteCluster removes the series of (app, env) that name cluster: the
+// environment left that cluster but goes on elsewhere.
+func (r *Recorder) DeleteCluster(app, env, cluster string) {
+	r.mu.Lock()
+	key := appEnv{app, env}
+	kept := r.infos[key][:0:0]
+	for i := 0; i+6 <= len(r.infos[key]); i += 6 {
+		if prev := r.infos[key][i : i+6]; prev[2] != cluster {
+			kept = append(kept, prev...)
+		}
+	}
+	r.infos[key] = kept
+	r.mu.Unlock()
+	match := prometheus.Labels{"app": app, "env": env, "cluster": cluster}
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{r.appInfo, r.driftDetected, r.driftCorrected, r.driftObjects} {
+		v.DeletePartialMatch(match)
+	}
+}
+
 // DeleteSource removes every series of a source.
 func (r *Recorder) DeleteSource(source string) {
 	r.mu.Lock()

@@ -195,3 +195,32 @@ func TestNewRegistryAddsRuntimeAndProcessCollectors(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteClusterRemovesOnlyThatCluster: an environment that leaves one
+// of its clusters loses that cluster's series and keeps the others.
+func TestDeleteClusterRemovesOnlyThatCluster(t *testing.T) {
+	r, _ := newTestRegistry(t)
+	r.InitApp("shop", "prod", "eu", "us")
+	for _, c := range []string{"eu", "us"} {
+		r.AppInfo("shop", "prod", c, "r1", "Healthy", "Synced")
+		r.DriftDetected("shop", "prod", c, "Deployment", "modified")
+	}
+	r.DeleteCluster("shop", "prod", "eu")
+	if n := testutil.CollectAndCount(r.appInfo); n != 1 {
+		t.Errorf("app_info series = %d, want 1 (us)", n)
+	}
+	if n := testutil.CollectAndCount(r.driftObjects); n != 2 {
+		t.Errorf("drift_objects series = %d, want 2 (us drifted and contested)", n)
+	}
+	if n := testutil.CollectAndCount(r.driftDetected); n != 1 {
+		t.Errorf("drift_detected series = %d, want 1 (us)", n)
+	}
+	if got := testutil.ToFloat64(r.reconcileTotal.WithLabelValues("shop", "prod", ResultSuccess)); got != 0 {
+		t.Errorf("reconcile_total of the env = %v, want it kept at 0", got)
+	}
+	// The us info series stays the one AppInfo replaces.
+	r.AppInfo("shop", "prod", "us", "r2", "Healthy", "Synced")
+	if n := testutil.CollectAndCount(r.appInfo); n != 1 {
+		t.Errorf("app_info series after a new us revision = %d, want 1", n)
+	}
+}
