@@ -2,7 +2,10 @@ package agent
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"testing"
@@ -126,6 +129,9 @@ func benchFleet(b *testing.B, n int) {
 	b.ReportMetric(float64(r.a.Renders()), "renders")
 	// Live heap above the baseline per managed object (4 per app).
 	b.ReportMetric(float64(liveHeap()-heap0)/1024/float64(4*n), "heap-KiB/object")
+	if dir := os.Getenv("CARINA_BENCH_HEAP_PROFILE"); dir != "" {
+		writeHeapProfile(b, filepath.Join(dir, fmt.Sprintf("fleet-%d.heap", n)))
+	}
 	// Steady state: once every workflow is done, force every item through
 	// the loop once (as a resync does) and count the requests beyond
 	// watches over a window.
@@ -191,6 +197,20 @@ func idleWindow(b *testing.B, r *running, user string, window time.Duration) (re
 }
 
 // liveHeap is the heap in use after a full collection.
+// writeHeapProfile writes the live heap to path, for finding out what a
+// managed object costs (go tool pprof -sample_index=inuse_space).
+func writeHeapProfile(b *testing.B, path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
+	}
+}
+
 func liveHeap() int64 {
 	runtime.GC()
 	var ms runtime.MemStats
