@@ -167,6 +167,7 @@ func (a *Agent) restore(ctx context.Context, d *desiredApp) error {
 		}
 		s.mu.Lock()
 		er := s.app(d.Name).env(e.Name)
+		readBack := !er.applied && inv.Result == inventory.ResultSuccess
 		if !er.applied {
 			er.applied = inv.Result == inventory.ResultSuccess
 			er.inputs, er.revision, er.digest = inv.Extra[extraInputs], inv.Revision, inv.Digest
@@ -175,6 +176,12 @@ func (a *Agent) restore(ctx context.Context, d *desiredApp) error {
 			}
 		}
 		s.mu.Unlock()
+		if readBack {
+			// Look at it again with what the cluster holds: an env the
+			// workflow does not release reads its applied state back
+			// for drift (restoreIntent).
+			a.enqueueEnv(d.Name, e.Name)
+		}
 	}
 	s.mu.Lock()
 	ar := s.app(d.Name)

@@ -198,3 +198,75 @@ func TestDriftIsCorrectedReportedAndContested(t *testing.T) {
 			fmt.Sprintf("cfg %s note %s %s %+v", cfg, note, st.Sync, st.Drift)
 	})
 }
+
+// waitAtApproval waits until the app's workflow waits at approve-prod
+// with the given commit.
+func waitAtApproval(t *testing.T, r *running, app, commit string) {
+	t.Helper()
+	eventually(t, 30*time.Second, "waiting at the approval", func() (bool, string) {
+		st, err := r.client.App(t.Context(), app)
+		if err != nil {
+			return false, err.Error()
+		}
+		return stepPhase(st.Workflow, "approve-prod") == api.StepSuspended && strings.Contains(st.Revision, commit),
+			fmt.Sprintf("%s %+v", st.Revision, st.Workflow)
+	})
+}
+
+// TestDriftCorrectedWhileWaitingAtAGate: prod runs v1 while v2 waits at
+// its approval. An edit of prod is undone back to v1 (what prod applied),
+// not to v2 (not approved); and so after a restart of the agent, which
+// must first read back what prod applied.
+func TestDriftCorrectedWhileWaitingAtAGate(t *testing.T) {
+	_, cs := needCluster(t)
+	ns := testNS("gate")
+	app := ns + "-shop"
+	prod := ns + "-prod"
+	createNamespaces(t, cs, ns+"-staging", prod)
+	repo := newGitRepo(t)
+	c1 := repo.commit("v1", map[string]string{app + "/Appfile": shopAppfile(app, ns, "v1")})
+	cfg := agentConfig(t, repo.url(), "", "")
+	r := startAgent(t, cfg)
+	waitAtApproval(t, r, app, c1)
+	if _, err := r.client.Resume(t.Context(), app); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "prod at v1", func() (bool, string) {
+		got := configMapData(t, cs, prod, "web")
+		return got == "v1-prod", got
+	})
+	c2 := repo.commit("v2", map[string]string{app + "/Appfile": shopAppfile(app, ns, "v2")})
+	r.hook(t)
+	waitAtApproval(t, r, app, c2)
+	eventually(t, 30*time.Second, "staging at v2", func() (bool, string) {
+		got := configMapData(t, cs, ns+"-staging", "web")
+		return got == "v2", got
+	})
+
+	undone := func(what string) {
+		t.Helper()
+		if err := edit(t.Context(), cs, prod, "web", "by hand"); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 15*time.Second, what, func() (bool, string) {
+			got := configMapData(t, cs, prod, "web")
+			return got == "v1-prod", got
+		})
+	}
+	undone("edit of prod undone to v1 while v2 waits")
+	if got := mustEnv(t, r, app, "prod"); got.Sync != api.SyncOutOfSync {
+		t.Errorf("prod sync = %s while v2 waits, want OutOfSync", got.Sync)
+	}
+
+	r.stop(t)
+	second := startAgent(t, cfg)
+	waitAtApproval(t, second, app, c2)
+	eventually(t, 30*time.Second, "prod's applied state read back", func() (bool, string) {
+		e, err := second.env(app, "prod")
+		if err != nil {
+			return false, err.Error()
+		}
+		return e.Revision != "" && strings.Contains(e.Revision, c1[:12]), e.Revision
+	})
+	undone("edit of prod undone to v1 after a restart")
+}

@@ -62,7 +62,19 @@ func (a *Agent) reconcileEnv(ctx context.Context, app, env string) (time.Duratio
 		return 0, nil
 	}
 	ob := r.observe(d)
+	if ob.gate == gateWorkflow && ob.set == nil {
+		r.restoreIntent(ctx, d)
+	}
 	switch {
+	case ob.gate != "" && len(ob.due) > 0:
+		// Waiting for the workflow, the env still holds what it applied
+		// last: drift of that is undone. Its sync and health stay (a
+		// newer release waits).
+		if err := r.correct(ctx, ob.set, ob.due); err != nil {
+			return 0, err
+		}
+		r.finish(metrics.ResultSuccess, "drift corrected; "+ob.gate, nil, nil)
+		return 0, nil
 	case ob.gate != "":
 		r.finish(metrics.ResultSkipped, ob.gate, nil, nil)
 		return 0, nil
@@ -89,6 +101,10 @@ func (a *Agent) reconcileEnv(ctx context.Context, app, env string) (time.Duratio
 	}
 	return r.health(ctx, set, e.Clusters, changes)
 }
+
+// gateWorkflow is the gate of an env the workflow has not released at
+// the current release.
+const gateWorkflow = "waiting for the workflow to reach this environment"
 
 // observation is what a reconcile found before doing anything.
 type observation struct {
@@ -120,7 +136,10 @@ func (r *envRun) observe(d *desiredApp) observation {
 		ob.gate = "application is suspended"
 		return ob
 	case er.released != d.Release:
-		ob.gate = "waiting for the workflow to reach this environment"
+		ob.gate = gateWorkflow
+		if er.set != nil && er.lastError == nil {
+			ob.due = r.a.dueCorrections(r.app, r.env, er, r.a.now())
+		}
 		return ob
 	}
 	ob.fast = !er.force && er.applied && er.inputs == ob.inputs && er.lastError == nil && er.set != nil

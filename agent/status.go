@@ -50,6 +50,9 @@ type envRecord struct {
 	force bool
 	// drift are the objects found drifted, by drift.Finding.Key.
 	drift map[string]*driftEntry
+	// intentTried is the applied revision whose set a restarted agent
+	// tried to read back (restoreIntent).
+	intentTried string
 }
 
 // store holds every record; one mutex guards it all.
