@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -169,7 +170,7 @@ func (a *Agent) onDrift(ctx context.Context, f drift.Finding) {
 	}
 	a.log.Info("drift", "app", f.App, "env", f.Env, "cluster", f.Cluster, "object", f.ID.String(), "reason", string(f.Reason), "mode", string(f.Mode))
 	if left != "" {
-		a.events.driftLeft(ctx, f.Cluster, f.App, f.Env, cmpOr(f.ID.Namespace, ns), f.ID.String(), left)
+		a.events.driftLeft(ctx, f.Cluster, f.App, f.Env, cmp.Or(f.ID.Namespace, ns), f.ID.String(), left)
 	}
 	switch {
 	case queue:
@@ -185,13 +186,6 @@ func driftHint(e *driftEntry) string {
 		return "another writer keeps changing it; corrected again at " + e.retryAt.UTC().Format(time.RFC3339)
 	}
 	return "the drift policy only reports it"
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // driftDecision is what to do about one drifted object.

@@ -12,7 +12,6 @@ import (
 	"github.com/carina-gitops/carina/agent/workflow"
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
-	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/source"
 )
 
@@ -170,7 +169,7 @@ func (a *appRecord) envStatus(name string) api.EnvStatus {
 			byComp[o.Component] = c
 			comps = append(comps, o.Component)
 		}
-		h := apiHealth(o.Status)
+		h := api.HealthOf(o.Status)
 		c.Objects = append(c.Objects, api.ObjectStatus{Kind: o.ID.Kind, Namespace: o.ID.Namespace, Name: o.ID.Name,
 			Health: h, Message: o.Message, Action: e.actions[o.ID.String()]})
 		c.Health = worse(c.Health, h)
@@ -201,21 +200,6 @@ func stepStatuses(steps []workflow.Step, st *workflow.State) []api.StepStatus {
 	return out
 }
 
-// apiHealth maps kstatus-like statuses to the API's health.
-func apiHealth(s health.Status) api.Health {
-	switch s {
-	case health.Current:
-		return api.HealthHealthy
-	case health.InProgress, health.Terminating:
-		return api.HealthProgressing
-	case health.Failed:
-		return api.HealthDegraded
-	case health.NotFound:
-		return api.HealthMissing
-	}
-	return api.HealthUnknown
-}
-
 var healthRank = map[api.Health]int{api.HealthHealthy: 0, api.HealthProgressing: 1, api.HealthUnknown: 2, api.HealthMissing: 3, api.HealthDegraded: 4}
 
 func worse(a, b api.Health) api.Health {
@@ -229,7 +213,7 @@ func worse(a, b api.Health) api.Health {
 func rollup(objs []ObjectHealth) api.Health {
 	h := api.HealthHealthy
 	for _, o := range objs {
-		h = worse(h, apiHealth(o.Status))
+		h = worse(h, api.HealthOf(o.Status))
 	}
 	return h
 }

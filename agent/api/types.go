@@ -1,6 +1,10 @@
 package api
 
-import "time"
+import (
+	"time"
+
+	"github.com/carina-gitops/carina/apply/health"
+)
 
 // Sync says whether the cluster matches what Git declares.
 type Sync string
@@ -190,4 +194,20 @@ type Accepted struct {
 // ErrorBody is the body of every error response.
 type ErrorBody struct {
 	Error string `json:"error"`
+}
+
+// HealthOf maps an object's kstatus-like status (apply/health) to the
+// API's health.
+func HealthOf(s health.Status) Health {
+	switch s {
+	case health.Current:
+		return HealthHealthy
+	case health.InProgress, health.Terminating:
+		return HealthProgressing
+	case health.Failed:
+		return HealthDegraded
+	case health.NotFound:
+		return HealthMissing
+	}
+	return HealthUnknown
 }

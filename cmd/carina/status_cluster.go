@@ -7,6 +7,7 @@ import (
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/apply/inventory"
 )
 
@@ -78,7 +79,7 @@ func (c *clusterStatus) app(name string) (api.AppStatus, bool) {
 // listed under their inventory; their health is not read.
 func (c *clusterStatus) env(inv *inventory.Inventory) api.EnvStatus {
 	e := api.EnvStatus{App: inv.App, Name: inv.Env, Clusters: []string{c.cluster}, Revision: inv.Revision,
-		Digest: inv.Digest, Sync: inventorySync(inv.Result), Health: inventoryHealth(inv.Health), LastReconcile: inv.Time}
+		Digest: inv.Digest, Sync: inventorySync(inv.Result), Health: api.HealthOf(health.Status(inv.Health)), LastReconcile: inv.Time}
 	if inv.Result == inventory.ResultFailed && inv.Message != "" {
 		e.LastError = &api.ErrorStatus{Message: inv.Message, Time: inv.Time}
 	}
@@ -104,19 +105,4 @@ func inventorySync(result string) api.Sync {
 		return api.SyncOutOfSync // an apply runs, or was interrupted
 	}
 	return api.SyncUnknown
-}
-
-// inventoryHealth maps the recorded kstatus-like health.
-func inventoryHealth(h string) api.Health {
-	switch h {
-	case "Current":
-		return api.HealthHealthy
-	case "InProgress", "Terminating":
-		return api.HealthProgressing
-	case "Failed":
-		return api.HealthDegraded
-	case "NotFound":
-		return api.HealthMissing
-	}
-	return api.HealthUnknown
 }
