@@ -2,17 +2,14 @@ package apply
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/carina-gitops/carina/apply/inventory"
 )
@@ -167,7 +164,7 @@ func (m *Manager) WouldChange(ctx context.Context, obj Object, live *unstructure
 				return false, fmt.Errorf("%s: %w", id, err)
 			}
 		}
-		dry, err := m.dryRunForced(ctx, d)
+		dry, err := m.dryRunForced(ctx, obj, d)
 		if err != nil {
 			return false, err
 		}
@@ -220,27 +217,14 @@ func sameValues(dry, live *unstructured.Unstructured) bool {
 	return reflect.DeepEqual(strip(dry), strip(live))
 }
 
-// dryRunForced returns what a forced apply of d would make of the live
-// object, without writing.
-func (m *Manager) dryRunForced(ctx context.Context, d *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+// dryRunForced returns what a forced apply of d (obj's object, or its
+// drift view) would make of the live object, without writing: the
+// apply engine's own dry-run.
+func (m *Manager) dryRunForced(ctx context.Context, obj Object, d *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	id := inventory.IDOf(d)
 	mp, err := m.Mapping(d.GroupVersionKind())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", id, err)
 	}
-	body, err := json.Marshal(d.Object)
-	if err != nil {
-		return nil, &ObjectError{ID: id, Op: "dry-run", Err: err}
-	}
-	opts := metav1.PatchOptions{FieldManager: m.opts.FieldManager, Force: ptr(true), DryRun: []string{metav1.DryRunAll}}
-	var out *unstructured.Unstructured
-	err = m.retry(ctx, func() error {
-		var err error
-		out, err = m.resource(mp, id.Namespace).Patch(ctx, id.Name, types.ApplyPatchType, body, opts)
-		return err
-	})
-	if err != nil {
-		return nil, classify(id, "dry-run", err)
-	}
-	return out, nil
+	return m.applyObject(ctx, &item{obj: &obj, id: id, desired: d, mapping: mp}, true, true)
 }
