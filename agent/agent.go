@@ -82,6 +82,8 @@ type Agent struct {
 	// remember the corrections of each object.
 	watchers map[string]*drift.Watcher
 	contests *drift.Contests
+	// intentLoad caches the last load of an applied commit (intent.go).
+	intentLoad intentLoad
 
 	renders   atomic.Int64
 	firstSnap atomic.Bool

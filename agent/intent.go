@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync"
+	"time"
 
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/policy"
@@ -67,17 +69,7 @@ func (r *envRun) appliedSet(ctx context.Context, d *desiredApp, rev, inputs stri
 	if src == nil {
 		return nil, fmt.Errorf("source %s is not configured", d.Source)
 	}
-	ref := src.cfg.SourceRef()
-	ref.Branch, ref.Tag, ref.SemVer, ref.TagPrefix, ref.Name, ref.Commit = "", "", "", "", "", commit
-	snap, err := r.a.fetcher.Fetch(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	reg, err := r.a.registry(ctx, src, snap)
-	if err != nil {
-		return nil, err
-	}
-	l, err := loadApps(ctx, src.cfg.Name, snap, reg, r.a.cfg.Limits.Fetch.MaxFiles, r.a.cfg.Clusters[0].Name)
+	l, err := r.a.loadAt(ctx, src, commit)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +88,53 @@ func (r *envRun) appliedSet(ctx context.Context, d *desiredApp, rev, inputs stri
 		if err != nil {
 			return nil, err
 		}
-		return policy.Set(res, old.App, e, snap.Commit), nil
+		return policy.Set(res, old.App, e, l.snap.Commit), nil
 	}
 	return nil, fmt.Errorf("application %s is not in %s at %s", d.Name, src.cfg.Name, commit)
+}
+
+// intentLoad is the last snapshot loadAt loaded: after a restart the
+// gated envs of a monorepo were mostly applied at the same commit, and
+// each would otherwise load the whole repository again. It is dropped a
+// minute after it was loaded, so that it does not stay in memory.
+const intentLoadTTL = time.Minute
+
+type intentLoad struct {
+	mu  sync.Mutex
+	key string
+	l   *loaded
+}
+
+// loadAt loads the apps of src at commit (fetched by commit id; a tree
+// already on disk needs no network), once for consecutive calls.
+func (a *Agent) loadAt(ctx context.Context, src *sourceState, commit string) (*loaded, error) {
+	key := src.cfg.Name + "@" + commit
+	a.intentLoad.mu.Lock()
+	defer a.intentLoad.mu.Unlock()
+	if a.intentLoad.key == key {
+		return a.intentLoad.l, nil
+	}
+	ref := src.cfg.SourceRef()
+	ref.Branch, ref.Tag, ref.SemVer, ref.TagPrefix, ref.Name, ref.Commit = "", "", "", "", "", commit
+	snap, err := a.fetcher.Fetch(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := a.registry(ctx, src, snap)
+	if err != nil {
+		return nil, err
+	}
+	l, err := loadApps(ctx, src.cfg.Name, snap, reg, a.cfg.Limits.Fetch.MaxFiles, a.cfg.Clusters[0].Name)
+	if err != nil {
+		return nil, err
+	}
+	a.intentLoad.key, a.intentLoad.l = key, l
+	time.AfterFunc(intentLoadTTL, func() {
+		a.intentLoad.mu.Lock()
+		defer a.intentLoad.mu.Unlock()
+		if a.intentLoad.key == key {
+			a.intentLoad.key, a.intentLoad.l = "", nil
+		}
+	})
+	return l, nil
 }
