@@ -25,16 +25,15 @@ var (
 )
 
 // ReadInventory returns the inventory of (app, env), or nil when there is
-// none.
+// none. One that exists but does not decode, or names another app or env,
+// is an error matching inventory.ErrCorrupt, never nil.
 func (m *Manager) ReadInventory(ctx context.Context, app, env string) (*inventory.Inventory, error) {
 	ns, name := m.opts.InventoryNamespace, inventory.Name(app, env)
-	var cm corev1.ConfigMap
+	var u *unstructured.Unstructured
 	err := m.retry(ctx, func() error {
-		u, err := m.dyn.Resource(configMapGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cm)
+		var err error
+		u, err = m.dyn.Resource(configMapGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
 	})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
@@ -42,12 +41,17 @@ func (m *Manager) ReadInventory(ctx context.Context, app, env string) (*inventor
 	if err != nil {
 		return nil, fmt.Errorf("inventory ConfigMap/%s/%s: %w", ns, name, err)
 	}
+	ref := "ConfigMap/" + ns + "/" + name
+	var cm corev1.ConfigMap
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cm); err != nil {
+		return nil, &inventory.CorruptError{Ref: ref, Err: err}
+	}
 	inv, err := inventory.FromConfigMap(&cm, m.opts.Inventory)
 	if err != nil {
 		return nil, err
 	}
 	if inv.App != app || inv.Env != env {
-		return nil, fmt.Errorf("inventory ConfigMap/%s/%s names app %q env %q, not app %q env %q", ns, name, inv.App, inv.Env, app, env)
+		return nil, &inventory.CorruptError{Ref: ref, Err: fmt.Errorf("names app %q env %q, not app %q env %q", inv.App, inv.Env, app, env)}
 	}
 	return inv, nil
 }
@@ -81,7 +85,7 @@ func (m *Manager) ListInventories(ctx context.Context) ([]*inventory.Inventory, 
 		for _, u := range page.Items {
 			var cm corev1.ConfigMap
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cm); err != nil {
-				errs = append(errs, fmt.Errorf("inventory ConfigMap/%s/%s: %w", ns, u.GetName(), err))
+				errs = append(errs, &inventory.CorruptError{Ref: "ConfigMap/" + ns + "/" + u.GetName(), Err: err})
 				continue
 			}
 			inv, err := inventory.FromConfigMap(&cm, m.opts.Inventory)

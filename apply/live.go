@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // listPageSize bounds one LIST response.
@@ -93,14 +94,16 @@ func (m *Manager) listOwned(ctx context.Context, app, env string, items []*item)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(m.opts.Concurrency)
 	sel := ownedSelector(app, env)
+	var first panics.First
 	for i, r := range reqs {
-		g.Go(func() error {
-			var err error
-			results[i], err = m.listRequest(gctx, r, sel)
+		g.Go(func() (err error) {
+			first.Go("apply", func() { results[i], err = m.listRequest(gctx, r, sel) })
 			return err
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err := g.Wait()
+	first.Repanic()
+	if err != nil {
 		return nil, err
 	}
 	out := map[string]*unstructured.Unstructured{}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // FieldManager is the server-side-apply field manager of Carina.
@@ -47,18 +48,21 @@ type RetryOptions struct {
 	Attempts int
 	// Initial is the first backoff; each next one doubles up to Max.
 	Initial, Max time.Duration
+	// MaxRetryAfter caps the wait a server's Retry-After asks for.
+	MaxRetryAfter time.Duration
 }
 
 // DefaultOptions: manager "carina", inventory in carina-system, 32
 // requests in flight, no client-side rate limit (see docs/apply.md for
-// the measurement), 6 tries from 100 ms to 5 s, polls every 500 ms.
+// the measurement), 6 tries from 100 ms to 5 s (a Retry-After up to
+// 30 s), polls every 500 ms.
 func DefaultOptions() Options {
 	return Options{
 		FieldManager:       FieldManager,
 		InventoryNamespace: "carina-system",
 		Concurrency:        32,
 		QPS:                -1,
-		Retry:              RetryOptions{Attempts: 6, Initial: 100 * time.Millisecond, Max: 5 * time.Second},
+		Retry:              RetryOptions{Attempts: 6, Initial: 100 * time.Millisecond, Max: 5 * time.Second, MaxRetryAfter: 30 * time.Second},
 		PollInterval:       500 * time.Millisecond,
 		Inventory:          inventory.DefaultOptions(),
 	}
@@ -71,6 +75,9 @@ type Manager struct {
 	wire   *wire
 	mapper *restmapper.DeferredDiscoveryRESTMapper
 	opts   Options
+	// hook, when set (by tests), is called before each object's write
+	// ("write") and health check ("health"), to inject faults.
+	hook func(op string, id ID)
 }
 
 // New returns a Manager for the cluster of cfg. The REST mapper reads
@@ -111,6 +118,13 @@ func newManager(cfg *rest.Config, mapper *restmapper.DeferredDiscoveryRESTMapper
 	return &Manager{cfg: cfg, dyn: dyn, wire: w, mapper: mapper, opts: opts}, nil
 }
 
+// callHook calls the test hook, if any.
+func (m *Manager) callHook(op string, id ID) {
+	if m.hook != nil {
+		m.hook(op, id)
+	}
+}
+
 // Impersonate returns a Manager that acts as user (and groups) for every
 // request, sharing this Manager's REST mapper. Use it per environment
 // for multi-tenancy.
@@ -127,15 +141,19 @@ func (m *Manager) ImpersonateServiceAccount(namespace, name string) (*Manager, e
 }
 
 // parallel runs fn for 0..n-1 with at most Concurrency at a time and
-// waits for all. fn records its own results (by index).
+// waits for all. fn records its own results (by index). A panic in fn
+// is raised again in the caller once all are done, where the exported
+// method's panics.Recover turns it into its error.
 func (m *Manager) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int)) {
 	var g errgroup.Group
+	var first panics.First
 	g.SetLimit(m.opts.Concurrency)
 	for i := range n {
 		g.Go(func() error {
-			fn(ctx, i)
+			first.Go("apply", func() { fn(ctx, i) })
 			return nil
 		})
 	}
 	_ = g.Wait() // fn returns no error
+	first.Repanic()
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // ApplyOptions configure one Apply.
@@ -89,7 +90,8 @@ type applier struct {
 // written before the first write and after the end, and (with
 // opts.Prune) the objects of earlier applies that left the set deleted.
 // The change set is returned also with an error.
-func (m *Manager) Apply(ctx context.Context, set *Set, opts ApplyOptions) (*ChangeSet, error) {
+func (m *Manager) Apply(ctx context.Context, set *Set, opts ApplyOptions) (_ *ChangeSet, err error) {
+	defer panics.Recover("apply", &err)
 	if err := set.validate(); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // ReasonDriftCorrected is the entry reason of an object Correct wrote.
@@ -27,7 +28,8 @@ const ReasonDriftCorrected = "drift corrected"
 // another app's labels now claim is not taken (an ownership error) unless
 // the take-over policy says so. The change set has one entry per id
 // found in the set, also with an error.
-func (m *Manager) Correct(ctx context.Context, set *Set, ids []ID) (*ChangeSet, error) {
+func (m *Manager) Correct(ctx context.Context, set *Set, ids []ID) (_ *ChangeSet, err error) {
+	defer panics.Recover("apply", &err)
 	want := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		want[id.Key()] = true

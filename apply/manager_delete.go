@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // Delete removes everything the inventory of (app, env) holds (objects
@@ -12,7 +13,8 @@ import (
 // prune-disabled objects excepted), with the same safety rules as prune,
 // then the inventory itself. Objects whose delete fails stay in the
 // inventory, and Delete can be called again.
-func (m *Manager) Delete(ctx context.Context, app, env string) (*ChangeSet, error) {
+func (m *Manager) Delete(ctx context.Context, app, env string) (_ *ChangeSet, err error) {
+	defer panics.Recover("apply", &err)
 	cs := &ChangeSet{App: app, Env: env}
 	inv, err := m.ReadInventory(ctx, app, env)
 	if err != nil || inv == nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/carina-gitops/carina/apply/diff"
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // DiffOptions configure Diff.
@@ -20,12 +21,12 @@ type DiffOptions struct {
 // objects prune would delete. Objects that cannot be dry-run yet because
 // the set creates their namespace or CRD are shown as created. Dry-run
 // failures are returned together, with the diffs of the rest.
-func (m *Manager) Diff(ctx context.Context, set *Set, opts DiffOptions) ([]diff.Object, error) {
+func (m *Manager) Diff(ctx context.Context, set *Set, opts DiffOptions) (_ []diff.Object, err error) {
+	defer panics.Recover("apply", &err)
 	if err := set.validate(); err != nil {
 		return nil, err
 	}
 	a := &applier{m: m, set: set, km: newKindMapper(m, set.Objects), cs: &ChangeSet{}}
-	var err error
 	if a.old, err = m.ReadInventory(ctx, set.App, set.Env); err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // ObjectHealth is the health of one object.
@@ -61,7 +62,8 @@ var podGVR = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 // rules per object, the definitions' health policies per component and
 // trait, and workloads that are not ready yet are Failed when one of
 // their pods cannot start.
-func (m *Manager) Health(ctx context.Context, set *Set) (*HealthReport, error) {
+func (m *Manager) Health(ctx context.Context, set *Set) (_ *HealthReport, err error) {
+	defer panics.Recover("health", &err)
 	km := newKindMapper(m, set.Objects)
 	items := make([]*item, len(set.Objects))
 	var mapped, readOnly []*item
@@ -97,6 +99,7 @@ func (m *Manager) Health(ctx context.Context, set *Set) (*HealthReport, error) {
 // objectHealth computes one object's kstatus, explaining a workload that
 // is not ready by its pods.
 func (m *Manager) objectHealth(ctx context.Context, it *item) ObjectHealth {
+	m.callHook("health", it.id)
 	oh := ObjectHealth{ID: it.id, Component: it.obj.Component}
 	if it.mapping == nil {
 		oh.Status, oh.Message = health.Unknown, "kind is not served by the cluster"

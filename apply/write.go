@@ -44,6 +44,7 @@ func (a *applier) writeWave(ctx context.Context, wave []*item) (int, error) {
 // writeItem performs an item's write and decides its entry. It returns
 // the number of write requests.
 func (a *applier) writeItem(ctx context.Context, it *item) int {
+	a.m.callHook("write", it.id)
 	reason := it.entry.Reason
 	switch it.write {
 	case writeShare:
@@ -58,14 +59,14 @@ func (a *applier) writeItem(ctx context.Context, it *item) int {
 			it.fail(err)
 			return 1
 		}
-		if _, err := a.m.applyObject(ctx, it, false, a.opts.Force); err != nil {
+		if _, err := a.m.applyObject(ctx, it, false, a.forced(it)); err != nil {
 			it.fail(err)
 		} else {
 			it.decide(Configured, "recreated: an immutable field changed", nil)
 		}
 		return 2
 	}
-	_, err := a.m.applyObject(ctx, it, false, a.opts.Force)
+	_, err := a.m.applyObject(ctx, it, false, a.forced(it))
 	switch {
 	case err != nil:
 		it.fail(err)
@@ -75,6 +76,26 @@ func (a *applier) writeItem(ctx context.Context, it *item) int {
 		it.decide(Configured, reason, nil)
 	}
 	return 1
+}
+
+// forced says whether a write forces field conflicts. With Force, Git
+// wins over other field managers (a `kubectl edit`) only on an object that
+// is this app's: labelled for it, or unlabelled and being corrected or
+// taken over. An object that did not exist when it was read (someone may
+// have created it since) or that another app's labels claim is written
+// without force, so a conflict fails it instead of stealing the fields;
+// the take-over policy forces regardless (applyObject).
+func (a *applier) forced(it *item) bool {
+	switch {
+	case !a.opts.Force:
+		return false
+	case it.ours:
+		return true
+	case it.live == nil:
+		return false
+	default:
+		return !ownedByAnotherApp(it.live)
+	}
 }
 
 // deleteAndWait deletes the live object (only the one seen, by UID) in

@@ -11,6 +11,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
+
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // Policy is a definition's status snippets, in KubeVela's format: CUE that
@@ -77,7 +79,9 @@ func (p Policy) Evaluate(ctx context.Context, c PolicyContext) (PolicyResult, er
 	done := make(chan outcome, 1)
 	go func() {
 		var o outcome
-		o.r, o.err = p.evaluate(string(ctxJSON))
+		if perr := panics.Catch("health", func() { o.r, o.err = p.evaluate(string(ctxJSON)) }); perr != nil {
+			o.err = perr
+		}
 		done <- o
 	}()
 	select {

@@ -107,11 +107,19 @@ func ToConfigMap(inv *Inventory, namespace string, opts Options) (*corev1.Config
 }
 
 // FromConfigMap decodes an inventory. It refuses one whose size or number
-// of entries is over the bounds.
+// of entries is over the bounds. Every error is a *CorruptError (it
+// matches ErrCorrupt, and ErrTooLarge when a bound was the cause).
 func FromConfigMap(cm *corev1.ConfigMap, opts Options) (*Inventory, error) {
-	ref := "ConfigMap/" + cm.Namespace + "/" + cm.Name
+	inv, err := fromConfigMap(cm, opts)
+	if err != nil {
+		return nil, &CorruptError{Ref: "ConfigMap/" + cm.Namespace + "/" + cm.Name, Err: err}
+	}
+	return inv, nil
+}
+
+func fromConfigMap(cm *corev1.ConfigMap, opts Options) (*Inventory, error) {
 	if n := size(cm); n > opts.MaxBytes {
-		return nil, fmt.Errorf("%s is %d bytes, more than %d: %w", ref, n, opts.MaxBytes, ErrTooLarge)
+		return nil, fmt.Errorf("%d bytes, more than %d: %w", n, opts.MaxBytes, ErrTooLarge)
 	}
 	d := cm.Data
 	inv := &Inventory{
@@ -121,7 +129,7 @@ func FromConfigMap(cm *corev1.ConfigMap, opts Options) (*Inventory, error) {
 	if t := d["time"]; t != "" {
 		tm, err := time.Parse(time.RFC3339, t)
 		if err != nil {
-			return nil, fmt.Errorf("%s: time: %w", ref, err)
+			return nil, fmt.Errorf("time: %w", err)
 		}
 		inv.Time = tm
 	}
@@ -137,11 +145,11 @@ func FromConfigMap(cm *corev1.ConfigMap, opts Options) (*Inventory, error) {
 	if gz, ok := cm.BinaryData[KeyObjectsGz]; ok {
 		var err error
 		if text, err = decompress(gz, int64(opts.MaxEntries)*maxLineBytes); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", ref, KeyObjectsGz, err)
+			return nil, fmt.Errorf("%s: %w", KeyObjectsGz, err)
 		}
 	}
 	if err := inv.parseEntries(text, opts.MaxEntries); err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
+		return nil, err
 	}
 	return inv, nil
 }
