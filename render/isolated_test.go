@@ -30,7 +30,7 @@ func openDisk(dir string) fs.FS { return diskFS{FS: os.DirFS(dir), dir: dir} }
 // The test binary is its own render worker.
 func TestMain(m *testing.M) {
 	if pool.IsWorker() {
-		pool.ServeMain(context.Background(), WorkerHandler(openDisk))
+		pool.ServeMain(context.Background(), panicking(WorkerHandler(openDisk)))
 	}
 	os.Exit(m.Run())
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime/debug"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/capabilities"
+	"github.com/carina-gitops/carina/internal/panics"
 	"github.com/carina-gitops/carina/render/cue"
 )
 
@@ -47,10 +47,20 @@ func Render(ctx context.Context, app *appfile.Application, env appfile.Environme
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				done <- outcome{err: fmt.Errorf("render of application %s (env %s) panicked: %v\n%s", app.Name, env.Name, p, debug.Stack())}
+				done <- outcome{err: fmt.Errorf("render of application %s (env %s): %w", app.Name, env.Name, panics.From("render", p))}
 			}
 		}()
 		r := &renderer{app: app, env: env, reg: reg, fsys: fsys, opts: opts, scope: newScope(opts.ClusterScopedKinds)}
+		kv := opts.KubeVersion
+		if kv == "" {
+			kv = DefaultKubeVersion
+		}
+		cv, err := cue.ParseClusterVersion(kv)
+		if err != nil {
+			done <- outcome{err: fmt.Errorf("render of application %s (env %s): %w", app.Name, env.Name, err)}
+			return
+		}
+		r.clusterVersion = cv
 		res, err := r.run(ctx)
 		done <- outcome{res, err}
 	}()
@@ -73,6 +83,9 @@ type renderer struct {
 	fsys  fs.FS
 	opts  Options
 	scope scope
+
+	clusterVersion cue.ClusterVersion
+	warnings       []string
 }
 
 // run is the pipeline of one render.
@@ -98,7 +111,7 @@ func (r *renderer) run(ctx context.Context) (*Result, error) {
 	}
 	return &Result{
 		App: r.app.Name, Env: r.env.Name, Namespace: r.namespace(), Cluster: r.cluster(),
-		Objects: objs, Digest: sum, Bytes: n,
+		Objects: objs, Digest: sum, Bytes: n, Warnings: r.warnings,
 	}, nil
 }
 
@@ -246,6 +259,8 @@ func (r *renderer) context(c appfile.Component) cue.Context {
 		ComponentType:  c.Type,
 		PublishVersion: publish,
 		WorkflowName:   r.app.Name,
+		StepName:       r.env.Step,
+		ClusterVersion: r.clusterVersion,
 	}
 }
 

@@ -11,6 +11,8 @@ const (
 	kindRequest byte = 'q'
 	kindOK      byte = 'o'
 	kindError   byte = 'e'
+	// kindPanic carries a handler's panic: the message, a NUL, the stack.
+	kindPanic byte = 'p'
 )
 
 // writeFrame writes kind, a 4-byte big-endian length and the payload.

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // Options configures a Pool.
@@ -101,7 +104,9 @@ func (e *CrashError) Error() string {
 func (e *CrashError) Unwrap() error { return e.Err }
 
 // Do runs one job. When ctx ends first, the job's worker is killed and the
-// error wraps ctx.Err().
+// error wraps ctx.Err(). A job that panicked in its worker fails with a
+// *panics.Error (errors.Is(err, panics.ErrPanic)) carrying the worker's
+// stack, and that worker is replaced.
 func (p *Pool) Do(ctx context.Context, request []byte) ([]byte, error) {
 	if int64(len(request)) > p.opts.MaxRequest {
 		return nil, fmt.Errorf("job request of %d bytes exceeds the limit of %d", len(request), p.opts.MaxRequest)
@@ -250,6 +255,9 @@ func (w *worker) roundTrip(request []byte) ([]byte, error) {
 		return payload, nil
 	case kindError:
 		return nil, &JobError{Msg: string(payload)}
+	case kindPanic:
+		msg, stack, _ := bytes.Cut(payload, []byte{0})
+		return nil, &panics.Error{Component: "render worker", Value: string(msg), Stack: stack}
 	default:
 		return nil, w.crash(fmt.Errorf("unexpected frame kind %q", kind))
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // The test binary is its own worker: TestMain serves jobs when started by a
@@ -36,6 +38,8 @@ func testHandler(_ context.Context, req []byte) ([]byte, error) {
 			}
 			keep = append(keep, b) //lint:ignore SA4010 holding the memory is this job's purpose
 		}
+	case "panic":
+		panic(arg)
 	case "big":
 		return bytes.Repeat([]byte("x"), 1<<20), nil
 	}
@@ -236,4 +240,19 @@ func BenchmarkPoolOverhead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPanicFailsOnlyThatJob: a handler's panic is that job's error, typed
+// and with the worker's stack, and the pool keeps serving.
+func TestPanicFailsOnlyThatJob(t *testing.T) {
+	p := newPool(t, nil)
+	_, err := p.Do(t.Context(), []byte("panic boom"))
+	var perr *panics.Error
+	if !errors.As(err, &perr) || perr.Value != "boom" || !strings.Contains(string(perr.Stack), "testHandler") {
+		t.Fatalf("Do(panic) = %v, want a *panics.Error with the worker's stack", err)
+	}
+	out, err := p.Do(t.Context(), []byte("echo after"))
+	if err != nil || string(out) != "after" {
+		t.Fatalf("Do after a panic = %q, %v", out, err)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"syscall"
+
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // Environment variables that configure a worker process.
@@ -75,10 +77,14 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, maxRequest int64, h
 		if kind != kindRequest {
 			return fmt.Errorf("unexpected frame kind %q", kind)
 		}
-		resp, herr := h(ctx, req)
-		if herr != nil {
+		resp, herr := handle(ctx, h, req)
+		var perr *panics.Error
+		switch {
+		case errors.As(herr, &perr):
+			err = writeFrame(w, kindPanic, panicPayload(perr))
+		case herr != nil:
 			err = writeFrame(w, kindError, []byte(herr.Error()))
-		} else {
+		default:
 			err = writeFrame(w, kindOK, resp)
 		}
 		if err != nil {
@@ -88,4 +94,20 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, maxRequest int64, h
 			return err
 		}
 	}
+}
+
+// handle runs h, turning its panic into a *panics.Error (the worker then
+// reports it and keeps serving; the parent discards the worker anyway).
+func handle(ctx context.Context, h Handler, req []byte) (resp []byte, err error) {
+	defer panics.Recover("render worker", &err)
+	return h(ctx, req)
+}
+
+// panicPayload is a panic frame's payload: the message, a NUL, the stack.
+func panicPayload(p *panics.Error) []byte {
+	msg := fmt.Sprint(p.Value)
+	if p.Component != "render worker" {
+		msg = p.Error()
+	}
+	return append(append([]byte(msg), 0), p.Stack...)
 }
