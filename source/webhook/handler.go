@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // MaxBodyBytes is the default and recommended cap on a webhook body.
@@ -27,6 +29,7 @@ const (
 	OutcomeTimeout      Outcome = "timeout"      // 408
 	OutcomeTooLarge     Outcome = "too_large"    // 413
 	OutcomeQueueFull    Outcome = "queue_full"   // 503
+	OutcomePanic        Outcome = "panic"        // 500, a parser panicked
 )
 
 // Result describes one request; Handler reports it to Options.OnResult.
@@ -58,6 +61,11 @@ type Options struct {
 	// OnResult, when set, sees every request's Result. It runs on the
 	// request's goroutine.
 	OnResult func(Result)
+	// OnPanic, when set, gets a panic of the request's verification or
+	// parsing, with its stack (the request is answered 500 and the
+	// process goes on). It runs on the request's goroutine before
+	// OnResult.
+	OnPanic func(*panics.Error)
 }
 
 // DefaultOptions returns a 3 MiB body cap and a 10 second read timeout
@@ -94,7 +102,7 @@ func NewHandler(q *Queue, opts Options) (*Handler, error) {
 
 // ServeHTTP reads, authenticates, parses and queues one webhook.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	res := h.serve(w, r)
+	res := h.serveSafely(w, r)
 	res.Provider = h.opts.Provider
 	if res.Outcome == OutcomeQueueFull {
 		w.Header().Set("Retry-After", "10")
@@ -105,6 +113,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.opts.OnResult != nil {
 		h.opts.OnResult(res)
 	}
+}
+
+// serveSafely is serve, with a panic turned into a 500 of this request
+// alone. The Result's error names no body or secret; the stack goes to
+// OnPanic.
+func (h *Handler) serveSafely(w http.ResponseWriter, r *http.Request) (res Result) {
+	p := panics.Catch("webhook", func() { res = h.serve(w, r) })
+	if p == nil {
+		return res
+	}
+	if h.opts.OnPanic != nil {
+		h.opts.OnPanic(p)
+	}
+	return Result{EventName: res.EventName, Outcome: OutcomePanic, Status: http.StatusInternalServerError,
+		Err: errors.New("webhook handling panicked (an internal error; the stack is logged)")}
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) Result {
