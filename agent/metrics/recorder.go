@@ -27,11 +27,21 @@ const (
 
 	DriftDrifted   = "drifted"
 	DriftContested = "contested"
+
+	// Components of carina_panics_total: where a panic was contained.
+	PanicRender  = "render"
+	PanicApply   = "apply"
+	PanicHealth  = "health"
+	PanicDrift   = "drift"
+	PanicWebhook = "webhook"
+	PanicWork    = "work" // a work item, outside the parts above
 )
 
 var (
 	results = []string{ResultSuccess, ResultError, ResultSkipped}
 	actions = []string{ActionCreated, ActionConfigured, ActionUnchanged, ActionPruned}
+	// panicComponents get their carina_panics_total series up front.
+	panicComponents = []string{PanicRender, PanicApply, PanicHealth, PanicDrift, PanicWebhook, PanicWork}
 )
 
 // Recorder holds every collector of DESIGN.md's metric table. Build it
@@ -50,6 +60,8 @@ type Recorder struct {
 	driftObjects      *prometheus.GaugeVec
 	driftCorrection   *prometheus.HistogramVec
 	webhookRequests   *prometheus.CounterVec
+	panics            *prometheus.CounterVec
+	pruneHeld         *prometheus.GaugeVec
 
 	mu        sync.Mutex
 	revisions map[string]string   // source -> revision label in use
@@ -63,7 +75,7 @@ var durationBuckets = prometheus.ExponentialBuckets(0.005, 2.5, 12)
 
 // NewRecorder builds the collectors; it registers nothing.
 func NewRecorder() *Recorder {
-	return &Recorder{
+	r := &Recorder{
 		reconcileTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "carina_reconcile_total", Help: "Reconciles of an (app, env) by result.",
 		}, []string{"app", "env", "result"}),
@@ -100,9 +112,19 @@ func NewRecorder() *Recorder {
 		webhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "carina_webhook_requests_total", Help: "Webhook requests by provider, event and result.",
 		}, []string{"provider", "event", "result"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "carina_panics_total", Help: "Panics contained (a work item or request failed, the agent went on), by component.",
+		}, []string{"component"}),
+		pruneHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "carina_prune_held", Help: "Apps of a source whose prune the mass-deletion guard holds until a person confirms (0 when none).",
+		}, []string{"source"}),
 		revisions: map[string]string{},
 		infos:     map[appEnv][]string{},
 	}
+	for _, c := range panicComponents {
+		r.panics.WithLabelValues(c).Add(0)
+	}
+	return r
 }
 
 // Collectors returns every collector, to register on the caller's
@@ -111,6 +133,7 @@ func (r *Recorder) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		r.reconcileTotal, r.reconcileDuration, r.fetchTotal, r.fetchDuration, r.sourceRevision, r.appInfo,
 		r.applyObjects, r.driftDetected, r.driftCorrected, r.driftObjects, r.driftCorrection, r.webhookRequests,
+		r.panics, r.pruneHeld,
 	}
 }
 
@@ -134,6 +157,18 @@ func (r *Recorder) InitSource(source string) {
 	for _, res := range []string{ResultSuccess, ResultError} {
 		r.fetchTotal.WithLabelValues(source, res).Add(0)
 	}
+	r.pruneHeld.WithLabelValues(source).Set(0)
+}
+
+// Panic counts one contained panic of a component (PanicRender, ...).
+func (r *Recorder) Panic(component string) {
+	r.panics.WithLabelValues(component).Inc()
+}
+
+// PruneHeld sets how many apps of a source the mass-deletion guard holds
+// (0 once confirmed or no longer needed).
+func (r *Recorder) PruneHeld(source string, apps int) {
+	r.pruneHeld.WithLabelValues(source).Set(float64(apps))
 }
 
 // Reconcile counts one reconcile of (app, env) with its result.
@@ -294,6 +329,7 @@ func (r *Recorder) DeleteSource(source string) {
 	r.fetchTotal.DeletePartialMatch(match)
 	r.fetchDuration.DeletePartialMatch(match)
 	r.sourceRevision.DeletePartialMatch(match)
+	r.pruneHeld.DeletePartialMatch(match)
 }
 
 // NewRegistry returns a registry holding the recorder's collectors and the

@@ -11,7 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// designNames is DESIGN.md's metric table, to the letter.
+// designNames is DESIGN.md's metric table, to the letter, plus the two
+// series issue 11 (safety under faults) adds: carina_panics_total and
+// carina_prune_held (see docs/metrics.md).
 var designNames = []string{
 	"carina_app_info",
 	"carina_apply_objects_total",
@@ -19,6 +21,8 @@ var designNames = []string{
 	"carina_drift_correction_seconds",
 	"carina_drift_detected_total",
 	"carina_drift_objects",
+	"carina_panics_total",
+	"carina_prune_held",
 	"carina_reconcile_duration_seconds",
 	"carina_reconcile_total",
 	"carina_source_fetch_duration_seconds",
