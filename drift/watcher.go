@@ -15,6 +15,7 @@ import (
 
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/internal/panics"
 )
 
 // Comparer is what the Watcher needs of the apply engine; *apply.Manager
@@ -38,7 +39,10 @@ type Options struct {
 	// goroutines and must not block for long.
 	OnFinding func(context.Context, Finding)
 	// OnError receives errors of watches and confirmations (a kind that
-	// cannot be listed, a dry-run that failed); nil drops them.
+	// cannot be listed, a dry-run that failed); nil drops them. A panic
+	// while comparing one event is such an error (errors.Is(err,
+	// panics.ErrPanic), with the stack in its *panics.Error): that event
+	// is dropped and the Watcher goes on.
 	OnError func(error)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -241,6 +245,12 @@ func (w *Watcher) watch(gvr schema.GroupVersionResource) *store {
 // What is provably unchanged and was not reported is dropped at once;
 // the rest is queued for a confirmation.
 func (w *Watcher) observe(u *unstructured.Unstructured, gone bool) {
+	if p := panics.Catch("drift", func() { w.observeOne(u, gone) }); p != nil && w.opts.OnError != nil {
+		w.opts.OnError(fmt.Errorf("drift event of %s: %w", inventory.IDOf(u), p))
+	}
+}
+
+func (w *Watcher) observeOne(u *unstructured.Unstructured, gone bool) {
 	labels := u.GetLabels()
 	k := envKey{labels[apply.LabelApp], labels[apply.LabelEnv]}
 	if k.app == "" {
@@ -302,11 +312,15 @@ func (w *Watcher) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer w.queue.Done(ok)
-	if err := w.check(ctx, ok); err != nil && ctx.Err() == nil {
+	var err error
+	if p := panics.Catch("drift", func() { err = w.check(ctx, ok) }); p != nil {
+		err = p
+	}
+	if err != nil && ctx.Err() == nil {
 		if w.opts.OnError != nil {
 			w.opts.OnError(fmt.Errorf("drift check of %s in app %s env %s: %w", ok.id, ok.app, ok.env, err))
 		}
-		if w.queue.NumRequeues(ok) < 5 {
+		if !errors.Is(err, panics.ErrPanic) && w.queue.NumRequeues(ok) < 5 {
 			w.queue.AddRateLimited(ok)
 			return true
 		}
