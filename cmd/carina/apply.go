@@ -30,6 +30,7 @@ type clusterFlags struct {
 	context            string
 	inventoryNamespace string
 	prune              bool
+	rebuildInventory   bool
 	output             string
 }
 
@@ -62,7 +63,13 @@ agent does: staged, dry-run first, unchanged objects skipped, an inventory
 kept in the cluster. It prints a progress line per stage and the change set.
 
 With --prune it deletes what earlier applies created and the application no
-longer has. With --wait it waits until everything is healthy (or fails).`,
+longer has. With --wait it waits until everything is healthy (or fails).
+
+An inventory that is corrupt (or was deleted while the objects stayed)
+stops apply before anything is written or pruned. --rebuild-inventory
+first writes a new inventory that adopts every object carrying the
+application's labels (app.carina.dev/name and env), then applies; with
+--prune, what the application no longer has is then deleted as usual.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.output != "" && f.output != "json" {
@@ -77,6 +84,7 @@ longer has. With --wait it waits until everything is healthy (or fails).`,
 	}
 	f.add(cmd, "json")
 	cmd.Flags().BoolVar(&f.prune, "prune", false, "delete objects of earlier applies that the application no longer has")
+	cmd.Flags().BoolVar(&f.rebuildInventory, "rebuild-inventory", false, "replace a corrupt or lost inventory by one adopting every object that carries the application's labels, then apply")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until every object is healthy, or one fails")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "how long --wait waits")
 	return cmd
@@ -217,6 +225,16 @@ func applyTarget(ctx context.Context, stdout, stderr io.Writer, m *apply.Manager
 		return r, err
 	}
 	name := fmt.Sprintf("app %s env %s", t.set.App, t.set.Env)
+	if f.rebuildInventory {
+		// The person's own credentials: finding the labelled objects
+		// lists every resource type, which an env's service account
+		// usually may not.
+		ids, err := m.RebuildInventory(ctx, t.set.App, t.set.Env)
+		if err != nil {
+			return r, err
+		}
+		fmt.Fprintf(stderr, "%s: inventory rebuilt: %d objects carry the app's labels\n", name, len(ids))
+	}
 	opts := apply.ApplyOptions{Prune: f.prune, CreateNamespaces: true, Progress: func(s apply.StageReport) {
 		fmt.Fprintf(stderr, "%s: %s\n", name, s)
 	}}
