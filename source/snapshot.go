@@ -42,11 +42,19 @@ type Snapshot struct {
 func (s *Snapshot) FS() fs.FS { return DirFS(s.Dir) }
 
 // Revision returns "<short ref>@sha1:<commit>", for example
-// "main@sha1:0123…", the form used in status and metrics.
+// "main@sha1:0123…", the form used in status and metrics; for an OCI
+// artifact "<tag>@sha256:<digest>".
 func (s *Snapshot) Revision() string {
 	name := s.Ref
 	for _, p := range []string{"refs/heads/", "refs/tags/"} {
 		name = strings.TrimPrefix(name, p)
+	}
+	if strings.HasPrefix(s.Commit, "sha256:") {
+		// An OCI artifact: Commit is its manifest digest.
+		if name == s.Commit {
+			return s.Commit
+		}
+		return name + "@" + s.Commit
 	}
 	if name == s.Commit {
 		return "sha1:" + s.Commit

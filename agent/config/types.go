@@ -68,6 +68,19 @@ type Source struct {
 	// application (or environment) that leaves the source; true by
 	// default. With false they stay in the clusters, unmanaged.
 	Prune *bool `yaml:"prune"`
+	// Digest pins the manifest of an oci:// source ("sha256:<hex>");
+	// Tag and SemVer also apply to oci:// sources.
+	Digest string `yaml:"digest"`
+	// Insecure allows plain HTTP for an oci:// source.
+	Insecure bool `yaml:"insecure"`
+	// Verify requires a cosign signature on an oci:// source's artifacts.
+	Verify *Verify `yaml:"verify"`
+	// Decryption gives the keys that decrypt this source's SOPS files.
+	// A source can only use its own keys.
+	Decryption *Decryption `yaml:"decryption"`
+	// HelmRepositories hold the credentials of the private chart
+	// repositories (HTTPS or OCI) that this source's apps name.
+	HelmRepositories []HelmRepository `yaml:"helmRepositories"`
 }
 
 // Prunes reports whether the source prunes removed applications: Prune,

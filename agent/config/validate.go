@@ -79,9 +79,7 @@ func (v *validator) sources(c *Config) {
 				v.addf(p+".url", "a URL is required")
 				continue
 			}
-			if err := s.SourceRef().Validate(c.AllowFileURLs); err != nil {
-				v.addf(p, "%v", err)
-			}
+			v.sourceRef(p, s, c.AllowFileURLs)
 			if s.Definitions != "" && !insideRepo(s.Definitions) {
 				v.addf(p+".definitions", "path %q must stay inside the repository", s.Definitions)
 			}
