@@ -21,7 +21,8 @@ func TestBuiltinLibraryIsComplete(t *testing.T) {
 		KindComponent: {"webservice", "worker", "task", "cron-task", "daemon", "statefulset", "k8s-objects", "manifests", "helm", "kustomize"},
 		KindTrait: {"scaler", "hpa", "expose", "gateway", "env", "labels", "annotations", "sidecar", "init-container",
 			"storage", "resource", "affinity", "service-account", "command", "container-image", "securitycontext",
-			"json-patch", "json-merge-patch"},
+			"json-patch", "json-merge-patch", "startup-probe", "service-binding", "podsecuritycontext", "k8s-update-strategy",
+			"lifecycle", "container-ports", "hostalias", "topologyspreadconstraints", "pure-ingress"},
 		KindPolicy: {"topology", "override", "apply-once", "garbage-collect", "shared-resource", "read-only", "take-over", "drift"},
 	}
 	for kind, names := range want {

@@ -169,7 +169,7 @@ func TestParameters(t *testing.T) {
 		{Name: "image", Type: "string", Required: true, Description: "Container image to run, for example nginx:1.27"},
 		{Name: "exposeType", Type: `"ClusterIP" | "NodePort" | "LoadBalancer"`, Default: `"ClusterIP"`, Description: "Type of the Service that publishes the exposed ports"},
 		{Name: "cmd", Type: "[]string", Description: "Command to run in the container (replaces the image's entrypoint)"},
-		{Name: "labels", Type: "map[string]string", Description: "Labels for the Deployment and its pods"},
+		{Name: "labels", Type: "map[string]string", Description: "Labels for the pods"},
 		{Name: "ports", Type: "[]{...}", Description: "Ports the container listens on; those with expose true are published by a Service named after the component"},
 	}
 	for _, want := range tests {
@@ -218,7 +218,7 @@ func TestUsesContext(t *testing.T) {
 		output, outputs bool
 	}{
 		{KindTrait, "scaler", false, false},
-		{KindTrait, "gateway", true, false},
+		{KindTrait, "hpa", true, false},
 		{KindTrait, "env", true, false},
 		{KindTrait, "sidecar", false, false},
 		{KindComponent, "webservice", false, false},

@@ -83,7 +83,7 @@ func TestOverridePolicies(t *testing.T) {
 	}{
 		{"web image merged", nested(t, webDep, "spec", "template", "spec", "containers"), []any{map[string]any{
 			"name": "web", "image": "nginx:1.28", "env": []any{map[string]any{"name": "MODE", "value": "prod"}}}}},
-		{"web labels merged, null removed", webDep.GetLabels()["team"] + "/" + webDep.GetLabels()["tier"], "b/"},
+		{"web labels merged, null removed", podLabel(t, webDep, "team") + "/" + podLabel(t, webDep, "tier"), "b/"},
 		{"scaler properties merged", nested(t, webDep, "spec", "replicas"), int64(5)},
 		{"labels trait disabled", webDep.GetLabels()["x"], ""},
 		{"annotations trait added", webDep.GetAnnotations()["note"], "prod"},
@@ -266,4 +266,13 @@ func TestConcurrentRenders(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+// podLabel returns a label of a workload's pod template (where the
+// built-in components put their labels parameter, as KubeVela's do).
+func podLabel(t *testing.T, u *unstructured.Unstructured, key string) string {
+	t.Helper()
+	labels, _ := nested(t, u, "spec", "template", "metadata", "labels").(map[string]any)
+	v, _ := labels[key].(string)
+	return v
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -54,8 +55,9 @@ func TestDefsList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"component  webservice", "trait      pdb               capability", "policy     topology"} {
-		if !strings.Contains(out, want) {
+	// Columns are as wide as their longest entry, so match any spacing.
+	for _, want := range []string{`component\s+webservice\s`, `trait\s+pdb\s+capability`, `policy\s+topology\s`} {
+		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("defs list lacks %q:\n%s", want, out)
 		}
 	}
