@@ -22,8 +22,8 @@ func TestBuiltinLibraryIsComplete(t *testing.T) {
 		KindTrait: {"scaler", "hpa", "expose", "gateway", "env", "labels", "annotations", "sidecar", "init-container",
 			"storage", "resource", "affinity", "service-account", "command", "container-image", "securitycontext",
 			"json-patch", "json-merge-patch", "startup-probe", "service-binding", "podsecuritycontext", "k8s-update-strategy",
-			"lifecycle", "container-ports", "hostalias", "topologyspreadconstraints", "pure-ingress"},
-		KindPolicy: {"topology", "override", "apply-once", "garbage-collect", "shared-resource", "read-only", "take-over", "drift"},
+			"lifecycle", "container-ports", "hostalias", "topologyspreadconstraints", "pure-ingress", "cpuscaler", "nocalhost"},
+		KindPolicy: {"topology", "override", "apply-once", "garbage-collect", "shared-resource", "read-only", "take-over", "drift", "resource-update", "replication"},
 	}
 	for kind, names := range want {
 		for _, name := range names {
