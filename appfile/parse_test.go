@@ -166,7 +166,7 @@ spec:
         timeout: 10 minutes
         properties: {policies: [prod, prd]}
       - {name: wait, type: suspend, timeout: -5s, mode: DAG}
-      - {name: notify, type: notification, subSteps: [{name: x, type: suspend}]}
+      - {name: notify, type: notify, subSteps: [{name: x, type: suspend}]}
 `),
 		want: []string{
 			`a.yaml:10:5: workflow mode "Parallel" must be StepByStep or DAG`,
@@ -224,10 +224,10 @@ spec:
 			`a.yaml:8:7: policy "eu": clusterLabelSelector is not supported by carina; list the target clusters by name in clusters`,
 			`a.yaml:12:7: policy "us": cluster "us-1" is listed twice`,
 			`a.yaml:12:7: policy "us": namespace must be a string, got a number`,
-			`a.yaml:15:7: policy "bump": selector entry names unknown component "api"`,
-			`a.yaml:15:7: policy "bump": components #1 name names unknown component "wbe"`,
+			`a.yaml:15:7: policy "bump" components #1: name "wbe" is no component; to add it, give its type`,
 			`a.yaml:15:7: policy "bump" components #2 properties must be a mapping, got a list`,
 			`a.yaml:15:7: policy "bump" components #3 must be a mapping, got a string`,
+			`a.yaml:15:7: policy "bump": selector entry names unknown component "api"`,
 		},
 	}, {
 		name: "workflow without deploy step",
@@ -313,7 +313,7 @@ workflow:
 			`a.yaml:8:3: component "worker": type is required`,
 			`a.yaml:8:11: service "worker" must be a mapping, got a list`,
 			`a.yaml:11:5: environment "prod": unknown field "cluster"`,
-			`a.yaml:12:5: policy "prod-overrides": components #1 name names unknown component "wbe"`,
+			`a.yaml:12:5: policy "prod-overrides" components #1: name "wbe" is no component; to add it, give its type`,
 			`a.yaml:14:1: appfile "shop": environments and workflow cannot both be given; write the deploy steps in workflow instead`,
 		},
 	}}

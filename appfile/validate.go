@@ -121,34 +121,17 @@ func validatePolicies(policies []Policy, comps map[string]*Component, errs *Erro
 }
 
 // validateOverride checks the parts of an override policy that name
-// components; the policy definition checks the rest.
+// components; the policy definition checks the rest. As in KubeVela, a
+// component name may hold * wildcards (it then changes every component it
+// matches), and a name that is no component adds one, so it needs a type.
+// A selector may name the application's components and those the policy
+// adds.
 func validateOverride(p *Policy, what string, comps map[string]*Component, errs *ErrorList) {
-	known := func(field string, v any) {
-		name, ok := v.(string)
-		switch {
-		case !ok:
-			errs.add(p.Pos, "%s: %s must be a string, got %s", what, field, valueKind(v))
-		case comps[name] == nil:
-			errs.add(p.Pos, "%s: %s names unknown component %q", what, field, name)
-		}
-	}
-	if sel, has := p.Properties["selector"]; has {
-		list, ok := sel.([]any)
-		if !ok {
-			errs.add(p.Pos, "%s: selector must be a list of component names, got %s", what, valueKind(sel))
-		}
-		for _, v := range list {
-			known("selector entry", v)
-		}
-	}
+	added := map[string]bool{}
 	raw, has := p.Properties["components"]
-	if !has {
-		return
-	}
 	entries, ok := raw.([]any)
-	if !ok {
+	if has && !ok {
 		errs.add(p.Pos, "%s: components must be a list, got %s", what, valueKind(raw))
-		return
 	}
 	for i, e := range entries {
 		ew := fmt.Sprintf("%s components #%d", what, i+1)
@@ -157,8 +140,20 @@ func validateOverride(p *Policy, what string, comps map[string]*Component, errs 
 			errs.add(p.Pos, "%s must be a mapping, got %s", ew, valueKind(e))
 			continue
 		}
-		if name, has := m["name"]; has {
-			known(fmt.Sprintf("components #%d name", i+1), name)
+		if nv, has := m["name"]; has {
+			name, ok := nv.(string)
+			typ, _ := m["type"].(string)
+			switch {
+			case !ok:
+				errs.add(p.Pos, "%s name must be a string, got %s", ew, valueKind(nv))
+			case strings.Contains(name, "*"), comps[name] != nil:
+			case !isDNSLabel(name):
+				errs.add(p.Pos, "%s: name %q is no component, and a component it adds must be named %s", ew, name, dnsLabelRule)
+			case typ == "":
+				errs.add(p.Pos, "%s: name %q is no component; to add it, give its type", ew, name)
+			default:
+				added[name] = true
+			}
 		}
 		if props, has := m["properties"]; has && props != nil {
 			if _, ok := props.(map[string]any); !ok {
@@ -168,6 +163,21 @@ func validateOverride(p *Policy, what string, comps map[string]*Component, errs 
 		if traits, has := m["traits"]; has && traits != nil {
 			if _, ok := traits.([]any); !ok {
 				errs.add(p.Pos, "%s traits must be a list, got %s", ew, valueKind(traits))
+			}
+		}
+	}
+	if sel, has := p.Properties["selector"]; has {
+		list, ok := sel.([]any)
+		if !ok {
+			errs.add(p.Pos, "%s: selector must be a list of component names, got %s", what, valueKind(sel))
+		}
+		for _, v := range list {
+			name, ok := v.(string)
+			switch {
+			case !ok:
+				errs.add(p.Pos, "%s: selector entry must be a string, got %s", what, valueKind(v))
+			case comps[name] == nil && !added[name]:
+				errs.add(p.Pos, "%s: selector entry names unknown component %q", what, name)
 			}
 		}
 	}

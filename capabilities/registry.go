@@ -29,22 +29,32 @@ type defKey struct {
 	name string
 }
 
+// entry is what a kind and name resolve to: a definition or a broken one.
+type entry struct {
+	def    *Definition
+	broken *Broken
+	seq    int // load order: the lower wins
+}
+
 // Registry resolves definition types by kind and name. The application
 // repository's definitions win over capability repositories', which win
-// over the built-in library. A Registry is immutable and safe for
-// concurrent use.
+// over the built-in library. A definition file that cannot be loaded is
+// kept as Broken: asking for it returns a *BrokenError, and it fails no
+// other definition. A Registry is immutable and safe for concurrent use.
 type Registry struct {
 	cache   *Cache
-	defs    map[defKey]*Definition
+	entries map[defKey]entry
 	all     []*Definition
+	broken  []*Broken
 	modules []Module
 	builtin bool
 }
 
 // NewRegistry loads the modules (in any order: they are ranked by Source;
 // modules of the same Source keep their order, the first winning) and, if
-// opts.Builtin, the built-in library. It reports every problem of every
-// module at once.
+// opts.Builtin, the built-in library. Only a module that cannot be read
+// (missing, over its limits) is an error; a definition that cannot be
+// loaded is recorded (see Broken).
 func NewRegistry(ctx context.Context, opts Options, modules ...Module) (*Registry, error) {
 	if opts.Cache == nil {
 		opts.Cache = NewCache(DefaultCacheOptions())
@@ -58,73 +68,93 @@ func NewRegistry(ctx context.Context, opts Options, modules ...Module) (*Registr
 	}
 	sort.SliceStable(mods, func(i, j int) bool { return mods[i].Source.rank() < mods[j].Source.rank() })
 
-	r := &Registry{cache: opts.Cache, defs: map[defKey]*Definition{}, modules: append([]Module(nil), modules...), builtin: opts.Builtin}
-	var probs Problems
+	r := &Registry{cache: opts.Cache, entries: map[defKey]entry{}, modules: append([]Module(nil), modules...), builtin: opts.Builtin}
 	for _, m := range mods {
-		defs, mprobs, err := loadModule(ctx, opts.Cache, m, opts.Limits)
+		defs, broken, err := loadModule(ctx, opts.Cache, m, opts.Limits)
 		if err != nil {
 			return nil, err
 		}
-		probs = append(probs, mprobs...)
 		for _, d := range defs {
-			k := defKey{d.Kind, d.Name}
 			r.all = append(r.all, d)
-			if _, ok := r.defs[k]; !ok {
-				r.defs[k] = d
-			}
+			r.add(defKey{d.Kind, d.Name}, entry{def: d})
 		}
-	}
-	if len(probs) > 0 {
-		probs.sort()
-		return nil, probs
+		for _, b := range broken {
+			r.broken = append(r.broken, b)
+			r.add(defKey{b.Kind, b.Name}, entry{broken: b})
+		}
 	}
 	return r, nil
 }
 
-// loadModule reads and parses one module; two files of the module that
-// define the same kind and name are a problem.
-func loadModule(ctx context.Context, cache *Cache, m Module, lim Limits) ([]*Definition, Problems, error) {
+func (r *Registry) add(k defKey, e entry) {
+	if _, ok := r.entries[k]; ok {
+		return
+	}
+	e.seq = len(r.entries)
+	r.entries[k] = e
+}
+
+// loadModule reads and parses one module. A file that fails to load, or
+// that defines a kind and name a file before it in the module defines, is
+// returned as Broken.
+func loadModule(ctx context.Context, cache *Cache, m Module, lim Limits) ([]*Definition, []*Broken, error) {
 	files, err := readModule(ctx, m, lim)
 	if err != nil {
 		return nil, nil, err
 	}
 	var (
-		defs  []*Definition
-		probs Problems
-		seen  = map[defKey]*Definition{}
+		defs   []*Definition
+		broken []*Broken
+		seen   = map[defKey]*Definition{}
 	)
 	for _, f := range files {
 		origin := Origin{Source: m.Source, Module: m.Name, File: f.name, Revision: m.Revision}
 		d, dprobs := cache.definition(f.name, f.src, origin)
-		probs = append(probs, dprobs...)
 		if d == nil {
+			kind, name := identify(f.name, f.src)
+			dprobs.sort()
+			broken = append(broken, &Broken{Kind: kind, Name: name, Origin: origin, Problems: dprobs})
 			continue
 		}
 		k := defKey{d.Kind, d.Name}
 		if prev, ok := seen[k]; ok {
-			probs = append(probs, Problem{Pos: d.Pos, Msg: fmt.Sprintf("%s is defined twice in the module (first at %s)", d, prev.Pos)})
+			broken = append(broken, &Broken{Kind: d.Kind, Name: d.Name, Origin: origin,
+				Problems: Problems{{Pos: d.Pos, Msg: fmt.Sprintf("%s is defined twice in the module (first at %s)", d, prev.Pos)}}})
 			continue
 		}
 		seen[k] = d
 		defs = append(defs, d)
 	}
-	return defs, probs, nil
+	return defs, broken, nil
 }
 
 // Get returns the effective definition of a kind and name, or a
 // *NotFoundError.
 func (r *Registry) Get(kind Kind, name string) (*Definition, error) {
-	if d, ok := r.defs[defKey{kind, name}]; ok {
-		return d, nil
+	e, ok := r.entries[defKey{kind, name}]
+	if unnamed, found := r.entries[defKey{"", name}]; found && (!ok || unnamed.seq < e.seq) {
+		e, ok = unnamed, true
 	}
-	return nil, &NotFoundError{Kind: kind, Name: name}
+	switch {
+	case !ok:
+		return nil, &NotFoundError{Kind: kind, Name: name}
+	case e.broken != nil:
+		return nil, &BrokenError{Def: e.broken}
+	}
+	return e.def, nil
 }
+
+// Broken returns every definition file that could not be loaded, in load
+// order (highest precedence first), shadowed ones included.
+func (r *Registry) Broken() []*Broken { return append([]*Broken(nil), r.broken...) }
 
 // List returns the effective definitions sorted by kind and name.
 func (r *Registry) List() []*Definition {
-	out := make([]*Definition, 0, len(r.defs))
-	for _, d := range r.defs {
-		out = append(out, d)
+	out := make([]*Definition, 0, len(r.entries))
+	for _, e := range r.entries {
+		if e.def != nil {
+			out = append(out, e.def)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {

@@ -1,6 +1,7 @@
 package capabilities
 
 import (
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -98,10 +99,53 @@ func TestResourceType(t *testing.T) {
 }
 
 func TestToolImportsAreRefused(t *testing.T) {
-	_, err := NewRegistry(t.Context(), DefaultOptions(), Module{Source: SourceApp, FS: os.DirFS("testdata"), Dir: "tool"})
-	want := `tool/exec.cue:3:2: import "tool/exec" is not allowed: tool/* packages do I/O and are refused`
-	if err == nil || err.Error() != want {
+	reg, err := NewRegistry(t.Context(), DefaultOptions(), Module{Source: SourceApp, FS: os.DirFS("testdata"), Dir: "tool"})
+	if err != nil {
+		t.Fatalf("a definition that cannot be loaded failed the whole module: %v", err)
+	}
+	_, err = reg.Get(KindComponent, "runner")
+	want := `component runner cannot be loaded (tool/exec.cue): tool/exec.cue:3:2: import "tool/exec" is not allowed: tool/* packages do I/O and are refused`
+	var be *BrokenError
+	if !errors.As(err, &be) || err.Error() != want {
 		t.Fatalf("error = %v, want %q", err, want)
+	}
+	if got := len(reg.Broken()); got != 1 {
+		t.Errorf("Broken() has %d entries, want 1", got)
+	}
+}
+
+// TestBrokenDefinitionFailsOnlyItsUsers: in a module with broken files
+// (syntax, refused import, bad header, duplicate), the others load, and
+// each broken one is reported under its kind and name with its reason.
+func TestBrokenDefinitionFailsOnlyItsUsers(t *testing.T) {
+	reg, err := NewRegistry(t.Context(), DefaultOptions(), Module{Source: SourceCapability, FS: os.DirFS("testdata"), Dir: "bad"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Get(KindPolicy, "fine"); err != nil {
+		t.Errorf("Get(policy fine) = %v, want the definition", err)
+	}
+	for _, tt := range []struct {
+		kind Kind
+		name string
+		want string
+	}{
+		{KindComponent, "broken", "component broken cannot be loaded (bad/a-syntax.cue): bad/a-syntax.cue:"},
+		{KindTrait, "imported", `trait imported cannot be loaded (bad/c-import.cue): bad/c-import.cue:1:8: import "example.com/lib" is not allowed`},
+		{KindComponent, "wrongtype", `definition wrongtype cannot be loaded (bad/b-type.cue): bad/b-type.cue:1:1: wrongtype: type "gadget" is not one of`},
+	} {
+		_, err := reg.Get(tt.kind, tt.name)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("Get(%s %s) = %v, want prefix %q", tt.kind, tt.name, err, tt.want)
+		}
+	}
+	var names []string
+	for _, b := range reg.Broken() {
+		names = append(names, b.String())
+	}
+	want := []string{"component broken", "definition wrongtype", "trait imported", "trait twice"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("Broken() (-want +got):\n%s", diff)
 	}
 }
 
