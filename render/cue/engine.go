@@ -13,60 +13,6 @@ import (
 	"github.com/carina-gitops/carina/capabilities"
 )
 
-// Context holds KubeVela's context fields for a template. Traits and health
-// policies also see context.output and context.outputs.
-type Context struct {
-	Name           string
-	AppName        string
-	Namespace      string
-	Cluster        string
-	AppRevision    string
-	AppRevisionNum int64
-	Revision       string
-	AppLabels      map[string]string
-	AppAnnotations map[string]string
-	ComponentType  string
-	PublishVersion string
-	WorkflowName   string
-}
-
-// value builds the context value; for a trait, output and outputs are
-// included only when the definition reads them (encoding whole objects is
-// a large part of a trait's cost).
-func (c Context) value(def *capabilities.Definition, w *Workload) map[string]any {
-	m := map[string]any{
-		"name":           c.Name,
-		"appName":        c.AppName,
-		"namespace":      c.Namespace,
-		"cluster":        c.Cluster,
-		"appRevision":    c.AppRevision,
-		"appRevisionNum": c.AppRevisionNum,
-		"revision":       c.Revision,
-		"appLabels":      stringMap(c.AppLabels),
-		"appAnnotations": stringMap(c.AppAnnotations),
-		"componentType":  c.ComponentType,
-		"publishVersion": c.PublishVersion,
-		"workflowName":   c.WorkflowName,
-	}
-	if w != nil {
-		if w.Output != nil && def.UsesContext("output") {
-			m["output"] = w.Output
-		}
-		if def.UsesContext("outputs") {
-			m["outputs"] = w.outputsByName()
-		}
-	}
-	return m
-}
-
-func stringMap(in map[string]string) map[string]any {
-	out := make(map[string]any, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
-}
-
 // Output is one auxiliary object of a component.
 type Output struct {
 	// Name is its name under outputs.

@@ -90,6 +90,21 @@ func TestTraitPatchStrategies(t *testing.T) {
 			}
 		},
 	}, {
+		name:   "a list pattern patches every element",
+		traits: []traitUse{{"every-container", map[string]any{"policy": "FallbackToLogsOnError"}}},
+		check: func(t *testing.T, w *Workload) {
+			v, _ := lookupGo(w.Output, []string{"spec", "template", "spec", "containers"})
+			list, _ := v.([]any)
+			if len(list) != 2 {
+				t.Fatalf("containers = %v, want the component's two", v)
+			}
+			for i, c := range list {
+				if got, _ := lookupGo(c, []string{"terminationMessagePolicy"}); got != "FallbackToLogsOnError" {
+					t.Errorf("container %d terminationMessagePolicy = %v", i, got)
+				}
+			}
+		},
+	}, {
 		name:   "a different scalar without retainKeys conflicts",
 		traits: []traitUse{{"replicas", map[string]any{"replicas": 3}}},
 		err:    "patch.spec.replicas: conflicting values 2 (object) and 3 (patch)",

@@ -76,6 +76,8 @@ type patcher struct{}
 
 // merge patches base (which it may modify) and returns the result.
 func (p patcher) merge(base any, patch cuelang.Value, key, strategy, path string) (any, error) {
+	// The default of an open list is closed: read its pattern first.
+	pattern := listPattern(patch)
 	if d, ok := patch.Default(); ok {
 		patch = d
 	}
@@ -86,7 +88,7 @@ func (p patcher) merge(base any, patch cuelang.Value, key, strategy, path string
 		if strategy == strategyReplace {
 			return export(patch)
 		}
-		return p.mergeList(base, patch, key, strategy, path)
+		return p.mergeList(base, patch, pattern, key, strategy, path)
 	case cuelang.BottomKind:
 		return p.mergeIncomplete(base, patch, path)
 	}
@@ -154,7 +156,7 @@ func (p patcher) mergeStruct(base any, patch cuelang.Value, key, path string) (a
 	return obj, nil
 }
 
-func (p patcher) mergeList(base any, patch cuelang.Value, key, strategy, path string) (any, error) {
+func (p patcher) mergeList(base any, patch, pattern cuelang.Value, key, strategy, path string) (any, error) {
 	list, ok := base.([]any)
 	if base != nil && !ok {
 		return nil, fmt.Errorf("%s: the patch has a list where the object has %s", path, show(base))
@@ -169,17 +171,21 @@ func (p patcher) mergeList(base any, patch cuelang.Value, key, strategy, path st
 	}
 	if key != "" {
 		if ids, ok := keyIDs(elems, strings.Split(key, ",")); ok {
-			return p.mergeKeyed(list, elems, ids, strings.Split(key, ","), key, strategy == strategyRetainKeys, path)
+			return p.mergeKeyed(list, elems, pattern, ids, strings.Split(key, ","), key, strategy == strategyRetainKeys, path)
 		}
 	}
-	if len(elems) < len(list) {
+	if len(elems) < len(list) && !pattern.Exists() {
 		return nil, fmt.Errorf("%s: the object's list has %d elements but the patch's has %d; mark the field // +patchKey=<field> to merge by key or // +patchStrategy=replace", path, len(list), len(elems))
 	}
-	out := make([]any, len(elems))
-	for i, e := range elems {
+	out := make([]any, max(len(elems), len(list)))
+	for i := range out {
 		var b any
 		if i < len(list) {
 			b = list[i]
+		}
+		e := pattern
+		if i < len(elems) {
+			e = elems[i]
 		}
 		x, err := p.merge(b, e, key, "", fmt.Sprintf("%s[%d]", path, i))
 		if err != nil {
@@ -190,9 +196,23 @@ func (p patcher) mergeList(base any, patch cuelang.Value, key, strategy, path st
 	return out, nil
 }
 
+// listPattern returns the element pattern of an open list ([...X] or
+// [a, ...X]), which applies to every element of the object's list beyond
+// the patch's own; it does not exist for a closed list.
+func listPattern(patch cuelang.Value) cuelang.Value {
+	if patch.IncompleteKind() != cuelang.ListKind || !patch.Allows(cuelang.AnyIndex) {
+		return cuelang.Value{}
+	}
+	pv := patch.LookupPath(cuelang.MakePath(cuelang.AnyIndex))
+	if !pv.Exists() || pv.IncompleteKind() == cuelang.TopKind {
+		return cuelang.Value{}
+	}
+	return pv
+}
+
 // mergeKeyed merges patch elements into the base elements that have the
 // same key values and appends the others.
-func (p patcher) mergeKeyed(list []any, elems []cuelang.Value, ids []string, keys []string, key string, retain bool, path string) (any, error) {
+func (p patcher) mergeKeyed(list []any, elems []cuelang.Value, pattern cuelang.Value, ids []string, keys []string, key string, retain bool, path string) (any, error) {
 	used := make([]bool, len(elems))
 	out := make([]any, 0, len(list)+len(elems))
 	for i, b := range list {
@@ -206,12 +226,19 @@ func (p patcher) mergeKeyed(list []any, elems []cuelang.Value, ids []string, key
 				}
 			}
 		}
+		epath := fmt.Sprintf("%s[%d]", path, i)
 		if j < 0 {
+			if pattern.Exists() {
+				x, err := p.merge(b, pattern, key, "", epath)
+				if err != nil {
+					return nil, err
+				}
+				b = x
+			}
 			out = append(out, b)
 			continue
 		}
 		used[j] = true
-		epath := fmt.Sprintf("%s[%d]", path, i)
 		if retain {
 			x, err := export(elems[j])
 			if err != nil {
