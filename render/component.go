@@ -41,14 +41,14 @@ func (r *renderer) component(ctx context.Context, c appfile.Component) ([]Object
 		u := toUnstructured(w.Output)
 		wtype = capabilities.ResourceType(u.GetAPIVersion(), u.GetKind())
 	}
-	var errs []error
+	var problems []error
 	for i, t := range c.Traits {
 		if !traits[i].AppliesTo(c.Type, wtype) {
-			errs = append(errs, notApplicable(t, traits[i], c.Type, wtype))
+			problems = append(problems, notApplicable(t, traits[i], c.Type, wtype))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := r.warn(c, problems); err != nil {
+		return nil, err
 	}
 	for i, t := range c.Traits {
 		if err := cue.Trait(ctx, traits[i], t.Properties, cc, w); err != nil {
@@ -58,8 +58,10 @@ func (r *renderer) component(ctx context.Context, c appfile.Component) ([]Object
 	return r.workloadObjects(c, def, traits, w), nil
 }
 
-// traitDefs resolves the component's traits and refuses duplicate and
-// conflicting ones, reporting every problem.
+// traitDefs resolves the component's traits. The same trait type may be
+// attached more than once (each is applied in order, as KubeVela does);
+// two traits that conflictsWith names are a warning (an error when
+// strict).
 func (r *renderer) traitDefs(c appfile.Component) ([]*capabilities.Definition, error) {
 	defs := make([]*capabilities.Definition, len(c.Traits))
 	var errs []error
@@ -70,21 +72,37 @@ func (r *renderer) traitDefs(c appfile.Component) ([]*capabilities.Definition, e
 			continue
 		}
 		defs[i] = d
-		if j := slices.IndexFunc(c.Traits[:i], func(o appfile.Trait) bool { return o.Type == t.Type }); j >= 0 {
-			errs = append(errs, fmt.Errorf("%strait %q is attached twice (first at %s)", at(t.Pos), t.Type, c.Traits[j].Pos))
-		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	var problems []error
 	for i, t := range c.Traits {
 		for j := range i {
+			if t.Type == c.Traits[j].Type {
+				continue
+			}
 			if defs[i].ConflictsWith(c.Traits[j].Type) || defs[j].ConflictsWith(t.Type) {
-				errs = append(errs, fmt.Errorf("%strait %q conflicts with trait %q (at %s) on the same component", at(t.Pos), t.Type, c.Traits[j].Type, c.Traits[j].Pos))
+				problems = append(problems, fmt.Errorf("%strait %q conflicts with trait %q (at %s) on the same component", at(t.Pos), t.Type, c.Traits[j].Type, c.Traits[j].Pos))
 			}
 		}
 	}
-	return defs, errors.Join(errs...)
+	return defs, r.warn(c, problems)
+}
+
+// warn records problems that KubeVela accepts as warnings, or returns them
+// as an error when the render is strict.
+func (r *renderer) warn(c appfile.Component, problems []error) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	if r.opts.Strict {
+		return errors.Join(problems...)
+	}
+	for _, p := range problems {
+		r.warnings = append(r.warnings, fmt.Sprintf("component %q: %v", c.Name, p))
+	}
+	return nil
 }
 
 func notApplicable(t appfile.Trait, def *capabilities.Definition, compType, workloadType string) error {

@@ -2,6 +2,11 @@ package render
 
 import "time"
 
+// DefaultKubeVersion is the Kubernetes version templates see as
+// context.clusterVersion when none is given: the minor of the client-go
+// Carina is built with (a test checks it against go.mod).
+const DefaultKubeVersion = "1.36"
+
 // Options bound and parameterise one Render.
 type Options struct {
 	// Timeout bounds the wall time of one Render on top of ctx's deadline.
@@ -23,6 +28,13 @@ type Options struct {
 	// PublishVersion is context.publishVersion; empty means the
 	// application's app.oam.dev/publishVersion annotation.
 	PublishVersion string
+	// KubeVersion is the target cluster's Kubernetes version
+	// (context.clusterVersion), "1.X" or "v1.X.Y", as the cluster's /version
+	// reports it. Empty means DefaultKubeVersion.
+	KubeVersion string
+	// Strict turns warnings (a trait outside its appliesToWorkloads, two
+	// traits that conflictsWith names) into errors.
+	Strict bool
 	// Manifests bound the manifests engine.
 	Manifests ManifestOptions
 	// Engines configure the Helm and Kustomize engines.

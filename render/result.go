@@ -58,6 +58,10 @@ type Result struct {
 	// JSON (sorted keys) with its component, definition and health, in
 	// apply order. Equal digests mean nothing to apply changed.
 	Digest string `json:"digest"`
+	// Warnings are what KubeVela accepts but Carina flags: a trait outside
+	// its appliesToWorkloads, two traits that conflictsWith names. With
+	// Options.Strict they are errors instead.
+	Warnings []string `json:"warnings,omitempty"`
 	// Bytes is the size of the canonical output.
 	Bytes int64 `json:"bytes"`
 }
