@@ -123,8 +123,12 @@ func (w *workerState) handle(ctx context.Context, data []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := Render(ctx, j.App, j.Env, reg, w.openFS(j.RepoDir), j.Options)
+	repo := w.openFS(j.RepoDir)
+	res, err := Render(ctx, j.App, j.Env, reg, repo, j.Options)
 	if err != nil {
+		return nil, err
+	}
+	if err := Decrypt(ctx, res, repo, j.Options.Decryption); err != nil {
 		return nil, err
 	}
 	return json.Marshal(res)

@@ -39,6 +39,9 @@ type Options struct {
 	Manifests ManifestOptions
 	// Engines configure the Helm and Kustomize engines.
 	Engines EngineOptions
+	// Decryption, when set, makes Isolated decrypt SOPS values in the
+	// worker after rendering (see Decrypt). Nil leaves them encrypted.
+	Decryption *Decryption
 }
 
 // ManifestOptions bound what the manifests engine reads.

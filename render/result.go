@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/carina-gitops/carina/capabilities"
+	"github.com/carina-gitops/carina/render/sops"
 )
 
 // Ownership labels Carina puts on every object it renders (DESIGN.md,
@@ -64,6 +65,10 @@ type Result struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Bytes is the size of the canonical output.
 	Bytes int64 `json:"bytes"`
+	// Decrypted lists the fields that held SOPS ciphertext and now hold
+	// plaintext (see Decrypt): mask them with sops.NewMasker before an
+	// object reaches a diff, the status API or the inventory.
+	Decrypted []sops.Field `json:"decrypted,omitempty"`
 }
 
 // digestRecord is what the digest covers for one object.
