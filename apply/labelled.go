@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 
@@ -17,7 +18,9 @@ import (
 )
 
 // FindLabelled returns the IDs of the live objects that carry the labels
-// of (app, env), in every resource the cluster can list, sorted. It is how
+// of (app, env), in every resource the cluster can list, sorted; objects
+// a controller derived from them (ReplicaSets, Pods, EndpointSlices,
+// Endpoints) are left out. It is how
 // a missing inventory is told from an app that has nothing in the
 // cluster: when the inventory is gone but this returns objects, nothing
 // may be pruned. Resources the caller may not list, and discovery
@@ -36,7 +39,9 @@ func (m *Manager) FindLabelled(ctx context.Context, app, env string) (_ []ID, er
 			return
 		}
 		for j := range items {
-			results[i] = append(results[i], inventory.IDOf(&items[j]))
+			if !derived(&items[j]) {
+				results[i] = append(results[i], inventory.IDOf(&items[j]))
+			}
 		}
 	})
 	seen := map[string]bool{}
@@ -49,6 +54,10 @@ func (m *Manager) FindLabelled(ctx context.Context, app, env string) (_ []ID, er
 			}
 		}
 	}
+	out = slices.DeleteFunc(out, func(id ID) bool { // a Service's Endpoints
+		svc := ID{Kind: "Service", Namespace: id.Namespace, Name: id.Name}
+		return id.Group == "" && id.Kind == "Endpoints" && seen[svc.Key()]
+	})
 	slices.SortFunc(out, func(a, b ID) int { return cmp.Compare(a.Key(), b.Key()) })
 	if max := m.opts.Inventory.MaxEntries; max > 0 && len(out) > max {
 		out = out[:max]
@@ -58,6 +67,20 @@ func (m *Manager) FindLabelled(ctx context.Context, app, env string) (_ []ID, er
 		return out, fmt.Errorf("app %s env %s: finding labelled objects: %w", app, env, err)
 	}
 	return out, nil
+}
+
+// derived reports whether a controller made u from an object Carina
+// applied, copying its labels: a ReplicaSet or Pod of a Deployment, an
+// EndpointSlice (both have a controller owner), or the Endpoints of a
+// Service. Those are not Carina's objects and are never adopted.
+func derived(u *unstructured.Unstructured) bool {
+	for _, ref := range u.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller {
+			return true
+		}
+	}
+	_, managed := u.GetLabels()["endpoints.kubernetes.io/managed-by"]
+	return managed && u.GetKind() == "Endpoints" && u.GroupVersionKind().Group == ""
 }
 
 // listableResources returns the preferred version of every resource that
