@@ -93,6 +93,9 @@ func Start(upstream *rest.Config) (*Proxy, error) {
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.Out.Host = target.Host
+			// The proxy authenticates with upstream's credentials; a
+			// client's own (a kubeconfig token) never goes further.
+			r.Out.Header.Del("Authorization")
 		},
 		Transport:     rt,
 		FlushInterval: -1,

@@ -21,6 +21,10 @@ func TestFaultsWithAFakeUpstream(t *testing.T) {
 	var arrived atomic.Int32
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived.Add(1)
+		if r.Header.Get("Authorization") != "" {
+			http.Error(w, "a client credential was forwarded", http.StatusBadRequest)
+			return
+		}
 		io.WriteString(w, "upstream "+r.Method+" "+r.URL.Path)
 	}))
 	defer up.Close()
@@ -34,6 +38,7 @@ func TestFaultsWithAFakeUpstream(t *testing.T) {
 	p.Add(Rule{Match: Name("configmaps", "cut"), Action: Reset})
 	p.Add(Rule{Match: Name("configmaps", "lost"), Action: ResetAfterForward})
 	cfg := p.Config()
+	cfg.BearerToken = "client-token" // must not reach the upstream
 	rt, err := rest.TransportFor(cfg)
 	if err != nil {
 		t.Fatal(err)
