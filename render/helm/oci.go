@@ -23,28 +23,32 @@ import (
 // exceed MaxArchiveBytes.
 func loadOCI(ctx context.Context, ref, version string, o Options) (*chart.Chart, error) {
 	hc := cappedClient(ctx, o.httpClient(), o.MaxArchiveBytes)
-	client, err := registry.NewClient(
+	copts := []registry.ClientOption{
 		registry.ClientOptHTTPClient(hc),
-		registry.ClientOptAuthorizer(auth.Client{Client: hc, Cache: auth.NewCache()}),
+		registry.ClientOptAuthorizer(auth.Client{Client: hc, Cache: auth.NewCache(), Credential: ociCredential(o.Credentials)}),
 		registry.ClientOptWriter(io.Discard),
-	)
+	}
+	if c := forOCI(o.Credentials, ociHost(ref)); c != nil && c.Insecure {
+		copts = append(copts, registry.ClientOptPlainHTTP())
+	}
+	client, err := registry.NewClient(copts...)
 	if err != nil {
-		return nil, fmt.Errorf("oci://%s: %w", ref, err)
+		return nil, scrub(fmt.Errorf("oci://%s: %w", ref, err), o.Credentials)
 	}
 	full, err := ociReference(client, ref, version)
 	if err != nil {
-		return nil, fmt.Errorf("oci://%s: %w", ref, err)
+		return nil, scrub(fmt.Errorf("oci://%s: %w", ref, err), o.Credentials)
 	}
 	res, err := client.Pull(full, registry.PullOptWithChart(true))
 	if err != nil {
-		return nil, fmt.Errorf("oci://%s: %w", full, err)
+		return nil, scrub(fmt.Errorf("oci://%s: %w", full, err), o.Credentials)
 	}
 	if int64(len(res.Chart.Data)) > o.MaxArchiveBytes {
 		return nil, fmt.Errorf("oci://%s: archive over the size cap of %d bytes", full, o.MaxArchiveBytes)
 	}
 	c, err := loadArchive(res.Chart.Data, o)
 	if err != nil {
-		return nil, fmt.Errorf("oci://%s: %w", full, err)
+		return nil, scrub(fmt.Errorf("oci://%s: %w", full, err), o.Credentials)
 	}
 	return c, nil
 }

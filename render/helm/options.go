@@ -40,6 +40,10 @@ type Options struct {
 	// `helm template` and Argo CD do. Test hooks and hooks that only run on
 	// delete or rollback are always dropped.
 	IncludeHooks bool
+
+	// Credentials authenticate to private chart repositories and OCI
+	// registries, each to its own host only (see Credential).
+	Credentials []Credential
 }
 
 // DefaultOptions returns the limits Carina uses unless configured otherwise.
@@ -63,11 +67,25 @@ func DefaultOptions() Options {
 }
 
 func (o Options) httpClient() *http.Client {
+	c := defaultHTTPClient
 	if o.HTTPClient != nil {
-		return o.HTTPClient
+		c = o.HTTPClient
 	}
-	return defaultHTTPClient
+	if len(o.Credentials) == 0 {
+		return c
+	}
+	wrapped, err := credClient(c, o.Credentials)
+	if err != nil {
+		// A bad CA fails every request to that repository, not another.
+		return &http.Client{Transport: failing{err}}
+	}
+	return wrapped
 }
+
+// failing fails every request with err.
+type failing struct{ err error }
+
+func (f failing) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 var defaultHTTPClient = &http.Client{
 	Timeout: 2 * time.Minute,

@@ -62,7 +62,7 @@ func loadFromRepo(ctx context.Context, repoURL, name, version string, o Options)
 func repoIndex(ctx context.Context, repoURL string, o Options, force bool) (idx *repo.IndexFile, fresh bool, err error) {
 	cached := ""
 	if o.CacheDir != "" {
-		cached = filepath.Join(o.CacheDir, "index", hashKey(repoURL)+".yaml")
+		cached = filepath.Join(o.CacheDir, "index", hashKey(repoURL+cacheSalt(forRepo(o.Credentials, repoURL)))+".yaml")
 	}
 	if cached != "" && !force {
 		if st, err := os.Stat(cached); err == nil && time.Since(st.ModTime()) < o.IndexTTL && st.Size() <= o.MaxIndexBytes {
@@ -138,6 +138,9 @@ func chartArchive(ctx context.Context, chartURL, digest string, o Options) ([]by
 		key := digest
 		if key == "" {
 			key = hashKey(chartURL)
+		}
+		if salt := cacheSalt(forRepo(o.Credentials, chartURL)); salt != "" {
+			key = hashKey(key + salt)
 		}
 		cached = filepath.Join(o.CacheDir, "charts", key+".tgz")
 		if st, err := os.Stat(cached); err == nil && st.Size() <= o.MaxArchiveBytes {
