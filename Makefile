@@ -38,7 +38,7 @@ binaries:
 	$(GO) run ./e2e/cmd/cluster -build-only
 
 ## test: every test, unit and end-to-end, with the race detector.
-test: deps binaries
+test: deps binaries gitea
 	$(GO) vet ./...
 	$(GO) test -race -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory check-orphans
@@ -51,7 +51,7 @@ test-unit:
 check-orphans:
 	@left=""; for p in /proc/[0-9]*; do \
 	  exe=$$(readlink "$$p/exe" 2>/dev/null) || continue; \
-	  case "$$exe" in "$(CACHE_DIR)"/k8s/*) left="$$left $${p#/proc/}";; esac; \
+	  case "$$exe" in "$(CACHE_DIR)"/k8s/*|"$(CACHE_DIR)"/gitea/*) left="$$left $${p#/proc/}";; esac; \
 	done; \
 	if [ -n "$$left" ]; then echo "orphaned control-plane processes:"; ps -o pid,args -p $$(echo $$left | tr ' ' ,); exit 1; fi; \
 	echo "no control-plane processes left running"
@@ -87,3 +87,8 @@ bench-agent: binaries deps
 
 clean:
 	rm -rf bin/
+
+## gitea: build the Gitea test forge once per version into $(CACHE_DIR)/gitea (cgo, sqlite).
+.PHONY: gitea
+gitea:
+	$(GO) run ./e2e/gitea/cmd/gitea -build-only
