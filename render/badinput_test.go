@@ -68,18 +68,6 @@ func TestBadInput(t *testing.T) {
 		comps: []appfile.Component{comp("web", "webservice", 4, web(), trait("scaler", 9, map[string]any{"replicas": "three"}))},
 		want:  []string{"apps/shop/app.yaml:9:11", "trait scaler", `parameter "replicas"`, "builtin/trait/scaler.cue:"},
 	}, {
-		name:  "trait not applicable to the workload",
-		comps: []appfile.Component{comp("agent", "daemon", 4, web(), trait("scaler", 9, map[string]any{"replicas": 2}))},
-		want:  []string{"apps/shop/app.yaml:9:11", `trait "scaler" does not apply to component type "daemon" (workload daemonsets.apps)`},
-	}, {
-		name:  "conflicting traits",
-		comps: []appfile.Component{comp("web", "webservice", 4, web(), trait("scaler", 9, nil), trait("hpa", 12, nil))},
-		want:  []string{"apps/shop/app.yaml:12:11", `trait "hpa" conflicts with trait "scaler" (at apps/shop/app.yaml:9:11)`},
-	}, {
-		name:  "the same trait twice",
-		comps: []appfile.Component{comp("web", "webservice", 4, web(), trait("labels", 9, nil), trait("labels", 12, nil))},
-		want:  []string{"apps/shop/app.yaml:12:11", `trait "labels" is attached twice`},
-	}, {
 		name:  "errs non-empty",
 		comps: []appfile.Component{comp("web", "webservice", 4, web(), trait("expose", 9, nil))},
 		want:  []string{"apps/shop/app.yaml:9:11", "trait expose: expose needs port or ports", "builtin/trait/expose.cue:"},
