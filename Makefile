@@ -57,7 +57,7 @@ check-orphans:
 	echo "no control-plane processes left running"
 
 ## demo: the quick start on the built-in local control plane.
-demo: binaries
+demo: binaries build
 	$(GO) run ./e2e/cmd/demo
 
 ## cluster: start one local cluster, print its kubeconfig, stop on Ctrl-C.
@@ -87,6 +87,20 @@ bench-agent: binaries deps
 
 clean:
 	rm -rf bin/
+
+## image: the OCI image (static binary on an empty base, user 65532), built
+## without a container engine, as an OCI layout archive in $(IMAGE_TAR).
+IMAGE_TAR ?= bin/carina-image.tar
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+.PHONY: image image-push
+image:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS) -s -w" -o bin/image/carina ./cmd/carina
+	$(GO) run ./deploy/image -binary bin/image/carina -arch $(IMAGE_ARCH) -version $(VERSION) -revision $(COMMIT) -out $(IMAGE_TAR)
+
+## image-push: push the image of `make image` to $(REGISTRY)/carina:$(VERSION).
+image-push: image
+	@test -n "$(REGISTRY)" || { echo "set REGISTRY, for example make image-push REGISTRY=registry.example.com/platform"; exit 1; }
+	$(GO) run ./deploy/image -from $(IMAGE_TAR) -push $(REGISTRY)/carina:$(VERSION)
 
 ## gitea: build the Gitea test forge once per version into $(CACHE_DIR)/gitea (cgo, sqlite).
 .PHONY: gitea
