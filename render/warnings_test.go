@@ -24,8 +24,8 @@ func TestKubeVelaLenientTraits(t *testing.T) {
 		warn:  []string{`component "agent": apps/shop/app.yaml:9:11: trait "scaler" does not apply to component type "daemon" (workload daemonsets.apps); it applies to`},
 	}, {
 		name:  "conflicting traits",
-		comps: []appfile.Component{comp("web", "webservice", 4, web(), trait("scaler", 9, nil), trait("hpa", 12, nil))},
-		warn:  []string{`component "web": apps/shop/app.yaml:12:11: trait "hpa" conflicts with trait "scaler" (at apps/shop/app.yaml:9:11) on the same component`},
+		comps: []appfile.Component{comp("web", "webservice", 4, web(), trait("labels", 9, map[string]any{"a": "b"}), trait("exclusive", 12, nil))},
+		warn:  []string{`component "web": apps/shop/app.yaml:12:11: trait "exclusive" conflicts with trait "labels" (at apps/shop/app.yaml:9:11) on the same component`},
 	}, {
 		name:  "the same trait twice",
 		comps: []appfile.Component{comp("web", "webservice", 4, web(), trait("labels", 9, map[string]any{"a": "1"}), trait("labels", 12, map[string]any{"b": "2"}))},
