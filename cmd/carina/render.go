@@ -30,6 +30,7 @@ type renderFlags struct {
 	env         string
 	definitions []string
 	output      string
+	decrypt     decryptFlags
 }
 
 func newRenderCmd() *cobra.Command {
@@ -61,6 +62,7 @@ directory, then the built-in library.`,
 	cmd.Flags().StringVar(&f.env, "env", "", "render only this environment (default: all, in workflow order)")
 	cmd.Flags().StringArrayVar(&f.definitions, "definitions", nil, "a capability module directory (repeatable; earlier ones win)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "yaml", "output format: yaml or json")
+	f.decrypt.register(cmd)
 	return cmd
 }
 
@@ -84,6 +86,10 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, path string, f ren
 		return err
 	}
 	defer closeDefs()
+	dec, err := f.decrypt.decryption()
+	if err != nil {
+		return err
+	}
 
 	progress := time.AfterFunc(time.Second, func() { fmt.Fprintln(stderr, "rendering...") })
 	defer progress.Stop()
@@ -104,6 +110,9 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, path string, f ren
 			}
 			matched = true
 			res, err := render.Render(ctx, app, env, reg, root.FS(), render.DefaultOptions())
+			if err == nil {
+				err = render.Decrypt(ctx, res, root.FS(), dec)
+			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
