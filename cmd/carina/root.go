@@ -42,5 +42,6 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newDefsCmd())
 	root.AddCommand(newApplyCmd())
 	root.AddCommand(newDiffCmd())
+	root.AddCommand(newPromoteCmd())
 	return root
 }

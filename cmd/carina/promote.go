@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/source"
+	"github.com/carina-gitops/carina/source/forge"
+	"github.com/carina-gitops/carina/source/pin"
+)
+
+// promoteFlags are the flags of carina promote.
+type promoteFlags struct {
+	to, revision string
+	openPR       bool
+	// The app repository: from --config (and --source), or --repo.
+	configFile, sourceName string
+	repo, branch           string
+	pinDir                 string
+	gitUsername            string
+	gitPasswordFile        string
+	gitTokenFile           string
+	gitSSHKeyFile          string
+	gitKnownHostsFile      string
+	// The forge, for --open-pr.
+	forgeKind, forgeURL, forgeRepo, forgeTokenFile string
+	timeout                                        time.Duration
+}
+
+func newPromoteCmd() *cobra.Command {
+	var f promoteFlags
+	cmd := &cobra.Command{
+		Use:   "promote APP --to ENV [--revision SHA] [--open-pr]",
+		Short: "Pin an environment to a revision through a commit on a new branch and a pull request",
+		Long: `Promote writes environments/ENV.yaml ("revision: <commit>") of the app
+repository as one commit on the branch carina/promote/APP-ENV, made from the
+head of --branch, and pushes it with the repository's credentials (go-git; git
+is never run). With --open-pr it opens a pull request into --branch through
+the forge's API, or updates the one already open for that branch, with the
+commits between the two revisions and a summary of the rendered objects that
+change. Re-running never opens a second pull request.
+
+The revision defaults to the head of --branch. The repository and its
+credentials come from --config (the app source named by --source, or the only
+one) or from --repo and the --git-* flags.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
+			defer cancel()
+			return runPromote(ctx, cmd.OutOrStdout(), args[0], f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.to, "to", "", "the environment to pin (required)")
+	fl.StringVar(&f.revision, "revision", "", "the commit id or tag to pin (default: the head of --branch)")
+	fl.BoolVar(&f.openPR, "open-pr", false, "open (or update) the pull request through the forge's API")
+	fl.StringVar(&f.configFile, "config", "", "carina.yaml to read the app source from")
+	fl.StringVar(&f.sourceName, "source", "", "the app source of --config (default: the only one)")
+	fl.StringVar(&f.repo, "repo", "", "the app repository URL (instead of --config)")
+	fl.StringVar(&f.branch, "branch", "", "the branch the pin lives on and the pull request goes into (default: the source's branch, else main)")
+	fl.StringVar(&f.pinDir, "pin-dir", pin.DefaultDir, "directory of the pin files in the repository")
+	fl.StringVar(&f.gitUsername, "git-username", "", "HTTPS user name for the push")
+	fl.StringVar(&f.gitPasswordFile, "git-password-file", "", "file holding the HTTPS password or token for the push")
+	fl.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding a bearer token for the push")
+	fl.StringVar(&f.gitSSHKeyFile, "git-ssh-key-file", "", "SSH private key for the push")
+	fl.StringVar(&f.gitKnownHostsFile, "git-known-hosts-file", "", "known_hosts for SSH")
+	fl.StringVar(&f.forgeKind, "forge", "", "the forge API: github, gitlab or gitea")
+	fl.StringVar(&f.forgeURL, "forge-url", "", "the forge's API base URL (default: public GitHub or GitLab)")
+	fl.StringVar(&f.forgeRepo, "forge-repo", "", "owner/name on the forge (default: from the repository URL)")
+	fl.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "bound on the whole promotion")
+	_ = cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// promoteSource resolves the repository, branch and credentials.
+func (f promoteFlags) promoteSource() (string, string, source.Auth, error) {
+	auth := source.Auth{Username: f.gitUsername, PasswordFile: f.gitPasswordFile, BearerTokenFile: f.gitTokenFile,
+		SSHKeyFile: f.gitSSHKeyFile, KnownHostsFile: f.gitKnownHostsFile}
+	if f.configFile == "" {
+		if f.repo == "" {
+			return "", "", auth, errors.New("give --config or --repo")
+		}
+		return f.repo, f.branch, auth, nil
+	}
+	if f.repo != "" {
+		return "", "", auth, errors.New("give --config or --repo, not both")
+	}
+	cfg, err := config.Load(f.configFile)
+	if err != nil {
+		return "", "", auth, err
+	}
+	var src *config.Source
+	for i, s := range cfg.Sources.Apps {
+		if s.Name == f.sourceName || (f.sourceName == "" && len(cfg.Sources.Apps) == 1) {
+			src = &cfg.Sources.Apps[i]
+		}
+	}
+	if src == nil {
+		return "", "", auth, fmt.Errorf("%s: no app source %q (name one with --source)", f.configFile, f.sourceName)
+	}
+	a := src.Auth
+	auth = source.Auth{Username: a.Username, UsernameFile: a.UsernameFile, PasswordFile: a.PasswordFile, PasswordEnv: a.PasswordEnv,
+		BearerTokenFile: a.BearerTokenFile, BearerTokenEnv: a.BearerTokenEnv, SSHKeyFile: a.SSHKeyFile,
+		SSHKeyPassphraseFile: a.SSHKeyPassphraseFile, KnownHostsFile: a.KnownHostsFile, CAFile: a.CAFile}
+	return src.URL, cmpOr(f.branch, src.Branch), auth, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func runPromote(ctx context.Context, out io.Writer, app string, f promoteFlags) error {
+	repoURL, base, auth, err := f.promoteSource()
+	if err != nil {
+		return err
+	}
+	base = cmpOr(base, "main")
+	file, err := pin.Path(f.pinDir, f.to)
+	if err != nil {
+		return err
+	}
+	var client *forge.Client
+	if f.openPR {
+		if client, err = f.forgeClient(repoURL); err != nil {
+			return err
+		}
+	}
+	repo, err := pin.Clone(ctx, repoURL, auth, base)
+	if err != nil {
+		return err
+	}
+	p, err := plan(ctx, repo, app, f.to, base, file, f.revision)
+	if err != nil {
+		return err
+	}
+	if p.From == p.To {
+		_, err := fmt.Fprintf(out, "%s: %s is already pinned to %s on %s; nothing to promote\n", app, f.to, short(p.To), base)
+		return err
+	}
+	branch := "carina/promote/" + app + "-" + f.to
+	msg := p.title() + "\n\nWritten by carina promote."
+	res, err := repo.PushChange(ctx, branch, file, pin.Format(app, f.to, pin.Pin{Revision: p.To}), msg, pin.DefaultSignature)
+	if err != nil {
+		return err
+	}
+	verb := "pushed"
+	if !res.Pushed {
+		verb = "already holds"
+	}
+	fmt.Fprintf(out, "%s: branch %s %s %s (%s: %s -> %s, %d commits)\n", app, branch, verb, short(res.Commit), file, cmpOr(short(p.From), "unpinned"), short(p.To), len(p.Commits))
+	if client == nil {
+		_, err := fmt.Fprintf(out, "open a pull request from %s into %s, or re-run with --open-pr\n", branch, base)
+		return err
+	}
+	pr, created, err := client.OpenOrUpdatePullRequest(ctx, forge.PullRequestSpec{Head: branch, Base: base, Title: p.title(), Body: p.body()})
+	if err != nil {
+		return err
+	}
+	verb = "updated"
+	if created {
+		verb = "opened"
+	}
+	_, err = fmt.Fprintf(out, "%s: pull request #%d %s: %s\n", app, pr.Number, verb, pr.URL)
+	return err
+}
+
+// plan reads the current pin, resolves the new revision, lists the
+// commits between them and summarizes the rendered change.
+func plan(ctx context.Context, repo *pin.Repo, app, env, base, file, revision string) (promotion, error) {
+	p := promotion{App: app, Env: env, Base: base}
+	old, err := repo.ReadPin(file)
+	switch {
+	case errors.Is(err, pin.ErrNotPinned):
+	case err != nil:
+		return p, err
+	default:
+		if p.From, err = repo.Resolve(old.Revision); err != nil {
+			return p, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	p.To = repo.Head()
+	if revision != "" {
+		if p.To, err = repo.Resolve(revision); err != nil {
+			return p, err
+		}
+	}
+	if p.From == p.To {
+		return p, nil
+	}
+	if p.Commits, p.MoreCommits, err = repo.Commits(ctx, p.From, p.To, 50); err != nil {
+		return p, err
+	}
+	after, err := renderEnv(ctx, repo, p.To, app, env)
+	if err != nil {
+		p.RenderErr = err
+		return p, nil
+	}
+	var before map[string][]byte
+	if p.From != "" {
+		if before, err = renderEnv(ctx, repo, p.From, app, env); err != nil {
+			p.RenderErr = fmt.Errorf("at %s: %w", short(p.From), err)
+			return p, nil
+		}
+	}
+	p.Changes, p.ObjectsRendered = diffSummary(before, after), len(after)
+	return p, nil
+}
+
+// forgeClient builds the API client; the repository defaults to the
+// path of the app repository's URL.
+func (f promoteFlags) forgeClient(repoURL string) (*forge.Client, error) {
+	if f.forgeKind == "" || f.forgeTokenFile == "" {
+		return nil, errors.New("--open-pr needs --forge and --forge-token-file")
+	}
+	repo := f.forgeRepo
+	if repo == "" {
+		u, err := url.Parse(repoURL)
+		if err != nil || u.Path == "" {
+			return nil, errors.New("--forge-repo is needed: the repository URL has no owner/name path")
+		}
+		repo = strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	}
+	return forge.New(forge.Options{Kind: forge.Kind(f.forgeKind), BaseURL: f.forgeURL, Repo: repo, TokenFile: f.forgeTokenFile})
+}
