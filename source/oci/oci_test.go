@@ -25,7 +25,7 @@ const (
 
 // setup starts a TLS registry with htpasswd auth and returns it, a
 // fetcher, and a Ref with the right credentials and CA.
-func setup(t *testing.T) (*registry.Registry, *oci.Fetcher, oci.Ref) {
+func setup(t testing.TB) (*registry.Registry, *oci.Fetcher, oci.Ref) {
 	t.Helper()
 	ca := registry.NewCA(t)
 	reg := registry.Start(t, registry.Options{CA: ca, Username: user, Password: pass})
@@ -38,7 +38,7 @@ func setup(t *testing.T) (*registry.Registry, *oci.Fetcher, oci.Ref) {
 	return reg, f, ref
 }
 
-func secretFile(t *testing.T, v string) string {
+func secretFile(t testing.TB, v string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(p, []byte(v+"\n"), 0o600); err != nil {
