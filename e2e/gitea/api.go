@@ -136,8 +136,8 @@ func (s *Server) CommitFiles(tb testing.TB, r Repo, branch, newBranch string, fi
 // opening a pull request can fail with 404 until the branch is indexed.
 func (s *Server) PushBranch(tb testing.TB, r Repo, dir, branch string) string {
 	tb.Helper()
-	head := strings.TrimSpace(s.git(tb, dir, "rev-parse", "HEAD"))
-	s.git(tb, dir, "push", "--force", r.CloneURL, "HEAD:refs/heads/"+branch)
+	head := strings.TrimSpace(s.Git(tb, dir, "rev-parse", "HEAD"))
+	s.Git(tb, dir, "push", "--force", r.CloneURL, "HEAD:refs/heads/"+branch)
 	s.WaitBranch(tb, r, branch, head)
 	return head
 }
@@ -147,15 +147,16 @@ func (s *Server) PushBranch(tb testing.TB, r Repo, dir, branch string) string {
 func (s *Server) Clone(tb testing.TB, r Repo) string {
 	tb.Helper()
 	dir := tb.TempDir()
-	s.git(tb, dir, "clone", "--quiet", r.CloneURL, ".")
-	s.git(tb, dir, "config", "user.name", "Carina Test")
-	s.git(tb, dir, "config", "user.email", "test@example.invalid")
+	s.Git(tb, dir, "clone", "--quiet", r.CloneURL, ".")
+	s.Git(tb, dir, "config", "user.name", "Carina Test")
+	s.Git(tb, dir, "config", "user.email", "test@example.invalid")
 	return dir
 }
 
-// git runs git with the admin's token as a basic-auth header, so that the
-// token is in neither the URL nor the repository's config.
-func (s *Server) git(tb testing.TB, dir string, args ...string) string {
+// Git runs the git command line in dir (test code only) with the admin's
+// token as a basic-auth header, so that the token is in neither the URL
+// nor the repository's config, and returns its output.
+func (s *Server) Git(tb testing.TB, dir string, args ...string) string {
 	tb.Helper()
 	auth := base64.StdEncoding.EncodeToString([]byte(AdminUser + ":" + s.Token))
 	full := append([]string{"-c", "http.extraHeader=Authorization: Basic " + auth}, args...)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -213,7 +215,7 @@ func TestGiteaWebhookSignedAndParsed(t *testing.T) {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(recv.Close)
-	srv.AddWebhook(t, repo, recv.URL+"/hooks/gitea", secret, "pull_request")
+	srv.AddWebhook(t, repo, recv.URL+"/hooks/gitea", secret, "pull_request", "pull_request_sync")
 
 	head := srv.CommitFiles(t, repo, "main", "feature", map[string]string{"a.txt": "a\n"}, "change")
 	began := time.Now()
@@ -245,5 +247,35 @@ func TestGiteaWebhookSignedAndParsed(t *testing.T) {
 		BaseBranch: "main", Author: giteatest.AdminUser, Title: "Try a preview"}
 	if diff := cmp.Diff(wantDetails, details); diff != "" {
 		t.Errorf("details (-want +got):\n%s", diff)
+	}
+
+	next := func(action webhook.Action) webhook.PullRequest {
+		t.Helper()
+		for {
+			select {
+			case d := <-got:
+				if d.res.Event.PullRequest.Action == action {
+					return *d.res.Event.PullRequest
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("no %s webhook within 20s; gitea log:\n%s", action, srv.Logs(20))
+			}
+		}
+	}
+
+	// A push to the pull request's branch with the git command line.
+	dir := srv.Clone(t, repo)
+	srv.Git(t, dir, "checkout", "-q", "feature")
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("b\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.Git(t, dir, "commit", "-qam", "push to the pull request")
+	pushed := srv.PushBranch(t, repo, dir, "feature")
+	if sync := next(webhook.ActionSynchronized); sync.HeadSHA != pushed || sync.Number != pr.Number {
+		t.Errorf("synchronized event %+v, want head %s", sync, pushed)
+	}
+	srv.ClosePR(t, repo, pr.Number)
+	if closed := next(webhook.ActionClosed); closed.Number != pr.Number {
+		t.Errorf("closed event %+v", closed)
 	}
 }
