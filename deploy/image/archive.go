@@ -46,6 +46,10 @@ func writeArchive(img v1.Image, ref, out string) error {
 		f.Close()
 		return fmt.Errorf("%s: %w", out, err)
 	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}
@@ -76,6 +80,10 @@ func tarDir(w io.Writer, dir string) error {
 			h.Name += "/"
 		}
 		h.Uname, h.Gname, h.Uid, h.Gid = "", "", 0, 0
+		h.Mode = 0o644 // blobs are written 0600; anyone may read the archive's
+		if d.IsDir() {
+			h.Mode = 0o755
+		}
 		if err := tw.WriteHeader(h); err != nil || !info.Mode().IsRegular() {
 			return err
 		}

@@ -138,7 +138,10 @@ func tarFiles(files []file) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return buf.Bytes(), tw.Close()
+	if err := tw.Close(); err != nil { // writes the end-of-archive blocks
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func readLimited(path string, limit int64) ([]byte, error) {
