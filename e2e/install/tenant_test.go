@@ -1,0 +1,148 @@
+//go:build installe2e
+
+// Run with: go test -tags installe2e ./e2e/install/ (needs the control
+// plane binaries of make binaries). Not yet run against a control plane:
+// see the package doc.
+
+package install
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/e2e/cluster"
+)
+
+const tenantSA = "system:serviceaccount:tenant-a:carina-tenant"
+
+// agentConfig is a client configuration of the agent's own
+// ServiceAccount, from a short-lived token (TokenRequest).
+func agentConfig(t *testing.T) *rest.Config {
+	t.Helper()
+	_, cs := needCluster(t)
+	exp := int64(600)
+	tr, err := cs.CoreV1().ServiceAccounts("carina-system").CreateToken(t.Context(), "carina-agent",
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := testCluster.RESTConfig()
+	return &rest.Config{Host: base.Host, TLSClientConfig: rest.TLSClientConfig{CAData: base.CAData}, BearerToken: tr.Status.Token}
+}
+
+func obj(apiVersion, kind, ns, name string, extra map[string]any) apply.Object {
+	u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind,
+		"metadata": map[string]any{"name": name}}}
+	if ns != "" {
+		u.SetNamespace(ns)
+	}
+	for k, v := range extra {
+		u.Object[k] = v
+	}
+	return apply.Object{Obj: u, Component: "web"}
+}
+
+// TestTenantEscalationRefused: the agent, with the namespaced-tenants
+// profile, applies an app as the tenant's ServiceAccount
+// (apply.Manager.ImpersonateServiceAccount). A ClusterRoleBinding and a
+// ConfigMap in another tenant's namespace are each refused with 403
+// naming the missing permission, and nothing of the app is created: not
+// even its allowed ConfigMap (the audit log shows no write but dry runs).
+func TestTenantEscalationRefused(t *testing.T) {
+	c, cs := needCluster(t)
+	installRBAC(t, "deploy/kustomize/overlays/namespaced-tenants")
+	mustKubectl(t, []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: tenant-b}\n"), "apply", "--server-side", "-f", "-")
+	opts := apply.DefaultOptions()
+	// The tenant's inventory lives in its own namespace (deploy/rbac/
+	// namespaced-tenants): no tenant can touch another's.
+	opts.InventoryNamespace = "tenant-a"
+	agent, err := apply.New(agentConfig(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant, err := agent.ImpersonateServiceAccount("tenant-a", "carina-tenant")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := obj("v1", "ConfigMap", "tenant-a", "esc-settings", map[string]any{"data": map[string]any{"k": "v"}})
+	crb := obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "esc-admin", map[string]any{
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+		"subjects": []any{map[string]any{"kind": "ServiceAccount", "name": "carina-tenant", "namespace": "tenant-a"}},
+	})
+	foreign := obj("v1", "ConfigMap", "tenant-b", "esc-foreign", map[string]any{"data": map[string]any{"k": "v"}})
+	start := time.Now()
+	for _, tc := range []struct {
+		name string
+		bad  apply.Object
+		want []string
+	}{
+		{"ClusterRoleBinding", crb, []string{"forbidden", tenantSA, `"clusterrolebindings"`, `"rbac.authorization.k8s.io"`}},
+		{"foreign namespace", foreign, []string{"forbidden", tenantSA, `"configmaps"`, `"tenant-b"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			set := &apply.Set{App: "esc", Env: "prod", Revision: "r1", Objects: []apply.Object{allowed, tc.bad}}
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			_, err := tenant.Apply(ctx, set, apply.DefaultApplyOptions())
+			if err == nil {
+				t.Fatal("the apply succeeded, want 403")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not name %s:\n%v", w, err)
+				}
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+	for _, get := range []func() error{
+		func() error { _, err := cs.CoreV1().ConfigMaps("tenant-a").Get(t.Context(), "esc-settings", metav1.GetOptions{}); return err },
+		func() error { _, err := cs.CoreV1().ConfigMaps("tenant-b").Get(t.Context(), "esc-foreign", metav1.GetOptions{}); return err },
+		func() error { _, err := cs.RbacV1().ClusterRoleBindings().Get(t.Context(), "esc-admin", metav1.GetOptions{}); return err },
+	} {
+		if err := get(); err == nil {
+			t.Error("an object of the refused app exists")
+		}
+	}
+	checkTenantAudit(t, c, start)
+}
+
+// checkTenantAudit: since start, the tenant identity wrote nothing (dry
+// runs aside), and its refused requests were 403s.
+func checkTenantAudit(t *testing.T, c *cluster.Cluster, start time.Time) {
+	t.Helper()
+	events, err := c.AuditEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forbidden int
+	for _, ev := range events {
+		if ev.ImpersonatedUser == nil || ev.ImpersonatedUser.Username != tenantSA || ev.StageTimestamp.Time.Before(start) {
+			continue
+		}
+		code := int32(0)
+		if ev.ResponseStatus != nil {
+			code = ev.ResponseStatus.Code
+		}
+		if code == 403 {
+			forbidden++
+			continue
+		}
+		if cluster.WriteVerbs[ev.Verb] && code < 300 && !strings.Contains(ev.RequestURI, "dryRun=All") {
+			t.Errorf("the tenant wrote: %s %s (%d)", ev.Verb, ev.RequestURI, code)
+		}
+	}
+	if forbidden < 2 {
+		t.Errorf("%d requests refused with 403 as %s, want at least 2", forbidden, tenantSA)
+	}
+	t.Logf("%d requests refused with 403 as %s; no write", forbidden, tenantSA)
+}
+
