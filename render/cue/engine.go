@@ -2,12 +2,14 @@ package cue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	cuelang "cuelang.org/go/cue"
+	cuejson "cuelang.org/go/encoding/json"
 	cueerrors "cuelang.org/go/cue/errors"
 
 	"github.com/carina-gitops/carina/capabilities"
@@ -165,7 +167,11 @@ func evaluate(def *capabilities.Definition, props map[string]any, ctxValue map[s
 		"context":  ctxValue,
 		"template": map[string]any{"parameter": jsonNumbers(props)},
 	}
-	v := root.Unify(cc.Encode(fill, cuelang.NilIsAny(false)))
+	fv, err := fillValue(cc, fill)
+	if err != nil {
+		return cuelang.Value{}, fmt.Errorf("%s: %w", def, err)
+	}
+	v := root.Unify(fv)
 	t := v.LookupPath(capabilities.TemplatePath)
 	if err := checkParameters(def, t); err != nil {
 		return cuelang.Value{}, err
@@ -174,6 +180,24 @@ func evaluate(def *capabilities.Definition, props map[string]any, ctxValue map[s
 		return cuelang.Value{}, err
 	}
 	return t, nil
+}
+
+// fillValue builds the context and parameter as CUE data from their JSON,
+// as KubeVela does. A value made with Context.Encode is not the same to the
+// evaluator: KubeVela's env, command and container-ports traits test
+// _baseContainer.env == _|_ on a container taken from context.output, and
+// with an encoded output that test is true even when the container has env.
+func fillValue(cc *cuelang.Context, fill map[string]any) (cuelang.Value, error) {
+	data, err := json.Marshal(fill)
+	if err != nil {
+		return cuelang.Value{}, err
+	}
+	expr, err := cuejson.Extract("context", data)
+	if err != nil {
+		return cuelang.Value{}, err
+	}
+	v := cc.BuildExpr(expr)
+	return v, v.Err()
 }
 
 // checkParameters reports every parameter of the wrong type and every

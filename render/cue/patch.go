@@ -68,7 +68,10 @@ func fieldTags(v cuelang.Value) map[string]string {
 //     equal the patch's (a conflict is an error, as in CUE);
 //   - "+patchKey=k" on a list field (inherited by nested lists) merges
 //     elements that agree on k (comma-separated keys must all agree),
-//     appending the rest; without a key, lists unify index by index;
+//     appending the rest; without a key, lists unify index by index, and
+//     elements of the object beyond the patch's are kept;
+//   - a list pattern [...X] (or [a, ...X]) patches every element of the
+//     object's list that no element of the patch matches;
 //   - "+patchStrategy=retainKeys" on a field replaces the object's value
 //     (for a keyed list: each matched element) with the patch's;
 //   - "+patchStrategy=replace" on a list field replaces the whole list.
@@ -174,9 +177,8 @@ func (p patcher) mergeList(base any, patch, pattern cuelang.Value, key, strategy
 			return p.mergeKeyed(list, elems, pattern, ids, strings.Split(key, ","), key, strategy == strategyRetainKeys, path)
 		}
 	}
-	if len(elems) < len(list) && !pattern.Exists() {
-		return nil, fmt.Errorf("%s: the object's list has %d elements but the patch's has %d; mark the field // +patchKey=<field> to merge by key or // +patchStrategy=replace", path, len(list), len(elems))
-	}
+	// As KubeVela opens the object's lists before unifying, a shorter patch
+	// list changes the first elements and keeps the rest.
 	out := make([]any, max(len(elems), len(list)))
 	for i := range out {
 		var b any
@@ -186,6 +188,10 @@ func (p patcher) mergeList(base any, patch, pattern cuelang.Value, key, strategy
 		e := pattern
 		if i < len(elems) {
 			e = elems[i]
+		}
+		if !e.Exists() {
+			out[i] = b
+			continue
 		}
 		x, err := p.merge(b, e, key, "", fmt.Sprintf("%s[%d]", path, i))
 		if err != nil {
