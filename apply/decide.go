@@ -192,6 +192,9 @@ func (a *applier) decideForeign(it *item) {
 	case p.TakeOver:
 		it.write = writeApply
 		it.entry.Reason = "taken over"
+	case fromKubeVela(it.live, a.set.App):
+		it.write = writeApply
+		it.entry.Reason = ReasonAdopted
 	default:
 		app, env := ownerOf(it.live)
 		it.fail(&OwnershipError{ID: it.id, OwnerApp: app, OwnerEnv: env})

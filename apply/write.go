@@ -66,6 +66,14 @@ func (a *applier) writeItem(ctx context.Context, it *item) int {
 		}
 		return 2
 	}
+	writes := 1
+	if reason == ReasonAdopted {
+		if err := a.m.releaseFromKubeVela(ctx, it); err != nil {
+			it.fail(err)
+			return 1
+		}
+		writes++
+	}
 	_, err := a.m.applyObject(ctx, it, false, a.forced(it))
 	switch {
 	case err != nil:
@@ -75,7 +83,7 @@ func (a *applier) writeItem(ctx context.Context, it *item) int {
 	default:
 		it.decide(Configured, reason, nil)
 	}
-	return 1
+	return writes
 }
 
 // forced says whether a write forces field conflicts. With Force, Git

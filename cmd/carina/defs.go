@@ -26,7 +26,7 @@ func newDefsCmd() *cobra.Command {
 		Use:   "defs",
 		Short: "List, document and check component, trait and policy definitions",
 	}
-	cmd.AddCommand(newDefsListCmd(), newDefsShowCmd(), newDefsVetCmd())
+	cmd.AddCommand(newDefsListCmd(), newDefsShowCmd(), newDefsVetCmd(), newDefsImportCmd())
 	return cmd
 }
 

@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newResumeCmd())
 	root.AddCommand(newRenderCmd())
 	root.AddCommand(newDefsCmd())
+	root.AddCommand(newMigrateCmd())
 	root.AddCommand(newApplyCmd())
 	root.AddCommand(newDiffCmd())
 	root.AddCommand(newPromoteCmd())
