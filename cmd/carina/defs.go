@@ -87,7 +87,12 @@ func newDefsVetCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "vet DIR",
 		Short: "Check a definition module and report every problem with its file:line:col",
-		Args:  cobra.ExactArgs(1),
+		Long: `Vet reads every .cue file under DIR (recursively, as --definitions does) and
+prints each problem with its file:line:col, then one line per definition that
+has problems. A definition marked "cannot be loaded" (for example one that
+imports KubeVela's vela/* packages) fails only the applications that use it;
+the rest of the module loads.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			root, err := os.OpenRoot(args[0])
 			if err != nil {
@@ -97,16 +102,39 @@ func newDefsVetCmd() *cobra.Command {
 			ctx, cancel := context.WithTimeout(cmd.Context(), defsTimeout)
 			defer cancel()
 			m := capabilities.Module{Source: capabilities.SourceCapability, Name: filepath.ToSlash(filepath.Clean(args[0])), FS: root.FS(), Dir: "."}
-			probs := capabilities.Vet(ctx, m, capabilities.DefaultOptions())
-			for _, p := range probs {
-				fmt.Fprintln(cmd.OutOrStdout(), p.Error())
+			reports := capabilities.VetReports(ctx, m, capabilities.DefaultOptions())
+			if len(reports) == 0 {
+				return nil
 			}
-			if len(probs) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%s: %d problems", args[0], len(probs))}
-			}
-			return nil
+			writeVet(cmd.OutOrStdout(), reports)
+			return &exitError{code: 1, err: fmt.Errorf("%s: %d definitions with problems", args[0], len(reports))}
 		},
 	}
+}
+
+// writeVet prints every problem, then a summary line per definition.
+func writeVet(w io.Writer, reports []capabilities.Report) {
+	var probs capabilities.Problems
+	for _, r := range reports {
+		probs = append(probs, r.Problems...)
+	}
+	for _, p := range probs {
+		fmt.Fprintln(w, p.Error())
+	}
+	fmt.Fprintf(w, "\n%d definitions have problems:\n", len(reports))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range reports {
+		state := "does not check"
+		if r.Broken {
+			state = "cannot be loaded"
+		}
+		reason := r.Problems[0].Msg
+		if n := len(r.Problems); n > 1 {
+			reason += fmt.Sprintf(" (and %d more)", n-1)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r, r.File, state, reason)
+	}
+	tw.Flush()
 }
 
 // defsRegistry is the built-in library plus the --definitions modules.

@@ -31,6 +31,8 @@ type renderFlags struct {
 	definitions []string
 	output      string
 	decrypt     decryptFlags
+	kubeVersion string
+	strict      bool
 }
 
 func newRenderCmd() *cobra.Command {
@@ -62,6 +64,8 @@ directory, then the built-in library.`,
 	cmd.Flags().StringVar(&f.env, "env", "", "render only this environment (default: all, in workflow order)")
 	cmd.Flags().StringArrayVar(&f.definitions, "definitions", nil, "a capability module directory (repeatable; earlier ones win)")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "yaml", "output format: yaml or json")
+	cmd.Flags().StringVar(&f.kubeVersion, "kube-version", render.DefaultKubeVersion, "the target cluster's Kubernetes version, as templates see it in context.clusterVersion (1.X or v1.X.Y)")
+	cmd.Flags().BoolVar(&f.strict, "strict", false, "make warnings errors: a trait outside its appliesToWorkloads, traits that conflictsWith names")
 	f.decrypt.register(cmd)
 	return cmd
 }
@@ -109,13 +113,18 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, path string, f ren
 				continue
 			}
 			matched = true
-			res, err := render.Render(ctx, app, env, reg, root.FS(), render.DefaultOptions())
+			opts := render.DefaultOptions()
+			opts.KubeVersion, opts.Strict = f.kubeVersion, f.strict
+			res, err := render.Render(ctx, app, env, reg, root.FS(), opts)
 			if err == nil {
 				err = render.Decrypt(ctx, res, root.FS(), dec)
 			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(stderr, "warning: application %s (env %s): %s\n", app.Name, env.Name, w)
 			}
 			results = append(results, rendered{app, res})
 		}
