@@ -2,34 +2,19 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"k8s.io/client-go/util/workqueue"
-
+	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/metrics"
-	"github.com/carina-gitops/carina/capabilities"
-	"github.com/carina-gitops/carina/drift"
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/source"
 	"github.com/carina-gitops/carina/source/webhook"
 )
-
-// item is one work item: an (app, env), or (app, "") for the app's
-// workflow.
-type item struct {
-	App string
-	Env string
-	// Remove: the (app, env) left its source; prune it (remove.go).
-	Remove bool
-}
 
 // Options are the agent's collaborators. Zero fields get defaults built
 // from the Config in New.
@@ -54,39 +39,38 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Agent is the reconcile loop. Build it with New and start it with Run.
+// Agent is the composition root: it builds the parts, each of which owns
+// its state, and runs them. It owns no maps of its own.
+//
+//   - catalog: desired state (sources, loads, registries, digests);
+//   - feed: pollers, and what each load changes;
+//   - workers: the work queue;
+//   - reconciler: one (app, env) run, observe → state → act;
+//   - driver: the workflow of each app;
+//   - removals: apps, environments and clusters that left Git;
+//   - orphans: what was removed while no agent ran;
+//   - drift: watchers, findings, contests;
+//   - restorer: applied state read back after a restart;
+//   - store: the status the API reads.
 type Agent struct {
-	cfg        *config.Config
-	log        *slog.Logger
-	rec        *metrics.Recorder
-	renderer   Renderer
-	renderOpts render.Options
-	targets    map[string]Target
+	cfg *config.Config
+	log *slog.Logger
+	rec *metrics.Recorder
+
+	catalog    *catalog
+	feed       *feed
+	work       *workers
+	reconciler *reconciler
+	driver     *driver
+	removals   *removals
+	orphans    *orphans
+	drift      *driftBook
+	restorer   *restorer
+	store      *statusStore
 	events     *eventRecorder
-	fetcher    *source.Fetcher
-	pollers    source.Pollers
-	httpClient *http.Client
-	now        func() time.Time
-	capCache   *capabilities.Cache
+	targets    map[string]Target
+	hookQueue  *webhook.Queue
 
-	queue workqueue.TypedRateLimitingInterface[item]
-	store *store
-
-	mu      sync.Mutex
-	desired map[string]*desiredApp // by app name
-	srcs    map[string]*sourceState
-
-	hookQueue *webhook.Queue
-
-	// watchers find drift per cluster (Run builds them); contests
-	// remember the corrections of each object.
-	watchers map[string]*drift.Watcher
-	contests *drift.Contests
-	// intentLoad caches the last load of an applied commit (intent.go).
-	intentLoad intentLoad
-
-	renders   atomic.Int64
-	firstSnap atomic.Bool
 	reachable atomic.Bool
 	leading   atomic.Bool
 }
@@ -97,34 +81,14 @@ func New(opts Options) (*Agent, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("agent needs a configuration")
 	}
-	a := &Agent{
-		cfg: cfg, log: opts.Logger, rec: opts.Recorder, renderer: opts.Renderer, targets: opts.Targets,
-		fetcher: opts.Fetcher, httpClient: opts.HTTPClient, now: opts.Now,
-		store: newStore(cfg.Reconcile.History), desired: map[string]*desiredApp{}, srcs: map[string]*sourceState{},
-		capCache: capabilities.NewCache(capabilities.DefaultCacheOptions()),
-		contests: drift.NewContests(contestOptions(cfg.Drift)),
+	opts.Logger = orDefault(opts.Logger, slog.New(slog.DiscardHandler))
+	opts.Recorder = orDefault(opts.Recorder, metrics.NewRecorder())
+	opts.Renderer = orDefault[Renderer](opts.Renderer, RenderFunc(render.Render))
+	opts.HTTPClient = orDefault(opts.HTTPClient, &http.Client{Timeout: 10 * time.Second})
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
-	if a.rec == nil {
-		a.rec = metrics.NewRecorder()
-	}
-	if a.renderer == nil {
-		a.renderer = RenderFunc(render.Render)
-	}
-	if a.httpClient == nil {
-		a.httpClient = &http.Client{Timeout: 10 * time.Second}
-	}
-	if a.now == nil {
-		a.now = time.Now
-	}
-	a.events = newEventRecorder(opts.Events, a.log)
-	a.renderOpts = render.DefaultOptions()
-	a.renderOpts.Timeout = cfg.Limits.Render.Timeout
-	a.renderOpts.MaxObjects = cfg.Limits.Render.MaxObjects
-	a.renderOpts.MaxOutputBytes = int64(cfg.Limits.Render.MaxOutputBytes)
-	if a.fetcher == nil {
+	if opts.Fetcher == nil {
 		fo := source.DefaultOptions()
 		fo.CacheDir, fo.AllowFile = cfg.CacheDir, cfg.AllowFileURLs
 		fo.Limits = source.Limits{MaxBytes: int64(cfg.Limits.Fetch.MaxBytes), MaxFiles: cfg.Limits.Fetch.MaxFiles, Time: cfg.Limits.Fetch.Timeout}
@@ -132,128 +96,76 @@ func New(opts Options) (*Agent, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.fetcher = f
+		opts.Fetcher = f
 	}
-	limiter := workqueue.NewTypedItemExponentialFailureRateLimiter[item](cfg.Reconcile.MinBackoff, cfg.Reconcile.MaxBackoff)
-	a.queue = workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[item]{Name: "carina"})
-	return a, nil
+	return compose(cfg, opts), nil
+}
+
+// orDefault returns v, or def when v is nil.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// compose builds the parts and wires them to each other.
+func compose(cfg *config.Config, opts Options) *Agent {
+	log, rec, now := opts.Logger, opts.Recorder, opts.Now
+	a := &Agent{cfg: cfg, log: log, rec: rec, targets: opts.Targets,
+		store: newStatusStore(cfg.Reconcile.History), work: newWorkers(cfg.Reconcile, log, rec),
+		events: newEventRecorder(opts.Events, log), drift: newDriftBook(cfg.Drift), restorer: newRestorer()}
+	renderOpts := render.DefaultOptions()
+	renderOpts.Timeout = cfg.Limits.Render.Timeout
+	renderOpts.MaxObjects = cfg.Limits.Render.MaxObjects
+	renderOpts.MaxOutputBytes = int64(cfg.Limits.Render.MaxOutputBytes)
+
+	a.drift.log, a.drift.rec, a.drift.now, a.drift.store, a.drift.events, a.drift.work = log, rec, now, a.store, a.events, a.work
+	a.removals = &removals{log: log, rec: rec, now: now, store: a.store, drift: a.drift, events: a.events, targets: a.targets,
+		work: a.work, bySource: map[string]map[envKey]*removal{}}
+	a.catalog = newCatalog(cfg, opts.Fetcher, a.removals)
+	a.removals.catalog = a.catalog
+	a.driver = &driver{store: a.store, targets: a.targets, work: a.work, httpClient: opts.HTTPClient, now: now,
+		stepTimeout: cfg.Reconcile.StepTimeout, flows: map[string]*flow{}}
+	a.removals.driver = a.driver
+	a.reconciler = &reconciler{log: log, rec: rec, now: now, store: a.store, drift: a.drift, driver: a.driver, restorer: a.restorer,
+		events: a.events, work: a.work, targets: a.targets, renderer: opts.Renderer, renderOpts: renderOpts, forced: map[envKey]bool{}}
+	a.removals.force = a.reconciler.force
+	r := a.restorer
+	r.log, r.now, r.catalog, r.store, r.drift, r.renderer, r.opts = log, now, a.catalog, a.store, a.drift, opts.Renderer, renderOpts
+	a.orphans = newOrphans(log, a.catalog, a.removals, a.targets)
+	a.feed = &feed{cfg: cfg, log: log, rec: rec, now: now, fetcher: opts.Fetcher, catalog: a.catalog, store: a.store,
+		removals: a.removals, drift: a.drift, driver: a.driver, orphans: a.orphans, work: a.work}
+	a.work.handle = dispatch(a.catalog, a.reconciler, a.driver, a.removals)
+	return a
+}
+
+// dispatch runs a work item with the part that owns it, at the desired
+// state the catalog holds now.
+func dispatch(c *catalog, r *reconciler, d *driver, rms *removals) handler {
+	return func(ctx context.Context, it item) (time.Duration, error) {
+		if it.Remove {
+			return rms.run(ctx, it.App, it.Env)
+		}
+		app := c.app(it.App)
+		switch {
+		case app == nil:
+			return 0, nil
+		case it.Env == "":
+			return d.advance(ctx, app)
+		}
+		return r.reconcile(ctx, app, it.Env)
+	}
 }
 
 // Recorder returns the agent's metrics recorder.
 func (a *Agent) Recorder() *metrics.Recorder { return a.rec }
 
 // Renders counts renders since start (for tests and benchmarks).
-func (a *Agent) Renders() int64 { return a.renders.Load() }
+func (a *Agent) Renders() int64 { return a.reconciler.renders.Load() }
 
-// Pollers returns the router that webhooks wake.
-func (a *Agent) Pollers() *source.Pollers { return &a.pollers }
-
-func (a *Agent) target(cluster string) (Target, error) {
-	t, ok := a.targets[cluster]
-	if !ok {
-		return nil, fmt.Errorf("cluster %q is not configured", cluster)
-	}
-	return t, nil
-}
-
-func (a *Agent) desiredApp(name string) *desiredApp {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.desired[name]
-}
-
-// enqueueWorkflow queues the app's workflow item.
-func (a *Agent) enqueueWorkflow(app string) { a.queue.Add(item{App: app}) }
-
-// enqueueEnv queues an (app, env).
-func (a *Agent) enqueueEnv(app, env string) { a.queue.Add(item{App: app, Env: env}) }
-
-type reconcileIDKey struct{}
-
-// reconcileID returns the work item's ID from ctx.
-func reconcileID(ctx context.Context) string {
-	id, _ := ctx.Value(reconcileIDKey{}).(string)
-	return id
-}
-
-func newReconcileID() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// runWorkers processes the queue with the configured number of workers
-// until ctx ends, then lets in-flight items finish (each bounded by its
-// item timeout and ctx).
-func (a *Agent) runWorkers(ctx context.Context) {
-	var wg sync.WaitGroup
-	for range a.cfg.Reconcile.Workers {
-		wg.Go(func() {
-			for a.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	a.queue.ShutDown()
-	wg.Wait()
-}
-
-// processNext handles one item. One slow item holds one worker for at
-// most ItemTimeout; failing items back off exponentially per item, so
-// they never starve the others.
-func (a *Agent) processNext(ctx context.Context) bool {
-	it, shutdown := a.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer a.queue.Done(it)
-	if ctx.Err() != nil {
-		return false
-	}
-	ictx, cancel := context.WithTimeout(context.WithValue(ctx, reconcileIDKey{}, newReconcileID()), a.cfg.Reconcile.ItemTimeout)
-	defer cancel()
-	var (
-		after time.Duration
-		err   error
-	)
-	switch {
-	case it.Remove:
-		after, err = a.removeEnv(ictx, it.App, it.Env)
-	case it.Env == "":
-		after, err = a.advanceWorkflow(ictx, it.App)
-	default:
-		after, err = a.reconcileEnv(ictx, it.App, it.Env)
-	}
-	switch {
-	case err != nil:
-		a.queue.AddRateLimited(it)
-	default:
-		a.queue.Forget(it)
-		if after > 0 {
-			a.queue.AddAfter(it, after)
-		}
-	}
-	return true
-}
-
-// resyncLoop queues every item every Resync. Items whose inputs did not
-// change take the fast path, which costs no API request.
-func (a *Agent) resyncLoop(ctx context.Context) {
-	t := time.NewTicker(a.cfg.Reconcile.Resync)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.mu.Lock()
-			for name, d := range a.desired {
-				a.queue.Add(item{App: name})
-				for _, e := range d.Envs {
-					a.queue.Add(item{App: name, Env: e.Name})
-				}
-			}
-			a.mu.Unlock()
-		}
-	}
+// Status returns the agent's status, for the API.
+func (a *Agent) Status() api.Status {
+	return statusView{store: a.store, flows: a.driver.state, drifts: a.drift.statuses}
 }

@@ -108,7 +108,7 @@ func benchFleet(b *testing.B, n int) {
 	deadline := start.Add(10 * time.Minute)
 	for {
 		healthy := 0
-		for _, a := range r.a.store.Apps() {
+		for _, a := range r.a.Status().Apps() {
 			if len(a.Envs) == 1 && a.Envs[0].Health == api.HealthHealthy && a.Envs[0].Sync == api.SyncSynced {
 				healthy++
 			}
@@ -137,8 +137,8 @@ func benchFleet(b *testing.B, n int) {
 	// watches over a window.
 	for {
 		done := 0
-		for _, a := range r.a.store.Apps() {
-			if app, ok := r.a.store.App(a.Name); ok && len(app.Workflow) == 1 && app.Workflow[0].Phase == api.StepSucceeded {
+		for _, a := range r.a.Status().Apps() {
+			if app, ok := r.a.Status().App(a.Name); ok && len(app.Workflow) == 1 && app.Workflow[0].Phase == api.StepSucceeded {
 				done++
 			}
 		}
@@ -154,7 +154,7 @@ func benchFleet(b *testing.B, n int) {
 	before := len(cluster.Select(events0, cluster.Filter{User: user}))
 	cpuS0, _ := cpuAndRSS()
 	window := 20 * time.Second
-	r.a.requeueAll()
+	r.a.work.add(r.a.catalog.items())
 	time.Sleep(window)
 	events1, _ := testCluster.AuditEvents()
 	var reqs []string

@@ -1,352 +1,283 @@
 package agent
 
 import (
-	"cmp"
-	"fmt"
-	"log/slog"
-	"maps"
-	"slices"
-	"strings"
+	"context"
+	"path"
+	"sync"
+	"time"
 
-	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/capabilities"
+	"github.com/carina-gitops/carina/source"
 )
 
-// catalogChange is what one load of a source changed in the desired
-// state, for setDesired to act on once the agent's lock is released.
-type catalogChange struct {
-	queueEnvs [][2]string
-	queueApps []string
-	// resets are environments whose pending removal a re-add called
-	// off: their status starts over.
-	resets [][2]string
-	// gone are the apps that left the source, envsGone the environments
-	// that left apps still in it, clustersGone the clusters that left
-	// environments still in them: all are pruned when the source prunes.
-	gone         []*desiredApp
-	envsGone     []envGone
-	clustersGone []envGone
-	// clean says the load had no broken file: clusters that left an
-	// environment are pruned now, not held; released are the removals
-	// whose held clusters this load makes due.
-	clean    bool
-	released []envKey
-	// held are apps absent from a snapshot with broken files: they may
-	// have moved into one, so they keep their last good state.
-	held []string
-	// moved are apps that left this source for another one, which loads
-	// again to take them over.
-	moved   []string
-	reloads []*sourceState
+// catalog is the desired state. It owns the configured sources and
+// their snapshots, the loads of app sources (appfile.LoadEach), the
+// definition registries, the inputs digests, and which (app, env) items
+// a load changed. It hands out immutable per-app values (*desiredApp):
+// a reconcile gets one and never looks anything up while it runs.
+//
+// Lock order: catalog, then removals (replace calls removals.cancel
+// under c.mu); nothing else is called under c.mu.
+type catalog struct {
+	cfg      *config.Config
+	fetcher  *source.Fetcher
+	capCache *capabilities.Cache
+	removals *removals
+
+	mu   sync.Mutex
+	srcs map[string]*sourceState
+	apps map[string]*desiredApp
+
+	// old is the last load of an applied commit (loadAt).
+	old oldLoad
 }
 
-// envGone is an environment that left an app still in its source, or
-// the clusters that left an environment still in it.
-type envGone struct {
-	app      string
-	clusters []string
-	env      string
+// sourceState is one configured repository, guarded by the catalog's
+// lock (loadMu apart).
+type sourceState struct {
+	// loadMu serialises the loads of one app source: a load triggered by
+	// a capability snapshot and one by the source's own snapshot may run
+	// at once, and the last to finish must be the one that saw the
+	// newest snapshots.
+	loadMu     sync.Mutex
+	cfg        config.Source
+	capability bool
+	poller     *source.Poller
+	wake       chan struct{}
+	snap       *source.Snapshot
+	// apps are the apps whose desired state comes from this source.
+	apps []string
+	// declared are the app names of the last load, those another source
+	// owns included; nil before the first load.
+	declared map[string]bool
+	// clean says the last load had no broken file; loadedRev is its
+	// revision.
+	clean     bool
+	loadedRev string
+	// reload makes the next poll load the snapshot again though it did
+	// not change: an app moved here from another source.
+	reload bool
 }
 
-// setDesired replaces the apps of an app source with those of a load and
-// queues exactly the (app, env) items whose inputs changed, plus the
-// workflow of every app whose release changed. Apps of broken files keep
-// their last good desired state. Apps and environments that left the
-// source are pruned (see remove.go), or only forgotten when the source
-// sets prune: false; a removal is decided only on a load without broken
-// files, since an absent app may have moved into a broken one.
-func (a *Agent) setDesired(st *sourceState, l *loaded) {
-	a.mu.Lock()
-	ch := &catalogChange{clean: len(l.errs) == 0}
-	keep := map[string]bool{}
-	declared := map[string]bool{}
-	for _, d := range l.apps {
-		declared[d.Name] = true
-		if prev := a.desired[d.Name]; prev != nil && prev.Source != d.Source {
-			a.log.Warn("application is defined by two sources", "app", d.Name, "source", d.Source, "other", prev.Source)
-			continue
-		}
-		keep[d.Name] = true
-		a.replaceLocked(d, ch)
-	}
-	for _, name := range st.apps {
-		if !keep[name] {
-			a.leaveLocked(st, l, name, keep, ch)
-		}
-	}
-	st.declared, st.clean, st.loadedRev = declared, len(l.errs) == 0, l.snap.Revision()
-	st.apps = slices.Sorted(maps.Keys(keep))
-	if ch.clean {
-		ch.released = a.releaseHeldLocked(st)
-	}
-	a.mu.Unlock()
-
-	for _, r := range ch.resets {
-		a.resetEnv(r[0], r[1])
-	}
-	a.updateRecords(l.apps, keep)
-	a.applyChange(st, ch)
+func newCatalog(cfg *config.Config, fetcher *source.Fetcher, rms *removals) *catalog {
+	return &catalog{cfg: cfg, fetcher: fetcher, removals: rms,
+		capCache: capabilities.NewCache(capabilities.DefaultCacheOptions()),
+		srcs:     map[string]*sourceState{}, apps: map[string]*desiredApp{}}
 }
 
-// replaceLocked makes d the desired state of its app and notes what to
-// queue, which environments left it and which clusters left the
-// environments that stay. A pending removal of one of its environments
-// is called off in the clusters it names. a.mu is held.
-func (a *Agent) replaceLocked(d *desiredApp, ch *catalogChange) {
-	prev := a.desired[d.Name]
-	a.desired[d.Name] = d
-	if prev == nil || prev.Release != d.Release {
-		ch.queueApps = append(ch.queueApps, d.Name)
-	}
-	for _, e := range d.Envs {
-		switch a.cancelRemovalLocked(d.Name, e.Name, e.Clusters) {
-		case removalRunning:
-			// The removal requeues the env once it stops.
-		case removalCancelled:
-			ch.resets = append(ch.resets, [2]string{d.Name, e.Name})
-			ch.queueEnvs = append(ch.queueEnvs, [2]string{d.Name, e.Name})
-		default:
-			if prev == nil || prev.Inputs[e.Name] != d.Inputs[e.Name] {
-				ch.queueEnvs = append(ch.queueEnvs, [2]string{d.Name, e.Name})
-			}
-		}
-	}
-	if prev == nil {
-		return
-	}
-	for _, e := range prev.Envs {
-		cur, ok := d.env(e.Name)
-		switch {
-		case !ok:
-			ch.envsGone = append(ch.envsGone, envGone{app: d.Name, env: e.Name, clusters: e.Clusters})
-		case len(without(e.Clusters, cur.Clusters)) > 0:
-			ch.clustersGone = append(ch.clustersGone, envGone{app: d.Name, env: e.Name, clusters: without(e.Clusters, cur.Clusters)})
-		}
-	}
+// addSource registers a source.
+func (c *catalog) addSource(st *sourceState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.srcs[st.cfg.Name] = st
 }
 
-// leaveLocked decides about an app of st that this load does not hold:
-// kept (its file is broken, or the load has broken files), handed to
-// the other source that declares it, or gone. a.mu is held.
-func (a *Agent) leaveLocked(st *sourceState, l *loaded, name string, keep map[string]bool, ch *catalogChange) {
-	prev := a.desired[name]
-	switch {
-	case prev == nil:
-		return
-	case l.broken[prev.App.Pos.File]:
-		keep[name] = true
-		return
-	case len(l.errs) > 0:
-		keep[name] = true
-		ch.held = append(ch.held, name)
-		return
-	}
-	delete(a.desired, name)
-	for _, other := range a.srcs {
-		if other != st && !other.capability && other.declared[name] {
-			ch.moved = append(ch.moved, name)
-			ch.reloads = append(ch.reloads, other)
-			return
-		}
-	}
-	ch.gone = append(ch.gone, prev)
+// app returns the desired state of app, nil when no source declares it.
+func (c *catalog) app(name string) *desiredApp {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apps[name]
 }
 
-// applyChange acts on a load's change outside the agent's lock: removals,
-// status of held apps, reloads of sources taking apps over, and the
-// queue.
-func (a *Agent) applyChange(st *sourceState, ch *catalogChange) {
-	log := a.log.With("source", st.cfg.Name, "revision", st.loadedRev)
-	var rms []*removal
-	for _, d := range ch.gone {
-		if !st.cfg.Prunes() {
-			a.forgetApp(d)
-			log.Info("application removed from its source; its objects stay (prune: false)", "app", d.Name)
-			continue
-		}
-		log.Info("application removed from its source; pruning", "app", d.Name)
-		for _, e := range d.Envs {
-			rms = append(rms, &removal{app: d.Name, env: e.Name, source: st.cfg.Name, revision: st.loadedRev, whole: true, clusters: e.Clusters})
-		}
-	}
-	for _, g := range ch.envsGone {
-		if !st.cfg.Prunes() {
-			a.forgetEnv(g.app, g.env, g.clusters)
-			log.Info("environment removed from its application; its objects stay (prune: false)", "app", g.app, "env", g.env)
-			continue
-		}
-		log.Info("environment removed from its application; pruning", "app", g.app, "env", g.env)
-		rms = append(rms, &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, clusters: g.clusters})
-	}
-	rms = append(rms, a.clusterRemovals(st, ch, log)...)
-	a.queueRemovals(st, rms)
-	for _, k := range ch.released {
-		log.Info("clusters removed from an environment; pruning now that the source loads", "app", k.app, "env", k.env)
-		a.queue.Add(item{App: k.app, Env: k.env, Remove: true})
-	}
-	for _, name := range ch.held {
-		log.Warn("application absent from a snapshot with broken files; removal held", "app", name)
-		a.store.mu.Lock()
-		a.store.app(name).err = &api.ErrorStatus{Time: a.now(), Message: fmt.Sprintf(
-			"absent from source %s at %s, which has broken application files: not removed until they load", st.cfg.Name, st.loadedRev)}
-		a.store.mu.Unlock()
-	}
-	for i, name := range ch.moved {
-		other := ch.reloads[i]
-		log.Info("application moved to another source", "app", name, "other", other.cfg.Name)
-		a.requestReload(other)
-	}
-	for _, name := range ch.queueApps {
-		a.enqueueWorkflow(name)
-	}
-	for _, ie := range ch.queueEnvs {
-		a.enqueueEnv(ie[0], ie[1])
-	}
-}
-
-// clusterRemovals turns the clusters that left environments still in
-// their app into removals that leave the environments' status alone. The
-// drift intent there is forgotten at once: Git no longer wants the
-// objects there, whatever happens to them. A load with broken files only
-// holds the removal (see queueRemovals); prune: false only forgets.
-func (a *Agent) clusterRemovals(st *sourceState, ch *catalogChange, log *slog.Logger) []*removal {
-	var rms []*removal
-	for _, g := range ch.clustersGone {
-		a.forgetClusters(g.app, g.env, g.clusters...)
-		rm := &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, stays: true}
-		switch {
-		case !st.cfg.Prunes():
-			log.Info("clusters removed from an environment; their objects stay (prune: false)", "app", g.app, "env", g.env, "clusters", g.clusters)
-			continue
-		case ch.clean:
-			rm.clusters = g.clusters
-			log.Info("clusters removed from an environment; pruning", "app", g.app, "env", g.env, "clusters", g.clusters)
-		default:
-			rm.held = g.clusters
-			log.Warn("clusters removed from an environment in a snapshot with broken files; pruning held until they load",
-				"app", g.app, "env", g.env, "clusters", g.clusters)
-		}
-		rms = append(rms, rm)
-	}
-	return rms
-}
-
-// forgetClusters drops the drift intent and findings of (app, env) in
-// clusters its environment no longer names.
-func (a *Agent) forgetClusters(app, env string, clusters ...string) {
-	for _, c := range clusters {
-		a.driftTrack(c, app, env, nil)
-	}
-	a.store.mu.Lock()
-	if ar, ok := a.store.apps[app]; ok && ar.envs[env] != nil {
-		maps.DeleteFunc(ar.envs[env].drift, func(_ string, e *driftEntry) bool { return slices.Contains(clusters, e.f.Cluster) })
-	}
-	a.store.mu.Unlock()
-	for _, c := range clusters {
-		a.rec.DriftObjects(app, env, c, 0, 0)
-	}
-}
-
-// forgetApp drops the status, series and drift watch of an app removed
-// without pruning.
-func (a *Agent) forgetApp(d *desiredApp) {
-	for _, e := range d.Envs {
-		a.forgetEnv(d.Name, e.Name, e.Clusters)
-	}
-	a.store.mu.Lock()
-	delete(a.store.apps, d.Name)
-	a.store.mu.Unlock()
-	a.rec.DeleteApp(d.Name)
-}
-
-// forgetEnv drops the status, series and drift watch of an environment
-// removed without pruning.
-func (a *Agent) forgetEnv(app, env string, clusters []string) {
-	for _, c := range clusters {
-		a.driftTrack(c, app, env, nil)
-	}
-	a.store.mu.Lock()
-	if ar, ok := a.store.apps[app]; ok {
-		delete(ar.envs, env)
-	}
-	a.store.mu.Unlock()
-	a.rec.DeleteEnv(app, env)
-}
-
-// updateRecords refreshes the status records of the apps. Environments
-// being pruned stay listed after the app's own.
-func (a *Agent) updateRecords(apps []*desiredApp, keep map[string]bool) {
-	s := a.store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, d := range apps {
-		if !keep[d.Name] {
-			continue
-		}
-		_, known := s.apps[d.Name]
-		ar := s.app(d.Name)
-		ar.source, ar.revision, ar.file, ar.plan, ar.err = d.Source, d.Snapshot.Revision(), d.App.Pos.String(), d.Plan, nil
-		ar.envOrder = ar.envOrder[:0]
-		for _, e := range d.Envs {
-			ar.envOrder = append(ar.envOrder, e.Name)
-			er := ar.env(e.Name)
-			er.clusters, er.namespace = e.Clusters, e.Namespace
-			if er.sync == api.SyncStalled && er.lastError == nil {
-				er.sync = api.SyncSynced
-			}
-			if er.applied && er.inputs != d.Inputs[e.Name] && er.sync == api.SyncSynced {
-				er.sync = api.SyncOutOfSync
-			}
-			if !known {
-				a.rec.InitApp(d.Name, e.Name, e.Clusters...)
-			}
-		}
-		for _, en := range slices.Sorted(maps.Keys(ar.envs)) {
-			if ar.envs[en].sync == api.SyncPruning && !slices.Contains(ar.envOrder, en) {
-				ar.envOrder = append(ar.envOrder, en)
-			}
-		}
-	}
-}
-
-// errUnknownApp is the error of API calls naming no app.
-func errUnknownApp(app string) error {
-	return fmt.Errorf("application %q: %w", app, api.ErrNotFound)
-}
-
-// releaseHeldLocked makes the held clusters of st's removals due, after
-// a load without broken files, and returns the removals to queue. a.mu
-// is held.
-func (a *Agent) releaseHeldLocked(st *sourceState) []envKey {
-	var out []envKey
-	for k, rm := range st.removals {
-		if len(rm.held) == 0 {
-			continue
-		}
-		rm.clusters, rm.held = mergeSorted(rm.clusters, rm.held), nil
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(x, y envKey) int { return cmp.Or(strings.Compare(x.app, y.app), strings.Compare(x.env, y.env)) })
-	return out
-}
-
-// desiredEnvLocked returns the environment of a desired app. a.mu is
-// held.
-func (a *Agent) desiredEnvLocked(app, env string) (appfile.Environment, bool) {
-	if d := a.desired[app]; d != nil {
+// env returns the desired environment of an app.
+func (c *catalog) env(app, env string) (appfile.Environment, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := c.apps[app]; d != nil {
 		return d.env(env)
 	}
 	return appfile.Environment{}, false
 }
 
-// without returns the elements of s not in drop, in a new slice (nil
-// when none is left).
-func without(s, drop []string) []string {
-	var out []string
-	for _, v := range s {
-		if !slices.Contains(drop, v) {
-			out = append(out, v)
+// items lists the work items of every desired app: its workflow and
+// each env.
+func (c *catalog) items() []item {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []item
+	for name, d := range c.apps {
+		out = append(out, item{App: name})
+		for _, e := range d.Envs {
+			out = append(out, item{App: name, Env: e.Name})
 		}
 	}
 	return out
+}
+
+// appsOf lists the apps whose desired state comes from st.
+func (c *catalog) appsOf(st *sourceState) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), st.apps...)
+}
+
+// setSnapshot records a new snapshot of st and returns the app sources
+// to load again: st itself, or every app source with a snapshot when st
+// is a capability repository.
+func (c *catalog) setSnapshot(st *sourceState, snap *source.Snapshot) []*sourceState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st.snap = snap
+	var out []*sourceState
+	for _, s := range c.srcs {
+		if !s.capability && s.snap != nil && (s == st || st.capability) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// hasAllSnapshots reports whether every source has a snapshot.
+func (c *catalog) hasAllSnapshots() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.srcs {
+		if s.snap == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// wake wakes the sources of the repositories keys names and reports how
+// many it woke.
+func (c *catalog) wake(keys map[string]bool) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, st := range c.srcs {
+		if keys[st.poller.RepoKey()] {
+			select {
+			case st.wake <- struct{}{}:
+			default:
+			}
+			n++
+		}
+	}
+	return n
+}
+
+// requestReload makes st load its snapshot again at its next poll, which
+// it is woken for.
+func (c *catalog) requestReload(st *sourceState) {
+	c.mu.Lock()
+	st.reload = true
+	c.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// takeReload reports and clears a reload request of an app source that
+// has a snapshot.
+func (c *catalog) takeReload(st *sourceState) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := st.reload && st.snap != nil && !st.capability
+	st.reload = false
+	return r
+}
+
+// registry builds the definitions an app source's apps see: its own,
+// the capability repositories', and the built-in library.
+func (c *catalog) registry(ctx context.Context, st *sourceState, snap *source.Snapshot) (*capabilities.Registry, error) {
+	var mods []capabilities.Module
+	if st.cfg.Definitions != "" {
+		mods = append(mods, capabilities.Module{Source: capabilities.SourceApp, FS: snap.FS(),
+			Dir: path.Clean(st.cfg.Definitions), Revision: snap.Commit, Optional: true})
+	}
+	c.mu.Lock()
+	for _, cc := range c.cfg.Sources.Capabilities {
+		cs := c.srcs[cc.Name]
+		if cs == nil || cs.snap == nil {
+			continue
+		}
+		dir := "."
+		if cs.snap.Path != "" {
+			dir = path.Clean(cs.snap.Path)
+		}
+		mods = append(mods, capabilities.Module{Source: capabilities.SourceCapability, Name: cc.Name, FS: cs.snap.FS(), Dir: dir, Revision: cs.snap.Commit})
+	}
+	c.mu.Unlock()
+	return capabilities.NewRegistry(ctx, capabilities.Options{Cache: c.capCache, Builtin: true}, mods...)
+}
+
+// load reads the apps of st's current snapshot. Loads of one source are
+// serialised (loadMu); the caller hands the result to replace while it
+// still holds the returned unlock.
+func (c *catalog) load(ctx context.Context, st *sourceState) (*loaded, *source.Snapshot, error) {
+	c.mu.Lock()
+	snap := st.snap
+	c.mu.Unlock()
+	reg, err := c.registry(ctx, st, snap)
+	if err != nil {
+		return nil, snap, err
+	}
+	l, err := loadApps(ctx, st.cfg, snap, reg, c.cfg.Limits.Fetch.MaxFiles, c.cfg.Clusters[0].Name)
+	return l, snap, err
+}
+
+// oldLoadTTL: the last load of an applied commit is dropped a minute
+// after it was made, so that it does not stay in memory. After a restart
+// the gated envs of a monorepo were mostly applied at the same commit,
+// and each would otherwise load the whole repository again.
+const oldLoadTTL = time.Minute
+
+type oldLoad struct {
+	mu  sync.Mutex
+	key string
+	l   *loaded
+}
+
+// loadAt loads the apps of source src at commit (fetched by commit id; a
+// tree already on disk needs no network), once for consecutive calls.
+func (c *catalog) loadAt(ctx context.Context, src, commit string) (*loaded, error) {
+	c.mu.Lock()
+	st := c.srcs[src]
+	c.mu.Unlock()
+	if st == nil {
+		return nil, errNoSource(src)
+	}
+	key := src + "@" + commit
+	c.old.mu.Lock()
+	defer c.old.mu.Unlock()
+	if c.old.key == key {
+		return c.old.l, nil
+	}
+	ref := st.cfg.SourceRef()
+	ref.Branch, ref.Tag, ref.SemVer, ref.TagPrefix, ref.Name, ref.Commit = "", "", "", "", "", commit
+	snap, err := c.fetcher.Fetch(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := c.registry(ctx, st, snap)
+	if err != nil {
+		return nil, err
+	}
+	l, err := loadApps(ctx, st.cfg, snap, reg, c.cfg.Limits.Fetch.MaxFiles, c.cfg.Clusters[0].Name)
+	if err != nil {
+		return nil, err
+	}
+	c.old.key, c.old.l = key, l
+	time.AfterFunc(oldLoadTTL, func() {
+		c.old.mu.Lock()
+		defer c.old.mu.Unlock()
+		if c.old.key == key {
+			c.old.key, c.old.l = "", nil
+		}
+	})
+	return l, nil
+}
+
+// sourceConfig returns the configuration of the source named name.
+func (c *catalog) sourceConfig(name string) (config.Source, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st := c.srcs[name]; st != nil {
+		return st.cfg, true
+	}
+	return config.Source{}, false
 }

@@ -7,32 +7,30 @@ import (
 	"github.com/carina-gitops/carina/agent/api"
 )
 
-// Status returns the agent's status, for the API.
-func (a *Agent) Status() api.Status { return a.store }
+var _ api.Controller = (*Agent)(nil)
 
 // Reconcile implements api.Controller: every env of app skips the fast
-// path once, and the workflow runs. The removals of an app being pruned
-// run at once, without waiting for their backoff.
+// path once (and tries inputs that failed to render again), and the
+// workflow runs. The removals of an app being pruned run at once,
+// without waiting for their backoff.
 func (a *Agent) Reconcile(_ context.Context, app string) error {
 	if !a.leading.Load() {
 		return api.ErrNotLeader
 	}
-	removing := a.requeueRemovals(app)
-	d := a.desiredApp(app)
+	removing := a.removals.requeue(app)
+	d := a.catalog.app(app)
 	if d == nil {
 		if removing {
 			return nil
 		}
 		return errUnknownApp(app)
 	}
-	a.store.mu.Lock()
 	for _, e := range d.Envs {
-		a.store.app(app).env(e.Name).force = true
+		a.reconciler.force(app, e.Name)
 	}
-	a.store.mu.Unlock()
-	a.enqueueWorkflow(app)
+	a.work.addWorkflow(app)
 	for _, e := range d.Envs {
-		a.enqueueEnv(app, e.Name)
+		a.work.addEnv(app, e.Name)
 	}
 	return nil
 }
@@ -43,12 +41,10 @@ func (a *Agent) Suspend(_ context.Context, app string) error {
 	if !a.leading.Load() {
 		return api.ErrNotLeader
 	}
-	if a.desiredApp(app) == nil && !a.removing(app) {
+	if a.catalog.app(app) == nil && !a.removals.has(app) {
 		return errUnknownApp(app)
 	}
-	a.store.mu.Lock()
-	a.store.app(app).suspended = true
-	a.store.mu.Unlock()
+	a.store.setSuspended(app, true)
 	a.log.Info("application suspended", "app", app)
 	return nil
 }
@@ -56,36 +52,27 @@ func (a *Agent) Suspend(_ context.Context, app string) error {
 // Resume implements api.Controller: it lifts a suspension and resumes
 // the workflow's suspended steps. The next workflow run persists it. An
 // app being pruned resumes its prune.
-func (a *Agent) Resume(ctx context.Context, app string) error {
+func (a *Agent) Resume(_ context.Context, app string) error {
 	if !a.leading.Load() {
 		return api.ErrNotLeader
 	}
-	d := a.desiredApp(app)
-	if d == nil && !a.removing(app) {
+	d := a.catalog.app(app)
+	if d == nil && !a.removals.has(app) {
 		return errUnknownApp(app)
 	}
-	a.store.mu.Lock()
-	ar := a.store.app(app)
-	n := 0
-	if ar.wf != nil {
-		n = ar.wf.Resume()
-	}
-	wasSuspended := ar.suspended
-	ar.suspended = false
-	a.store.mu.Unlock()
+	n := a.driver.resume(app)
+	wasSuspended := a.store.setSuspended(app, false)
 	if n == 0 && !wasSuspended {
 		return fmt.Errorf("application %q is neither suspended nor waiting at a suspend step: %w", app, api.ErrConflict)
 	}
 	a.log.Info("application resumed", "app", app, "steps", n)
-	a.requeueRemovals(app)
+	a.removals.requeue(app)
 	if d == nil {
 		return nil
 	}
-	a.enqueueWorkflow(app)
+	a.work.addWorkflow(app)
 	for _, e := range d.Envs {
-		a.enqueueEnv(app, e.Name)
+		a.work.addEnv(app, e.Name)
 	}
 	return nil
 }
-
-var _ api.Controller = (*Agent)(nil)

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/workflow"
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/capabilities"
@@ -20,9 +21,15 @@ import (
 )
 
 // desiredApp is what Git says about one application at one snapshot.
+//
+// A desiredApp is immutable once loaded: the catalog replaces it as a
+// whole, and a reconcile may keep using the one it got.
 type desiredApp struct {
-	Name     string
-	Source   string
+	Name   string
+	Source string
+	// Repo is the source's repository key (sourceRepo), recorded in
+	// inventories.
+	Repo     string
 	Snapshot *source.Snapshot
 	App      *appfile.Application
 	Envs     []appfile.Environment
@@ -47,7 +54,10 @@ func (d *desiredApp) env(name string) (appfile.Environment, bool) {
 	return appfile.Environment{}, false
 }
 
-// fileDigests hashes every regular file of fsys once, by path.
+// fileDigests hashes every regular file of fsys once, by path. A file
+// that cannot be read (a symbolic link out of the repository, a FIFO)
+// gets the error as its digest: it belongs to that file only, and the
+// load or render of the app that uses it reports it.
 func fileDigests(ctx context.Context, fsys fs.FS, maxFiles int) (map[string]string, error) {
 	out := map[string]string{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
@@ -56,6 +66,10 @@ func fileDigests(ctx context.Context, fsys fs.FS, maxFiles int) (map[string]stri
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if !d.IsDir() && !d.Type().IsRegular() && d.Type()&fs.ModeSymlink == 0 {
+			out[p] = "not a regular file: " + d.Type().String()
+			return nil
 		}
 		if d.IsDir() {
 			if d.Name() == ".git" {
@@ -66,19 +80,24 @@ func fileDigests(ctx context.Context, fsys fs.FS, maxFiles int) (map[string]stri
 		if len(out) >= maxFiles {
 			return fmt.Errorf("repository has more than %d files", maxFiles)
 		}
-		f, err := fsys.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		out[p] = hex.EncodeToString(h.Sum(nil))
+		out[p] = fileDigest(fsys, p)
 		return nil
 	})
 	return out, err
+}
+
+// fileDigest hashes one file, or names why it cannot be read.
+func fileDigest(fsys fs.FS, p string) string {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return "unreadable: " + err.Error()
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "unreadable: " + err.Error()
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // dirDigest hashes the files under dir ("." for all).
@@ -170,7 +189,8 @@ type loaded struct {
 // walk or a failure that names no file.
 // An environment that names no cluster deploys to defaultCluster, as
 // KubeVela deploys to the local cluster.
-func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capabilities.Registry, maxFiles int, defaultCluster string) (*loaded, error) {
+func loadApps(ctx context.Context, src config.Source, snap *source.Snapshot, reg *capabilities.Registry, maxFiles int, defaultCluster string) (*loaded, error) {
+	name := src.Name
 	fsys := snap.FS()
 	dir := snap.Path
 	if dir == "" {
@@ -208,7 +228,7 @@ func loadApps(ctx context.Context, name string, snap *source.Snapshot, reg *capa
 				envs[i].Clusters = []string{defaultCluster}
 			}
 		}
-		d := &desiredApp{Name: a.Name, Source: name, Snapshot: snap, App: a, Envs: envs, Plan: workflow.NewPlan(a, envs), Registry: reg}
+		d := &desiredApp{Name: a.Name, Source: name, Repo: sourceRepo(src), Snapshot: snap, App: a, Envs: envs, Plan: workflow.NewPlan(a, envs), Registry: reg}
 		d.computeInputs(files)
 		out = append(out, d)
 	}

@@ -1,18 +1,28 @@
 // Package agent wires sources, rendering and apply into Carina's continuous
 // reconcile loop: the config file, pollers, the per-(app, env) work queue,
-// workflow steps, preview environments, leader election, the HTTP server,
-// Kubernetes Events and metrics. It is the only package that logs.
+// workflow steps, removals, drift bookkeeping, leader election, the HTTP
+// server, Kubernetes Events and metrics. It is the only package that logs.
 //
-// Data flow: a source poll (on its interval, or woken by a webhook) gives
-// a Snapshot; the applications in it are loaded, and for each (app, env)
-// the agent computes an inputs digest (the files under the app's
-// directory, the definitions it uses, the environment). Only items whose
-// inputs changed are queued. A worker runs an item through
-// gate → fast path → render → apply → health → record; an app's workflow
-// item (agent/workflow) releases environments to deploy, in order.
+// Agent is only the composition root. Each concern is a type that owns
+// its state (docs/agent.md, "Inside the agent"):
+//
+//   - catalog: source snapshots → parsed apps, registries, inputs digests,
+//     and which (app, env) items changed. It hands out immutable
+//     *desiredApp values.
+//   - feed: the pollers, and what each load changes.
+//   - workers: the work queue; terminal errors (errTerminal: a render or
+//     validation error) are not retried, transient ones back off.
+//   - reconciler: one (app, env) run: observe → envState (Suspended,
+//     Gated, GatedDrifted, Failed, InSync, Progressing, Drifted, Stale,
+//     Removed) → one switch → act.
+//   - driver: the workflow of each app (agent/workflow is its engine).
+//   - removals and orphans: apps, environments and clusters that left Git.
+//   - driftBook: drift watchers, findings, contests, due corrections.
+//   - restorer: the applied set of a gated env read back after a start.
+//   - statusStore: the one status record the API reads.
 //
 // The agent declares what it needs of its collaborators as small
-// interfaces: Renderer (render.Render, later the render worker pool) and
+// interfaces: Renderer (render.Render, or the render worker pool) and
 // Target (the apply engine's Manager, one per cluster). Its subpackages:
 //
 //   - agent/config: the strict carina.yaml parser;
@@ -26,6 +36,4 @@
 //	clusters, err := agent.BuildClusters(ctx, cfg)
 //	a, err := agent.New(agent.Options{Config: cfg, Logger: log, Targets: clusters.Targets})
 //	err = a.Run(ctx, agent.RunOptions{Clients: clusters.Clients, REST: clusters.REST})
-//
-// docs/agent.md describes the configuration, the loop and the API.
 package agent

@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -37,15 +39,40 @@ type driftEntry struct {
 	retryAt time.Time
 }
 
-// buildWatchers makes a drift watcher for every cluster whose target can
-// correct; they run while this replica leads.
-func (a *Agent) buildWatchers(rcs map[string]*rest.Config) error {
-	a.watchers = map[string]*drift.Watcher{}
-	if !a.cfg.Drift.On() {
+// driftBook is the drift bookkeeping: the watchers (one per cluster),
+// the findings of every (app, env), the contests, and which corrections
+// are due. It decides; the reconciler corrects.
+type driftBook struct {
+	cfg    config.Drift
+	log    *slog.Logger
+	rec    *metrics.Recorder
+	now    func() time.Time
+	store  *statusStore
+	events *eventRecorder
+	work   *workers
+
+	// watchers are built by build and run while this replica leads;
+	// they do not change afterwards.
+	watchers map[string]*drift.Watcher
+	contests *drift.Contests
+
+	mu       sync.Mutex
+	findings map[envKey]map[string]*driftEntry // by drift.Finding.Key
+}
+
+func newDriftBook(cfg config.Drift) *driftBook {
+	return &driftBook{cfg: cfg, watchers: map[string]*drift.Watcher{}, contests: drift.NewContests(contestOptions(cfg)),
+		findings: map[envKey]map[string]*driftEntry{}}
+}
+
+// build makes a drift watcher for every cluster whose target can
+// correct.
+func (b *driftBook) build(rcs map[string]*rest.Config, targets map[string]Target) error {
+	if !b.cfg.On() {
 		return nil
 	}
 	for name, rc := range rcs {
-		c, ok := a.targets[name].(Corrector)
+		c, ok := targets[name].(Corrector)
 		if !ok {
 			continue
 		}
@@ -54,14 +81,15 @@ func (a *Agent) buildWatchers(rcs map[string]*rest.Config) error {
 			return fmt.Errorf("cluster %s: drift watch: %w", name, err)
 		}
 		opts := drift.DefaultOptions()
-		opts.Cluster, opts.Now, opts.OnFinding = name, a.now, a.onDrift
-		if a.cfg.Drift.Workers > 0 {
-			opts.Workers = a.cfg.Drift.Workers
+		opts.Cluster, opts.Now, opts.OnFinding = name, b.now, b.onFinding
+		if b.cfg.Workers > 0 {
+			opts.Workers = b.cfg.Workers
 		}
 		opts.OnError = func(err error) {
-			a.log.Warn("drift watch failed", "cluster", name, "error", sanitize(err, time.Time{}).Message)
+			notePanic(b.log.With("cluster", name), b.rec, metrics.PanicDrift, err)
+			b.log.Warn("drift watch failed", "cluster", name, "error", sanitize(err, time.Time{}).Message)
 		}
-		a.watchers[name] = drift.NewWatcher(dyn, c, opts)
+		b.watchers[name] = drift.NewWatcher(dyn, c, opts)
 	}
 	return nil
 }
@@ -70,113 +98,128 @@ func (a *Agent) buildWatchers(rcs map[string]*rest.Config) error {
 // Config built in code) keep drift's defaults.
 func contestOptions(d config.Drift) drift.ContestOptions {
 	o := drift.DefaultContestOptions()
-	if d.ContestCorrections > 0 {
-		o.Corrections = d.ContestCorrections
-	}
-	if d.ContestWindow > 0 {
-		o.Window = d.ContestWindow
-	}
-	if d.ContestBackoff > 0 {
-		o.Backoff = d.ContestBackoff
-	}
-	if d.ContestMaxBackoff > 0 {
-		o.MaxBackoff = d.ContestMaxBackoff
-	}
+	o.Corrections = cmp.Or(d.ContestCorrections, o.Corrections)
+	o.Window = cmp.Or(d.ContestWindow, o.Window)
+	o.Backoff = cmp.Or(d.ContestBackoff, o.Backoff)
+	o.MaxBackoff = cmp.Or(d.ContestMaxBackoff, o.MaxBackoff)
 	return o
 }
 
-// runWatchers runs the drift watchers until ctx ends.
-func (a *Agent) runWatchers(ctx context.Context) {
-	done := make(chan struct{}, len(a.watchers))
-	for _, w := range a.watchers {
-		go func() { w.Run(ctx); done <- struct{}{} }()
+// run runs the watchers until ctx ends.
+func (b *driftBook) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, w := range b.watchers {
+		wg.Go(func() { w.Run(ctx) })
 	}
-	for range a.watchers {
-		<-done
-	}
+	wg.Wait()
 }
 
-// driftPause holds drift findings of (app, env) in cluster while an
-// apply runs.
-func (a *Agent) driftPause(cluster, app, env string) {
-	if w := a.watchers[cluster]; w != nil {
+// pause holds findings of (app, env) in cluster while an apply runs.
+func (b *driftBook) pause(cluster, app, env string) {
+	if w := b.watchers[cluster]; w != nil {
 		w.Pause(app, env)
 	}
 }
 
-// driftTrack makes set the intent the watcher of cluster compares with;
-// a nil set (a failed apply) forgets the intent until the next success.
-func (a *Agent) driftTrack(cluster, app, env string, set *apply.Set) {
-	w := a.watchers[cluster]
+// track makes set the intent the watcher of cluster compares with; a
+// nil set (a failed apply) forgets the intent until the next success.
+func (b *driftBook) track(cluster, app, env string, set *apply.Set) {
+	w := b.watchers[cluster]
 	switch {
 	case w == nil:
 	case set == nil:
 		w.Forget(app, env)
 	default:
 		if err := w.Track(set); err != nil {
-			a.log.Warn("drift watch incomplete", "app", app, "env", env, "cluster", cluster, "error", sanitize(err, time.Time{}).Message)
+			b.log.Warn("drift watch incomplete", "app", app, "env", env, "cluster", cluster, "error", sanitize(err, time.Time{}).Message)
 		}
 	}
 }
 
-// onDrift takes a finding of a watcher: it records it, counts it, and
+// forgetClusters drops the intent and findings of (app, env) in
+// clusters its environment no longer names.
+func (b *driftBook) forgetClusters(app, env string, clusters ...string) {
+	for _, c := range clusters {
+		b.track(c, app, env, nil)
+	}
+	b.mu.Lock()
+	maps.DeleteFunc(b.findings[envKey{app, env}], func(_ string, e *driftEntry) bool { return slices.Contains(clusters, e.f.Cluster) })
+	b.mu.Unlock()
+	for _, c := range clusters {
+		b.rec.DriftObjects(app, env, c, 0, 0)
+	}
+}
+
+// forgetEnv drops the intent and findings of (app, env) everywhere.
+func (b *driftBook) forgetEnv(app, env string, clusters []string) {
+	for _, c := range clusters {
+		b.track(c, app, env, nil)
+	}
+	b.dropFindings(app, env)
+}
+
+// dropFindings forgets the findings of (app, env), whose status starts
+// over or ends.
+func (b *driftBook) dropFindings(app, env string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.findings, envKey{app, env})
+}
+
+// onFinding takes a finding of a watcher: it records it, counts it, and
 // decides: correct now (queue the env), hold off a contested object, or
-// only report.
-func (a *Agent) onDrift(ctx context.Context, f drift.Finding) {
-	now := a.now()
-	s := a.store
-	s.mu.Lock()
-	ar, ok := s.apps[f.App]
-	if !ok || ar.envs[f.Env] == nil {
-		s.mu.Unlock()
+// only report. Findings of envs the status does not know are dropped.
+func (b *driftBook) onFinding(ctx context.Context, f drift.Finding) {
+	v := b.store.view(f.App, f.Env)
+	if !v.known {
 		return
 	}
-	er := ar.envs[f.Env]
-	key := f.Key()
-	e := er.drift[key]
+	now := b.now()
+	k := envKey{f.App, f.Env}
+	b.mu.Lock()
+	if b.findings[k] == nil {
+		b.findings[k] = map[string]*driftEntry{}
+	}
+	entries := b.findings[k]
+	e := entries[f.Key()]
 	var retry time.Duration
 	queue := false
 	switch {
 	case f.Reason == drift.Resolved:
-		delete(er.drift, key)
+		delete(entries, f.Key())
 	default:
 		if e == nil || e.f.Reason != f.Reason {
-			a.rec.DriftDetected(f.App, f.Env, f.Cluster, f.ID.Kind, string(f.Reason))
+			b.rec.DriftDetected(f.App, f.Env, f.Cluster, f.ID.Kind, string(f.Reason))
 		}
 		if e == nil {
 			e = &driftEntry{since: f.Seen}
-			er.drift[key] = e
+			entries[f.Key()] = e
 		}
 		e.f = f
-		switch d := a.decideDrift(f, now); d.State {
-		case api.DriftCorrecting:
-			e.state, queue = d.State, true
-		case api.DriftContested:
-			e.state, e.retryAt = d.State, d.RetryAt
-			retry = d.RetryAt.Sub(now)
-		default:
-			e.state = d.State
+		e.state, e.retryAt = b.decide(f, now)
+		queue = e.state == api.DriftCorrecting
+		if e.state == api.DriftContested {
+			retry = e.retryAt.Sub(now)
 		}
 	}
-	counts := er.driftCounts()
+	counts := driftCounts(entries, v.clusters)
 	var left string
 	if e != nil && f.Reason != drift.Resolved && (e.state == api.DriftReported || e.state == api.DriftContested) {
 		left = fmt.Sprintf("%s (%s): %s", f.Reason, strings.ToLower(string(e.state)), driftHint(e))
 	}
-	ns := er.namespace
-	s.mu.Unlock()
+	b.mu.Unlock()
 	for c, n := range counts {
-		a.rec.DriftObjects(f.App, f.Env, c, n[0], n[1])
+		b.rec.DriftObjects(f.App, f.Env, c, n[0], n[1])
 	}
-	a.log.Info("drift", "app", f.App, "env", f.Env, "cluster", f.Cluster, "object", f.ID.String(), "reason", string(f.Reason), "mode", string(f.Mode))
+	b.log.Info("drift", "app", f.App, "env", f.Env, "cluster", f.Cluster, "object", f.ID.String(), "reason", string(f.Reason), "mode", string(f.Mode))
 	if left != "" {
-		a.events.driftLeft(ctx, f.Cluster, f.App, f.Env, cmp.Or(f.ID.Namespace, ns), f.ID.String(), left)
+		b.events.driftLeft(ctx, f.Cluster, f.App, f.Env, cmp.Or(f.ID.Namespace, v.namespace), f.ID.String(), left)
 	}
 	switch {
 	case queue:
-		a.queue.Add(item{App: f.App, Env: f.Env})
+		b.work.addEnv(f.App, f.Env)
 	case retry > 0:
-		a.queue.AddAfter(item{App: f.App, Env: f.Env}, retry)
+		b.work.addEnvAfter(f.App, f.Env, retry)
 	}
 }
 
@@ -188,33 +231,27 @@ func driftHint(e *driftEntry) string {
 	return "the drift policy only reports it"
 }
 
-// driftDecision is what to do about one drifted object.
-type driftDecision struct {
-	State   api.DriftState
-	RetryAt time.Time
-}
-
-// decideDrift: report mode reports; correct mode corrects unless the
-// object is contested.
-func (a *Agent) decideDrift(f drift.Finding, now time.Time) driftDecision {
+// decide: report mode reports; correct mode corrects unless the object
+// is contested.
+func (b *driftBook) decide(f drift.Finding, now time.Time) (api.DriftState, time.Time) {
 	if f.Mode == apply.DriftReport {
-		return driftDecision{State: api.DriftReported}
+		return api.DriftReported, time.Time{}
 	}
-	d := a.contests.Decide(f.App+"/"+f.Env+"/"+f.Key(), now)
+	d := b.contests.Decide(f.App+"/"+f.Env+"/"+f.Key(), now)
 	if d.State == drift.Contested {
-		return driftDecision{State: api.DriftContested, RetryAt: d.RetryAt}
+		return api.DriftContested, d.RetryAt
 	}
-	return driftDecision{State: api.DriftCorrecting}
+	return api.DriftCorrecting, time.Time{}
 }
 
 // driftCounts counts drifted and contested objects per cluster, every
-// cluster of the env included (with zeros). Call with the store locked.
-func (e *envRecord) driftCounts() map[string][2]int {
+// cluster of the env included (with zeros).
+func driftCounts(entries map[string]*driftEntry, clusters []string) map[string][2]int {
 	out := map[string][2]int{}
-	for _, c := range e.clusters {
+	for _, c := range clusters {
 		out[c] = [2]int{}
 	}
-	for _, d := range e.drift {
+	for _, d := range entries {
 		n := out[d.f.Cluster]
 		if d.state == api.DriftContested {
 			n[1]++
@@ -226,100 +263,61 @@ func (e *envRecord) driftCounts() map[string][2]int {
 	return out
 }
 
-// dueCorrections returns, by cluster, the drifted objects to correct
+// due returns, by cluster, the drifted objects of (app, env) to correct
 // now: those found drifted in correct mode, and contested ones whose
-// hold-off is over (if the contest allows it now). Call with the store
-// locked.
-func (a *Agent) dueCorrections(app, env string, er *envRecord, now time.Time) map[string][]*driftEntry {
-	var out map[string][]*driftEntry
-	for _, k := range slices.Sorted(maps.Keys(er.drift)) {
-		e := er.drift[k]
+// hold-off is over (if the contest allows it now).
+func (b *driftBook) due(app, env string, now time.Time) map[string][]apply.ID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	entries := b.findings[envKey{app, env}]
+	var out map[string][]apply.ID
+	for _, k := range slices.Sorted(maps.Keys(entries)) {
+		e := entries[k]
 		if e.state == api.DriftContested && !now.Before(e.retryAt) {
-			d := a.decideDrift(e.f, now)
-			e.state, e.retryAt = d.State, d.RetryAt
+			e.state, e.retryAt = b.decide(e.f, now)
 		}
 		if e.state != api.DriftCorrecting {
 			continue
 		}
 		if out == nil {
-			out = map[string][]*driftEntry{}
+			out = map[string][]apply.ID{}
 		}
-		out[e.f.Cluster] = append(out[e.f.Cluster], e)
+		out[e.f.Cluster] = append(out[e.f.Cluster], e.f.ID)
 	}
 	return out
 }
 
-// correct re-applies the drifted objects of the last applied set, one
-// forced apply each, without a render: the inputs did not change. A
-// failure is recorded (status Stalled) and returned for the backoff.
-func (r *envRun) correct(ctx context.Context, set *apply.Set, due map[string][]*driftEntry) error {
-	t0 := time.Now()
-	counts := map[string]int{}
-	var failed []string
-	for _, cluster := range slices.Sorted(maps.Keys(due)) {
-		if err := r.correctCluster(ctx, cluster, set, due[cluster], counts); err != nil {
-			failed = append(failed, fmt.Sprintf("cluster %s: %v", cluster, err))
-		}
-	}
-	r.a.rec.Phase(r.app, r.env, metrics.PhaseApply, time.Since(t0))
-	r.record.Changes = counts
-	if len(failed) > 0 {
-		err := fmt.Errorf("drift correction of %s in %s: %s", r.app, r.env, strings.Join(failed, "; "))
-		r.fail(err)
-		return err
-	}
-	return nil
-}
-
-// correctCluster corrects entries in one cluster and records what it did.
-func (r *envRun) correctCluster(ctx context.Context, cluster string, set *apply.Set, entries []*driftEntry, counts map[string]int) error {
-	t, err := r.a.target(cluster)
-	if err != nil {
-		return err
-	}
-	c, ok := t.(Corrector)
-	if !ok {
-		return fmt.Errorf("cluster %s cannot correct drift", cluster)
-	}
-	ids := make([]apply.ID, len(entries))
-	byID := make(map[string]*driftEntry, len(entries))
-	for i, e := range entries {
-		ids[i] = e.f.ID
-		byID[e.f.ID.Key()] = e
-	}
-	cs, err := c.Correct(ctx, set, ids)
-	if cs == nil {
-		return err
-	}
-	now := r.a.now()
-	s := r.a.store
-	s.mu.Lock()
-	er := s.app(r.app).env(r.env)
+// corrected records what a correction in cluster did: the objects it
+// wrote or found unchanged leave the findings. It returns the time since
+// each written object drifted, by ID key, and the cluster's counts.
+func (b *driftBook) corrected(app, env, cluster string, cs *apply.ChangeSet, clusters []string) (map[string]time.Duration, [2]int) {
+	now := b.now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	entries := b.findings[envKey{app, env}]
+	since := map[string]time.Duration{}
 	for _, en := range cs.Entries {
-		e := byID[en.ID.Key()]
+		key := drift.Finding{Cluster: cluster, ID: en.ID}.Key()
+		e := entries[key]
 		if e == nil || en.Action == apply.Failed {
 			continue
 		}
-		counts[string(en.Action)]++
 		if en.Action == apply.Created || en.Action == apply.Configured {
-			r.a.rec.DriftCorrected(r.app, r.env, cluster, en.ID.Kind, now.Sub(e.since))
-			er.actions[en.ID.String()] = string(en.Action)
+			since[en.ID.Key()] = now.Sub(e.since)
 		}
-		delete(er.drift, e.f.Key())
+		delete(entries, key)
 	}
-	dc := er.driftCounts()[cluster]
-	s.mu.Unlock()
-	r.a.rec.DriftObjects(r.app, r.env, cluster, dc[0], dc[1])
-	r.a.events.driftCorrected(ctx, cluster, r.app, r.env, set, cs, err)
-	return err
+	return since, driftCounts(entries, clusters)[cluster]
 }
 
-// driftStatuses lists the drifted objects of an env for the API. Call
-// with the store locked.
-func (e *envRecord) driftStatuses() []api.DriftStatus {
+// statuses lists the drifted objects of an env for the API.
+func (b *driftBook) statuses(app, env string) []api.DriftStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	entries := b.findings[envKey{app, env}]
 	var out []api.DriftStatus
-	for _, k := range slices.Sorted(maps.Keys(e.drift)) {
-		d := e.drift[k]
+	for _, k := range slices.Sorted(maps.Keys(entries)) {
+		d := entries[k]
 		out = append(out, api.DriftStatus{Cluster: d.f.Cluster, Component: d.f.Component, Kind: d.f.ID.Kind,
 			Namespace: d.f.ID.Namespace, Name: d.f.ID.Name, Reason: string(d.f.Reason), State: d.state,
 			Since: d.since, RetryAt: d.retryAt})

@@ -42,15 +42,15 @@ cacheDir: %s
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := a.buildWatchers(map[string]*rest.Config{"local": {Host: "https://127.0.0.1:1"}}); err != nil {
+			if err := a.drift.build(map[string]*rest.Config{"local": {Host: "https://127.0.0.1:1"}}, a.targets); err != nil {
 				t.Fatal(err)
 			}
-			if len(a.watchers) != tt.watchers {
-				t.Errorf("%d watchers, want %d", len(a.watchers), tt.watchers)
+			if len(a.drift.watchers) != tt.watchers {
+				t.Errorf("%d watchers, want %d", len(a.drift.watchers), tt.watchers)
 			}
 			now := time.Now()
 			for i := 1; i <= tt.contest; i++ {
-				d := a.contests.Decide("obj", now)
+				d := a.drift.contests.Decide("obj", now)
 				if held := d.State == drift.Contested; held != (i == tt.contest) {
 					t.Errorf("correction %d: %s", i, d.State)
 				}

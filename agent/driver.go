@@ -1,43 +1,68 @@
 package agent
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
+	"sync"
 	"time"
 
-	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/workflow"
 	"github.com/carina-gitops/carina/apply/inventory"
 )
 
-// advanceWorkflow runs the app's workflow item: restore state after a
-// start, advance the steps, persist the state when it changed.
-func (a *Agent) advanceWorkflow(ctx context.Context, app string) (time.Duration, error) {
-	d := a.desiredApp(app)
-	if d == nil {
-		return 0, nil
+// driver is the workflow driver. It owns each app's workflow state and
+// which release each env was let deploy (released); it advances the
+// steps in the app's workflow item and persists the state in the
+// inventories (driver_world.go is the engine's view of the agent).
+type driver struct {
+	store       *statusStore
+	targets     map[string]Target
+	work        *workers
+	httpClient  *http.Client
+	now         func() time.Time
+	stepTimeout time.Duration
+
+	mu    sync.Mutex
+	flows map[string]*flow
+}
+
+// flow is the workflow of one app.
+type flow struct {
+	wf *workflow.State
+	// released is the release each env was let deploy.
+	released map[string]string
+	// restored: the inventories were read after the start.
+	restored bool
+}
+
+// flowOf returns the flow of app, creating it. d.mu is held.
+func (d *driver) flowOf(app string) *flow {
+	f := d.flows[app]
+	if f == nil {
+		f = &flow{released: map[string]string{}}
+		d.flows[app] = f
 	}
-	if err := a.restore(ctx, d); err != nil {
+	return f
+}
+
+// advance runs the app's workflow item: restore state after a start,
+// advance the steps, persist the state when it changed.
+func (d *driver) advance(ctx context.Context, app *desiredApp) (time.Duration, error) {
+	if err := d.restore(ctx, app); err != nil {
 		return 0, err
 	}
-	s := a.store
-	s.mu.Lock()
-	ar := s.app(app)
-	if ar.suspended {
-		s.mu.Unlock()
+	if d.store.suspended(app.Name) {
 		return 0, nil
 	}
-	if ar.wf == nil || ar.wf.Release != d.Release {
-		ar.wf = workflow.NewState(d.Release)
+	d.mu.Lock()
+	f := d.flowOf(app.Name)
+	if f.wf == nil || f.wf.Release != app.Release {
+		f.wf = workflow.NewState(app.Release)
 	}
-	enc, err := ar.wf.Encode()
-	s.mu.Unlock()
+	enc, err := f.wf.Encode()
+	d.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
@@ -45,11 +70,10 @@ func (a *Agent) advanceWorkflow(ctx context.Context, app string) (time.Duration,
 	if err != nil {
 		return 0, err
 	}
-	out := workflow.Advance(ctx, d.Plan, st, &world{a: a, d: d}, workflow.Options{
-		App: app, Now: a.now, DefaultTimeout: a.cfg.Reconcile.StepTimeout,
-	})
-	s.mu.Lock()
-	if cur := s.app(app); cur.wf != nil && cur.wf.Release == st.Release {
+	w := &world{d: d, app: app}
+	out := workflow.Advance(ctx, app.Plan, st, w, workflow.Options{App: app.Name, Now: d.now, DefaultTimeout: d.stepTimeout})
+	d.mu.Lock()
+	if cur := d.flowOf(app.Name); cur.wf != nil && cur.wf.Release == st.Release {
 		// Keep a Resume that arrived while advancing.
 		for name, old := range cur.wf.Steps {
 			if nst, ok := st.Steps[name]; ok && old.Resumed && !nst.Resumed && nst.Phase == workflow.Suspended {
@@ -58,11 +82,11 @@ func (a *Agent) advanceWorkflow(ctx context.Context, app string) (time.Duration,
 			}
 		}
 	}
-	s.app(app).wf = st
-	s.mu.Unlock()
-	a.releaseDeployed(ctx, d, d.Plan.Steps, st)
-	if out.Changed && needsState(d.Plan.Steps) {
-		if err := a.saveWorkflow(ctx, d, st); err != nil {
+	d.flowOf(app.Name).wf = st
+	d.mu.Unlock()
+	d.releaseDeployed(app, app.Plan.Steps, st)
+	if out.Changed && needsState(app.Plan.Steps) {
+		if err := d.save(ctx, app, st); err != nil {
 			return 0, err
 		}
 	}
@@ -76,15 +100,43 @@ func (a *Agent) advanceWorkflow(ctx context.Context, app string) (time.Duration,
 // and unhealed. An env released here is queued once; its first
 // reconcile after a start is a full apply, which writes only what
 // differs.
-func (a *Agent) releaseDeployed(ctx context.Context, d *desiredApp, steps []workflow.Step, st *workflow.State) {
+func (d *driver) releaseDeployed(app *desiredApp, steps []workflow.Step, st *workflow.State) {
 	for _, s := range steps {
-		a.releaseDeployed(ctx, d, s.SubSteps, st)
+		d.releaseDeployed(app, s.SubSteps, st)
 		ss, ok := st.Steps[s.Name]
 		if s.Type != workflow.TypeDeploy || !ok || ss.Phase != workflow.Succeeded {
 			continue
 		}
-		(&world{a: a, d: d}).Deploy(ctx, s.Envs)
+		d.release(app, s.Envs)
 	}
+}
+
+// release lets envs deploy the app's release and queues those for which
+// that is news.
+func (d *driver) release(app *desiredApp, envs []string) {
+	var queue []string
+	d.mu.Lock()
+	f := d.flowOf(app.Name)
+	for _, e := range envs {
+		if f.released[e] != app.Release {
+			f.released[e] = app.Release
+			queue = append(queue, e)
+		}
+	}
+	d.mu.Unlock()
+	for _, e := range queue {
+		d.work.addEnv(app.Name, e)
+	}
+}
+
+// released returns the release env of app was let deploy.
+func (d *driver) released(app, env string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f := d.flows[app]; f != nil {
+		return f.released[env]
+	}
+	return ""
 }
 
 // needsState reports whether a workflow has steps whose progress cannot
@@ -100,28 +152,24 @@ func needsState(steps []workflow.Step) bool {
 	return false
 }
 
-// saveWorkflow writes the state into the inventory of every env that has
-// one, so a restarted agent resumes at the right step.
-func (a *Agent) saveWorkflow(ctx context.Context, d *desiredApp, st *workflow.State) error {
+// save writes the state into the inventory of every env that has one,
+// so a restarted agent resumes at the right step.
+func (d *driver) save(ctx context.Context, app *desiredApp, st *workflow.State) error {
 	enc, err := st.Encode()
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, e := range d.Envs {
-		s := a.store
-		s.mu.Lock()
-		applied := s.app(d.Name).env(e.Name).applied
-		s.mu.Unlock()
-		if !applied || len(e.Clusters) == 0 {
+	for _, e := range app.Envs {
+		if !d.store.view(app.Name, e.Name).applied.ok || len(e.Clusters) == 0 {
 			continue
 		}
-		t, err := a.target(e.Clusters[0])
-		if err != nil {
-			errs = append(errs, err)
+		t, ok := d.targets[e.Clusters[0]]
+		if !ok {
+			errs = append(errs, errNoCluster(e.Clusters[0]))
 			continue
 		}
-		err = t.UpdateInventory(ctx, d.Name, e.Name, func(inv *inventory.Inventory) error {
+		err = t.UpdateInventory(ctx, app.Name, e.Name, func(inv *inventory.Inventory) error {
 			if inv.Extra == nil {
 				inv.Extra = map[string]string{}
 			}
@@ -129,7 +177,7 @@ func (a *Agent) saveWorkflow(ctx context.Context, d *desiredApp, st *workflow.St
 			return nil
 		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("workflow state of %s in %s: %w", d.Name, e.Name, err))
+			errs = append(errs, fmt.Errorf("workflow state of %s in %s: %w", app.Name, e.Name, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -137,160 +185,90 @@ func (a *Agent) saveWorkflow(ctx context.Context, d *desiredApp, st *workflow.St
 
 // restore reads, once per app, what the clusters hold: the inventories
 // of its envs (applied revision, digest, inputs, health) and the
-// workflow state stored with them.
-func (a *Agent) restore(ctx context.Context, d *desiredApp) error {
-	s := a.store
-	s.mu.Lock()
-	done := s.app(d.Name).restored
-	s.mu.Unlock()
+// workflow state stored with them. An env read back is queued, so that
+// one the workflow does not release reads its applied set back for
+// drift (restorer).
+func (d *driver) restore(ctx context.Context, app *desiredApp) error {
+	d.mu.Lock()
+	done := d.flowOf(app.Name).restored
+	d.mu.Unlock()
 	if done {
 		return nil
 	}
 	var best *workflow.State
-	for _, e := range d.Envs {
+	for _, e := range app.Envs {
 		if len(e.Clusters) == 0 {
 			continue
 		}
-		t, err := a.target(e.Clusters[0])
-		if err != nil {
-			return err
+		t, ok := d.targets[e.Clusters[0]]
+		if !ok {
+			return errNoCluster(e.Clusters[0])
 		}
-		inv, err := t.ReadInventory(ctx, d.Name, e.Name)
+		inv, err := t.ReadInventory(ctx, app.Name, e.Name)
 		if err != nil {
-			return fmt.Errorf("restore %s in %s: %w", d.Name, e.Name, err)
+			return fmt.Errorf("restore %s in %s: %w", app.Name, e.Name, err)
 		}
 		if inv == nil {
 			continue
 		}
-		if st, err := workflow.Decode(inv.Extra[extraWorkflow]); err == nil && st != nil && (best == nil || st.Release == d.Release) {
+		if st, err := workflow.Decode(inv.Extra[extraWorkflow]); err == nil && st != nil && (best == nil || st.Release == app.Release) {
 			best = st
 		}
-		s.mu.Lock()
-		er := s.app(d.Name).env(e.Name)
-		readBack := !er.applied && inv.Result == inventory.ResultSuccess
-		if !er.applied {
-			er.applied = inv.Result == inventory.ResultSuccess
-			er.inputs, er.revision, er.digest = inv.Extra[extraInputs], inv.Revision, inv.Digest
-			if inv.Health == "Current" {
-				er.health = api.HealthHealthy
-			}
-		}
-		s.mu.Unlock()
-		if readBack {
-			// Look at it again with what the cluster holds: an env the
-			// workflow does not release reads its applied state back
-			// for drift (restoreIntent).
-			a.enqueueEnv(d.Name, e.Name)
+		ok = inv.Result == inventory.ResultSuccess
+		applied := appliedState{ok: ok, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs]}
+		if d.store.restoreApplied(app.Name, e.Name, applied, inv.Health == "Current") {
+			d.work.addEnv(app.Name, e.Name)
 		}
 	}
-	s.mu.Lock()
-	ar := s.app(d.Name)
-	if ar.wf == nil && best != nil {
-		ar.wf = best
+	d.mu.Lock()
+	f := d.flowOf(app.Name)
+	if f.wf == nil && best != nil {
+		f.wf = best
 	}
-	ar.restored = true
-	s.mu.Unlock()
+	f.restored = true
+	d.mu.Unlock()
 	return nil
 }
 
-// world is the workflow engine's view of the agent for one app.
-type world struct {
-	a *Agent
-	d *desiredApp
-}
-
-// Deploy releases envs at the app's release, queues them when that is
-// news, and reports whether they are applied and healthy.
-func (w *world) Deploy(_ context.Context, envs []string) workflow.Progress {
-	s := w.a.store
-	var queue []string
-	s.mu.Lock()
-	for _, e := range envs {
-		er := s.app(w.d.Name).env(e)
-		if er.released != w.d.Release {
-			er.released = w.d.Release
-			queue = append(queue, e)
-		}
+// state returns a copy of app's workflow state, nil when none.
+func (d *driver) state(app string) *workflow.State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.flows[app]
+	if f == nil || f.wf == nil {
+		return nil
 	}
-	s.mu.Unlock()
-	for _, e := range queue {
-		w.a.enqueueEnv(w.d.Name, e)
-	}
-	return w.progress(envs)
-}
-
-// Healthy reports whether envs are applied at the current inputs and
-// healthy.
-func (w *world) Healthy(_ context.Context, envs []string) workflow.Progress {
-	return w.progress(envs)
-}
-
-func (w *world) progress(envs []string) workflow.Progress {
-	s := w.a.store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var waiting []string
-	for _, e := range envs {
-		er := s.app(w.d.Name).env(e)
-		switch {
-		case er.lastError != nil:
-			waiting = append(waiting, e+": "+er.lastError.Message)
-		case !er.applied || er.inputs != w.d.Inputs[e]:
-			waiting = append(waiting, e+": not applied yet")
-		case er.health != api.HealthHealthy:
-			waiting = append(waiting, fmt.Sprintf("%s: %s", e, er.health))
-		}
-	}
-	if len(waiting) == 0 {
-		return workflow.Progress{Done: true, Message: "applied and healthy"}
-	}
-	return workflow.Progress{Message: strings.Join(waiting, "; ")}
-}
-
-// AppHealthy reports whether every env of another app is healthy, at
-// revision when set (a prefix of the commit or the revision string).
-func (w *world) AppHealthy(_ context.Context, app, revision string) workflow.Progress {
-	s := w.a.store
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ar, ok := s.apps[app]
-	if !ok || len(ar.envOrder) == 0 {
-		return workflow.Progress{Message: "application " + app + " is not known yet"}
-	}
-	for _, en := range ar.envOrder {
-		er := ar.envs[en]
-		if er.health != api.HealthHealthy || !er.applied {
-			return workflow.Progress{Message: fmt.Sprintf("application %s env %s is %s", app, en, er.health)}
-		}
-		if revision != "" && !strings.Contains(er.revision, revision) {
-			return workflow.Progress{Message: fmt.Sprintf("application %s env %s is at %s, not %s", app, en, er.revision, revision)}
-		}
-	}
-	return workflow.Progress{Done: true}
-}
-
-// maxNotifyBody bounds what is read of a notify answer.
-const maxNotifyBody = 64 << 10
-
-// Notify posts payload as JSON.
-func (w *world) Notify(ctx context.Context, url string, payload any) error {
-	body, err := json.Marshal(payload)
+	enc, err := f.wf.Encode()
 	if err != nil {
-		return err
+		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return errors.New(sanitize(err, time.Time{}).Message)
+	st, _ := workflow.Decode(enc)
+	return st
+}
+
+// resume resumes the app's suspended steps and returns how many.
+func (d *driver) resume(app string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f := d.flows[app]; f != nil && f.wf != nil {
+		return f.wf.Resume()
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.a.httpClient.Do(req)
-	if err != nil {
-		return errors.New(sanitize(err, time.Time{}).Message)
+	return 0
+}
+
+// resetEnv forgets what env of app was released: its status starts
+// over, and the workflow releases it again.
+func (d *driver) resetEnv(app, env string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if f := d.flows[app]; f != nil {
+		delete(f.released, env)
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxNotifyBody))
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("notify endpoint answered %d", resp.StatusCode)
-	}
-	return nil
+}
+
+// forget drops the workflow of an app that is gone.
+func (d *driver) forget(app string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.flows, app)
 }

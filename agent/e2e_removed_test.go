@@ -293,7 +293,7 @@ func TestRemovedAppKeptWithPruneFalse(t *testing.T) {
 		if inventoryOf(t, cs, shop, "default") == nil {
 			t.Error("shop's inventory is gone")
 		}
-		if r.a.removing(shop) {
+		if r.a.removals.has(shop) {
 			t.Error("a removal of shop is pending")
 		}
 	}

@@ -47,8 +47,9 @@ cacheDir: %s
 	}
 	d := &decisions{t: t, a: ag, srcs: map[string]*sourceState{}, snap: &source.Snapshot{Ref: "refs/heads/main", Commit: "c1"}}
 	for _, s := range cfg.Sources.Apps {
-		st := &sourceState{cfg: s, wake: make(chan struct{}, 1), snap: d.snap, removals: map[envKey]*removal{}}
-		ag.srcs[s.Name], d.srcs[s.Name] = st, st
+		st := &sourceState{cfg: s, wake: make(chan struct{}, 1), snap: d.snap}
+		ag.catalog.addSource(st)
+		d.srcs[s.Name] = st
 	}
 	return d
 }
@@ -71,10 +72,10 @@ func (d *decisions) load(src string, apps []*desiredApp, broken ...string) {
 		l.broken[f] = true
 		l.errs = append(l.errs, &appfile.Error{Pos: appfile.Position{File: f, Line: 1}, Msg: "broken"})
 	}
-	d.a.setDesired(d.srcs[src], l)
+	d.a.feed.take(d.srcs[src], l)
 }
 
-// state is what the decisions left: desired apps, pending removals,
+// decisionState is what the decisions left: desired apps, pending removals,
 // status lines, and the removal items queued (the queue is drained).
 type decisionState struct {
 	Desired  []string
@@ -101,16 +102,12 @@ func removalLine(src string, k envKey, rm *removal) string {
 
 func (d *decisions) state() decisionState {
 	var s decisionState
-	d.a.mu.Lock()
-	s.Desired = slices.Sorted(maps.Keys(d.a.desired))
-	for name, st := range d.srcs {
-		for k, rm := range st.removals {
-			s.Removals = append(s.Removals, removalLine(name, k, rm))
-		}
-	}
-	d.a.mu.Unlock()
+	d.a.catalog.mu.Lock()
+	s.Desired = slices.Sorted(maps.Keys(d.a.catalog.apps))
+	d.a.catalog.mu.Unlock()
+	s.Removals = d.removalLines()
 	slices.Sort(s.Removals)
-	for _, app := range d.a.store.Apps() {
+	for _, app := range d.a.Status().Apps() {
 		line := app.Name
 		for _, e := range app.Envs {
 			line += " " + e.Name + ":" + string(e.Sync)
@@ -120,16 +117,40 @@ func (d *decisions) state() decisionState {
 		}
 		s.Status = append(s.Status, line)
 	}
-	for d.a.queue.Len() > 0 {
-		it, _ := d.a.queue.Get()
+	for d.a.work.q.Len() > 0 {
+		it, _ := d.a.work.q.Get()
 		if it.Remove {
 			s.Queued = append(s.Queued, it.App+"/"+it.Env)
 		}
-		d.a.queue.Done(it)
-		d.a.queue.Forget(it)
+		d.a.work.q.Done(it)
+		d.a.work.q.Forget(it)
 	}
 	slices.Sort(s.Queued)
 	return s
+}
+
+// removalLines shows every pending removal, sorted.
+func (d *decisions) removalLines() []string {
+	d.a.removals.mu.Lock()
+	defer d.a.removals.mu.Unlock()
+	var out []string
+	for name, m := range d.a.removals.bySource {
+		for k, rm := range m {
+			out = append(out, removalLine(name, k, rm))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// startRemoval starts the removal item of (app, env), as the work item
+// does: the clusters the env names again leave it.
+func (d *decisions) startRemoval(app, env string) (string, *removal) {
+	var desired []string
+	if e, ok := d.a.catalog.env(app, env); ok {
+		desired = e.Clusters
+	}
+	return d.a.removals.start(app, env, desired)
 }
 
 // TestRemovedDecisions walks setDesired through the cases of a removal:
@@ -197,7 +218,7 @@ func TestRemovedDecisions(t *testing.T) {
 	}, {
 		name: "source b takes blog over on its reload",
 		do: func() {
-			if !d.a.takeReload(d.srcs["b"]) {
+			if !d.a.catalog.takeReload(d.srcs["b"]) {
 				t.Error("source b was not asked to reload")
 			}
 			d.load("b", []*desiredApp{d.app("b", "blog", "blog/Appfile", "default")})
@@ -287,43 +308,38 @@ type clusterState struct {
 
 func (d *decisions) clusterState() clusterState {
 	var s clusterState
-	d.a.mu.Lock()
-	for name, st := range d.srcs {
-		for k, rm := range st.removals {
-			s.Removals = append(s.Removals, removalLine(name, k, rm))
-		}
-	}
-	d.a.mu.Unlock()
-	slices.Sort(s.Removals)
-	for _, app := range d.a.store.Apps() {
+	s.Removals = d.removalLines()
+	for _, app := range d.a.Status().Apps() {
 		line := app.Name
 		for _, e := range app.Envs {
 			line += " " + e.Name + ":" + string(e.Sync)
 		}
 		s.Status = append(s.Status, line)
 	}
-	d.a.store.mu.Lock()
-	for an, ar := range d.a.store.apps {
-		for en, er := range ar.envs {
-			for _, e := range er.drift {
-				s.Drift = append(s.Drift, e.f.Cluster+"/"+e.f.ID.Name)
-			}
-			if er.force {
-				s.Forced = append(s.Forced, an+"/"+en)
-			}
+	d.a.drift.mu.Lock()
+	for _, entries := range d.a.drift.findings {
+		for _, e := range entries {
+			s.Drift = append(s.Drift, e.f.Cluster+"/"+e.f.ID.Name)
 		}
 	}
-	d.a.store.mu.Unlock()
-	for d.a.queue.Len() > 0 {
-		it, _ := d.a.queue.Get()
+	d.a.drift.mu.Unlock()
+	d.a.reconciler.mu.Lock()
+	for k, on := range d.a.reconciler.forced {
+		if on {
+			s.Forced = append(s.Forced, k.app+"/"+k.env)
+		}
+	}
+	d.a.reconciler.mu.Unlock()
+	for d.a.work.q.Len() > 0 {
+		it, _ := d.a.work.q.Get()
 		switch {
 		case it.Remove:
 			s.Removes = append(s.Removes, it.App+"/"+it.Env)
 		case it.Env != "":
 			s.Applies = append(s.Applies, it.App+"/"+it.Env)
 		}
-		d.a.queue.Done(it)
-		d.a.queue.Forget(it)
+		d.a.work.q.Done(it)
+		d.a.work.q.Forget(it)
 	}
 	for _, l := range [][]string{s.Drift, s.Removes, s.Applies, s.Forced} {
 		slices.Sort(l)
@@ -335,9 +351,13 @@ func (d *decisions) clusterState() clusterState {
 // watcher's finding would.
 func (d *decisions) drifted(app, env, cluster string) {
 	f := drift.Finding{App: app, Env: env, Cluster: cluster, ID: apply.ID{Kind: "ConfigMap", Namespace: "ns", Name: app}}
-	d.a.store.mu.Lock()
-	d.a.store.app(app).env(env).drift[f.Key()] = &driftEntry{f: f, state: api.DriftCorrecting}
-	d.a.store.mu.Unlock()
+	d.a.drift.mu.Lock()
+	k := envKey{app, env}
+	if d.a.drift.findings[k] == nil {
+		d.a.drift.findings[k] = map[string]*driftEntry{}
+	}
+	d.a.drift.findings[k][f.Key()] = &driftEntry{f: f, state: api.DriftCorrecting}
+	d.a.drift.mu.Unlock()
 }
 
 // TestRemovedClusterDecisions walks setDesired and the removal item
@@ -418,7 +438,7 @@ func TestRemovedClusterDecisions(t *testing.T) {
 	}, {
 		name: "second back while the prune runs: the env waits, then is applied again without the fast path",
 		do: func() {
-			st, cp := d.a.startRemoval("shop", "prod")
+			st, cp := d.startRemoval("shop", "prod")
 			if cp == nil || !slices.Equal(cp.clusters, []string{"second", "third"}) {
 				t.Fatalf("startRemoval = %+v", cp)
 			}
@@ -426,7 +446,7 @@ func TestRemovedClusterDecisions(t *testing.T) {
 			if got := d.clusterState(); !slices.Equal(got.Removals, []string{"a: shop/prod whole=false [second third] stays running back=[second]"}) || len(got.Applies) > 0 {
 				t.Errorf("while running: removals %v, applies %v", got.Removals, got.Applies)
 			}
-			d.a.endRemoval(st, cp, []string{"second", "third"}, nil)
+			d.a.removals.finish(st, cp, []string{"second", "third"}, nil, d.a.log)
 		},
 		want: clusterState{
 			Status:  []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
@@ -437,12 +457,12 @@ func TestRemovedClusterDecisions(t *testing.T) {
 	}, {
 		name: "second back and gone again while its prune runs and fails: still to prune",
 		do: func() {
-			d.a.store.app("shop").env("prod").force = false
+			d.a.reconciler.takeForced("shop", "prod")
 			d.load("a", []*desiredApp{onlyLocal(), blog})
-			st, cp := d.a.startRemoval("shop", "prod")
+			st, cp := d.startRemoval("shop", "prod")
 			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local,second"), blog})
 			d.load("a", []*desiredApp{onlyLocal(), blog})
-			d.a.endRemoval(st, cp, []string{"third"}, errors.New("cluster second: forbidden"))
+			d.a.removals.finish(st, cp, []string{"third"}, errors.New("cluster second: forbidden"), d.a.log)
 		},
 		want: clusterState{
 			Removals: []string{"a: shop/prod whole=false [second] stays"},

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -20,9 +19,7 @@ import (
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
-	"github.com/carina-gitops/carina/agent/metrics"
 	"github.com/carina-gitops/carina/apply"
-	"github.com/carina-gitops/carina/source/webhook"
 )
 
 // Clusters are the clients of the configured clusters.
@@ -113,7 +110,7 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := a.buildWatchers(opts.REST); err != nil {
+	if err := a.drift.build(opts.REST, a.targets); err != nil {
 		return err
 	}
 	ln := opts.Listener
@@ -147,7 +144,7 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 		context.AfterFunc(ctx, func() { dsrv.Close() })
 	}
 	a.probeClusters(ctx, opts.Clients)
-	if err := a.startSources(ctx, &wg); err != nil {
+	if err := a.feed.start(ctx, &wg); err != nil {
 		srv.Close()
 		return err
 	}
@@ -168,10 +165,11 @@ func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interfac
 		a.leading.Store(true)
 		a.log.Info("leading: reconciling")
 		var wg sync.WaitGroup
-		wg.Go(func() { a.resyncLoop(ctx) })
-		wg.Go(func() { a.runWatchers(ctx) })
-		a.requeueAll()
-		a.runWorkers(ctx)
+		wg.Go(func() { a.work.resync(ctx, a.catalog.items) })
+		wg.Go(func() { a.drift.run(ctx) })
+		wg.Go(func() { a.restorer.run(ctx) })
+		a.work.add(a.catalog.items())
+		a.work.run(ctx)
 		wg.Wait()
 		a.leading.Store(false)
 	}
@@ -222,109 +220,4 @@ func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interfac
 	default:
 		return nil
 	}
-}
-
-// requeueAll queues every known item, when this replica starts leading.
-func (a *Agent) requeueAll() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for name, d := range a.desired {
-		a.queue.Add(item{App: name})
-		for _, e := range d.Envs {
-			a.queue.Add(item{App: name, Env: e.Name})
-		}
-	}
-}
-
-// probeClusters checks in the background that every cluster answers;
-// readiness waits for it.
-func (a *Agent) probeClusters(ctx context.Context, clients map[string]kubernetes.Interface) {
-	a.reachable.Store(len(clients) == 0)
-	if len(clients) == 0 {
-		return
-	}
-	go func() {
-		for ctx.Err() == nil {
-			ok := true
-			for name, c := range clients {
-				if _, err := c.Discovery().ServerVersion(); err != nil {
-					a.log.Warn("cluster unreachable", "cluster", name, "error", sanitize(err, time.Time{}).Message)
-					ok = false
-				}
-			}
-			if ok {
-				a.reachable.Store(true)
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(2 * time.Second):
-			}
-		}
-	}()
-}
-
-// Ready reports why the agent is not ready, or nil.
-func (a *Agent) Ready() error {
-	switch {
-	case !a.reachable.Load():
-		return errors.New("clusters are not reachable yet")
-	case !a.firstSnap.Load():
-		return errors.New("the first snapshot of every source is not in yet")
-	}
-	return nil
-}
-
-// handler builds the HTTP handler: API, health, metrics and webhooks.
-func (a *Agent) handler(opts RunOptions) (http.Handler, error) {
-	reg := opts.Registry
-	if reg == nil {
-		var err error
-		if reg, err = metrics.NewRegistry(a.rec); err != nil {
-			return nil, err
-		}
-	}
-	hooks, err := a.hooks()
-	if err != nil {
-		return nil, err
-	}
-	var token []byte
-	if t := a.cfg.Server.API; t.TokenFile != "" || t.TokenEnv != "" {
-		if token, err = config.ReadSecret(t.TokenFile, t.TokenEnv); err != nil {
-			return nil, fmt.Errorf("server.api: %w", err)
-		}
-	}
-	return api.NewHandler(api.Options{
-		Status: a.store, Control: a, Token: token, AllowWrites: a.cfg.Server.API.AllowWrites, Ready: a.Ready,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), Hooks: hooks,
-	})
-}
-
-// hooks builds one receiver per configured webhook; they share a queue
-// whose events wake the matching sources.
-func (a *Agent) hooks() (map[string]http.Handler, error) {
-	if len(a.cfg.Webhooks) == 0 {
-		return nil, nil
-	}
-	q := webhook.NewQueue(func(_ context.Context, ev webhook.Event) {
-		n := a.WakeRepos(ev.Repos...)
-		a.log.Debug("webhook delivered", "provider", string(ev.Provider), "ref", ev.Ref, "woken", n)
-	}, webhook.DefaultQueueOptions())
-	a.hookQueue = q
-	out := map[string]http.Handler{}
-	for _, w := range a.cfg.Webhooks {
-		secret, err := config.ReadSecret(w.SecretFile, w.SecretEnv)
-		if err != nil {
-			return nil, fmt.Errorf("webhook %s: %w", w.Path, err)
-		}
-		o := webhook.DefaultOptions(webhook.Provider(w.Provider))
-		o.Secret = secret
-		o.OnResult = func(r webhook.Result) { a.rec.Webhook(string(r.Provider), r.EventName, string(r.Outcome)) }
-		h, err := webhook.NewHandler(q, o)
-		if err != nil {
-			return nil, err
-		}
-		out[w.Path] = h
-	}
-	return out, nil
 }

@@ -1,72 +1,76 @@
 package agent
 
 import (
-	"errors"
-	"regexp"
+	"fmt"
+	"maps"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/workflow"
-	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
-	"github.com/carina-gitops/carina/source"
 )
 
-// appRecord is the agent's view of one application.
-type appRecord struct {
-	name, source, revision, file string
-	suspended, restored          bool
-	err                          *api.ErrorStatus
-	wf                           *workflow.State
-	plan                         workflow.Plan
-	envOrder                     []string
-	envs                         map[string]*envRecord
-}
-
-// envRecord is the agent's view of one (app, env).
-type envRecord struct {
-	clusters  []string
-	namespace string
-	// applied: what the clusters hold, from our applies or the inventory.
-	revision, digest, inputs string
-	applied                  bool
-	// set is what our last apply sent, for health checks on the fast path;
-	// nil when the state came from the inventory after a restart.
-	set           *apply.Set
-	sync          api.Sync
-	health        api.Health
-	objects       []ObjectHealth
-	actions       map[string]string // object -> last action
-	lastReconcile time.Time
-	lastError     *api.ErrorStatus
-	history       []api.Reconcile
-	// released is the release the workflow let this env deploy.
-	released string
-	// force makes the next reconcile skip the fast path.
-	force bool
-	// drift are the objects found drifted, by drift.Finding.Key.
-	drift map[string]*driftEntry
-	// intentTried is the applied revision whose set a restarted agent
-	// tried to read back (restoreIntent).
-	intentTried string
-}
-
-// store holds every record; one mutex guards it all.
-type store struct {
+// statusStore is the one record of what the agent knows of each
+// application and environment: what the clusters hold (applied), how the
+// last reconcile went, health and history. The API and `carina status`
+// read it (through statusView, which adds the workflow and drift). Every
+// change goes through a method; no caller holds its lock.
+type statusStore struct {
 	mu      sync.Mutex
 	apps    map[string]*appRecord
 	history int
 }
 
-func newStore(history int) *store {
-	return &store{apps: map[string]*appRecord{}, history: history}
+// appRecord is the status of one application.
+type appRecord struct {
+	name, source, revision, file string
+	suspended                    bool
+	err                          *api.ErrorStatus
+	plan                         workflow.Plan
+	envOrder                     []string
+	envs                         map[string]*envRecord
 }
 
-// app returns the record of name, creating it.
-func (s *store) app(name string) *appRecord {
+// envRecord is the status of one (app, env).
+type envRecord struct {
+	clusters  []string
+	namespace string
+	// applied: what the clusters hold, from our applies or the inventory.
+	applied appliedState
+	sync    api.Sync
+	health  api.Health
+	// objects are the live objects' own health; components the health of
+	// each component with the definitions' health policies applied.
+	objects       []ObjectHealth
+	components    []apply.ComponentHealth
+	actions       map[string]string // object -> last action
+	lastReconcile time.Time
+	lastError     *api.ErrorStatus
+	// terminal is the inputs digest whose render or validation failed:
+	// those inputs are not tried again (see errTerminal).
+	terminal string
+	history  []api.Reconcile
+}
+
+// appliedState is what the clusters of an env hold.
+type appliedState struct {
+	ok                       bool
+	revision, digest, inputs string
+	// set is what the last apply sent, for health and drift on the fast
+	// path; nil when the state came from an inventory after a restart
+	// and could not be read back.
+	set *apply.Set
+}
+
+func newStatusStore(history int) *statusStore {
+	return &statusStore{apps: map[string]*appRecord{}, history: history}
+}
+
+// app returns the record of name, creating it. s.mu is held.
+func (s *statusStore) app(name string) *appRecord {
 	a, ok := s.apps[name]
 	if !ok {
 		a = &appRecord{name: name, envs: map[string]*envRecord{}}
@@ -79,169 +83,310 @@ func (s *store) app(name string) *appRecord {
 func (a *appRecord) env(name string) *envRecord {
 	e, ok := a.envs[name]
 	if !ok {
-		e = &envRecord{sync: api.SyncUnknown, health: api.HealthUnknown, actions: map[string]string{}, drift: map[string]*driftEntry{}}
+		e = &envRecord{sync: api.SyncUnknown, health: api.HealthUnknown, actions: map[string]string{}}
 		a.envs[name] = e
 	}
 	return e
 }
 
-// syncStatus is the env's sync as the API shows it: a Synced env with
-// drifted objects is OutOfSync.
-func (e *envRecord) syncStatus() api.Sync {
-	if e.sync == api.SyncSynced && len(e.drift) > 0 {
-		return api.SyncOutOfSync
-	}
-	return e.sync
+// with runs fn on the record of (app, env) under the lock.
+func (s *statusStore) with(app, env string, fn func(*envRecord)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.app(app).env(env))
 }
 
-// addHistory puts r first and keeps the newest n.
+// withApp runs fn on the record of app under the lock.
+func (s *statusStore) withApp(app string, fn func(*appRecord)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(s.app(app))
+}
+
+// envView is a copy of what a reconcile reads of an env's record.
+type envView struct {
+	applied   appliedState
+	clusters  []string
+	namespace string
+	health    api.Health
+	sync      api.Sync
+	lastError *api.ErrorStatus
+	terminal  string
+	known     bool
+}
+
+// view returns a copy of the record of (app, env) without creating it.
+func (s *statusStore) view(app, env string) envView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.apps[app]
+	if !ok || ar.envs[env] == nil {
+		return envView{}
+	}
+	e := ar.envs[env]
+	return envView{applied: e.applied, clusters: slices.Clone(e.clusters), namespace: e.namespace, health: e.health,
+		sync: e.sync, lastError: e.lastError, terminal: e.terminal, known: true}
+}
+
+// suspended reports whether app is suspended.
+func (s *statusStore) suspended(app string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.apps[app]
+	return ok && ar.suspended
+}
+
+// setSuspended suspends or resumes app and returns what it was.
+func (s *statusStore) setSuspended(app string, on bool) (was bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar := s.app(app)
+	was, ar.suspended = ar.suspended, on
+	return was
+}
+
+// setApplied records a successful apply of (app, env).
+func (s *statusStore) setApplied(app, env string, st appliedState, actions map[string]string) {
+	s.with(app, env, func(e *envRecord) {
+		e.applied, e.actions, e.terminal = st, actions, ""
+	})
+}
+
+// setAppliedSet records the set read back for an env applied at rev
+// (restore), and reports whether it was still missing.
+func (s *statusStore) setAppliedSet(app, env, rev string, set *apply.Set) bool {
+	ok := false
+	s.with(app, env, func(e *envRecord) {
+		if ok = e.applied.set == nil && e.applied.revision == rev; ok {
+			e.applied.set = set
+		}
+	})
+	return ok
+}
+
+// restoreApplied takes what an inventory says an env holds, when nothing
+// was applied since the start, and reports whether it did.
+func (s *statusStore) restoreApplied(app, env string, st appliedState, healthy bool) bool {
+	took := false
+	s.with(app, env, func(e *envRecord) {
+		if e.applied.ok {
+			return
+		}
+		took, e.applied = st.ok, st
+		if healthy {
+			e.health = api.HealthHealthy
+		}
+	})
+	return took
+}
+
+// fail records a failed reconcile: the last applied state stays, sync is
+// Stalled; terminal names the inputs not to try again.
+func (s *statusStore) fail(app, env string, es *api.ErrorStatus, terminal string) {
+	s.with(app, env, func(e *envRecord) {
+		e.lastError, e.sync, e.terminal = es, api.SyncStalled, terminal
+	})
+}
+
+// finish records the end of a reconcile and returns what the metrics
+// show of the env. A health report clears the error.
+func (s *statusStore) finish(app, env string, now time.Time, rec api.Reconcile, h *healthResult) (clusters []string, rev string, health api.Health, sync api.Sync) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.app(app).env(env)
+	e.lastReconcile = now
+	if h != nil {
+		e.health, e.objects, e.components, e.lastError, e.sync = h.health, h.objects, h.components, nil, api.SyncSynced
+	}
+	e.addHistory(rec, s.history)
+	return slices.Clone(e.clusters), e.applied.revision, e.health, e.sync
+}
+
+// addHistory puts r first and keeps the newest n. A failure equal to the
+// newest entry's (same result, reason and error) only counts up there,
+// so that a failing env does not fill its history with copies.
 func (e *envRecord) addHistory(r api.Reconcile, n int) {
+	if len(e.history) > 0 {
+		if h := &e.history[0]; r.Error != "" && h.Error == r.Error && h.Result == r.Result && h.Reason == r.Reason && h.Revision == r.Revision {
+			count := max(h.Count, 1) + 1
+			*h = r
+			h.Count = count
+			return
+		}
+	}
 	e.history = append([]api.Reconcile{r}, e.history...)
 	if len(e.history) > n {
 		e.history = e.history[:n]
 	}
 }
 
-// Apps implements api.Status.
-func (s *store) Apps() []api.AppSummary {
+// correctedActions records the actions of a drift correction.
+func (s *statusStore) correctedActions(app, env string, actions map[string]string) {
+	s.with(app, env, func(e *envRecord) { maps.Copy(e.actions, actions) })
+}
+
+// updateApps refreshes the records of apps just loaded: where they come
+// from, their envs (clusters and namespace) and their plans. An env whose
+// inputs moved on from what it holds is OutOfSync. Environments being
+// pruned stay listed after the app's own. It returns the apps seen for
+// the first time.
+func (s *statusStore) updateApps(apps []*desiredApp) []*desiredApp {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	names := make([]string, 0, len(s.apps))
-	for n := range s.apps {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]api.AppSummary, 0, len(names))
-	for _, n := range names {
-		a := s.apps[n]
-		sum := api.AppSummary{Name: a.name, Source: a.source, Revision: a.revision, Suspended: a.suspended, Envs: []api.EnvSummary{}}
-		if a.err != nil {
-			sum.Error = a.err.Message
+	var added []*desiredApp
+	for _, d := range apps {
+		if _, known := s.apps[d.Name]; !known {
+			added = append(added, d)
 		}
-		for _, en := range a.envOrder {
-			e := a.envs[en]
-			sum.Envs = append(sum.Envs, api.EnvSummary{Name: en, Clusters: e.clusters, Namespace: e.namespace,
-				Revision: e.revision, Sync: e.syncStatus(), Health: e.health, LastReconcile: e.lastReconcile, Drifted: len(e.drift)})
-		}
-		out = append(out, sum)
-	}
-	return out
-}
-
-// App implements api.Status.
-func (s *store) App(name string) (api.AppStatus, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.apps[name]
-	if !ok {
-		return api.AppStatus{}, false
-	}
-	out := api.AppStatus{Name: a.name, Source: a.source, Revision: a.revision, File: a.file, Suspended: a.suspended,
-		Workflow: stepStatuses(a.plan.Steps, a.wf), Error: a.err, Envs: []api.EnvStatus{}}
-	for _, en := range a.envOrder {
-		out.Envs = append(out.Envs, a.envStatus(en))
-	}
-	return out, true
-}
-
-// Env implements api.Status.
-func (s *store) Env(app, env string) (api.EnvStatus, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.apps[app]
-	if !ok || a.envs[env] == nil {
-		return api.EnvStatus{}, false
-	}
-	return a.envStatus(env), true
-}
-
-func (a *appRecord) envStatus(name string) api.EnvStatus {
-	e := a.envs[name]
-	out := api.EnvStatus{App: a.name, Name: name, Clusters: e.clusters, Namespace: e.namespace, Revision: e.revision,
-		Digest: e.digest, Sync: e.syncStatus(), Health: e.health, LastReconcile: e.lastReconcile, LastError: e.lastError,
-		Drift: e.driftStatuses(), History: slices.Clone(e.history), Workflow: stepStatuses(a.plan.Steps, a.wf)}
-	byComp := map[string]*api.ComponentStatus{}
-	var comps []string
-	for _, o := range e.objects {
-		c := byComp[o.Component]
-		if c == nil {
-			c = &api.ComponentStatus{Name: o.Component, Health: api.HealthHealthy}
-			byComp[o.Component] = c
-			comps = append(comps, o.Component)
-		}
-		h := api.HealthOf(o.Status)
-		c.Objects = append(c.Objects, api.ObjectStatus{Kind: o.ID.Kind, Namespace: o.ID.Namespace, Name: o.ID.Name,
-			Health: h, Message: o.Message, Action: e.actions[o.ID.String()]})
-		c.Health = worse(c.Health, h)
-		if h != api.HealthHealthy && c.Message == "" {
-			c.Message = o.ID.String() + ": " + o.Message
-		}
-	}
-	for _, n := range comps {
-		out.Components = append(out.Components, *byComp[n])
-	}
-	return out
-}
-
-func stepStatuses(steps []workflow.Step, st *workflow.State) []api.StepStatus {
-	out := make([]api.StepStatus, 0, len(steps))
-	for _, s := range steps {
-		ss := api.StepStatus{Name: s.Name, Type: s.Type, Phase: api.StepPending}
-		if st != nil {
-			if x, ok := st.Steps[s.Name]; ok {
-				ss.Phase, ss.Message, ss.StartedAt, ss.FinishedAt = api.StepPhase(x.Phase), x.Message, x.Started, x.Finished
+		ar := s.app(d.Name)
+		ar.source, ar.revision, ar.file, ar.plan, ar.err = d.Source, d.Snapshot.Revision(), d.App.Pos.String(), d.Plan, nil
+		ar.envOrder = ar.envOrder[:0]
+		for _, e := range d.Envs {
+			ar.envOrder = append(ar.envOrder, e.Name)
+			er := ar.env(e.Name)
+			er.clusters, er.namespace = e.Clusters, e.Namespace
+			if er.sync == api.SyncStalled && er.lastError == nil {
+				er.sync = api.SyncSynced
+			}
+			if er.applied.ok && er.applied.inputs != d.Inputs[e.Name] && er.sync == api.SyncSynced {
+				er.sync = api.SyncOutOfSync
 			}
 		}
-		if len(s.SubSteps) > 0 {
-			ss.SubSteps = stepStatuses(s.SubSteps, st)
+		for _, en := range slices.Sorted(maps.Keys(ar.envs)) {
+			if ar.envs[en].sync == api.SyncPruning && !slices.Contains(ar.envOrder, en) {
+				ar.envOrder = append(ar.envOrder, en)
+			}
 		}
-		out = append(out, ss)
 	}
-	return out
+	return added
 }
 
-var healthRank = map[api.Health]int{api.HealthHealthy: 0, api.HealthProgressing: 1, api.HealthUnknown: 2, api.HealthMissing: 3, api.HealthDegraded: 4}
-
-func worse(a, b api.Health) api.Health {
-	if healthRank[b] > healthRank[a] {
-		return b
+// setAppError sets (or clears, with nil) the error of the apps. With
+// stall, their envs show Stalled while es is set, and Synced again when
+// it clears (unless a reconcile failed). Envs being pruned keep Pruning.
+func (s *statusStore) setAppError(apps []string, es *api.ErrorStatus, stall bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, name := range apps {
+		ar := s.app(name)
+		ar.err = es
+		if !stall {
+			continue
+		}
+		for _, er := range ar.envs {
+			switch {
+			case er.sync == api.SyncPruning:
+			case es != nil:
+				er.sync = api.SyncStalled
+			case er.sync == api.SyncStalled && er.lastError == nil:
+				er.sync = api.SyncSynced
+			}
+		}
 	}
-	return a
 }
 
-// rollup is the worst health of objects; Healthy for none.
-func rollup(objs []ObjectHealth) api.Health {
-	h := api.HealthHealthy
-	for _, o := range objs {
-		h = worse(h, api.HealthOf(o.Status))
+// appHealthy reports whether every env of app is applied and healthy,
+// at revision when set (a prefix of the commit or the revision string).
+func (s *statusStore) appHealthy(app, revision string) workflow.Progress {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.apps[app]
+	if !ok || len(ar.envOrder) == 0 {
+		return workflow.Progress{Message: "application " + app + " is not known yet"}
 	}
-	return h
+	for _, en := range ar.envOrder {
+		er := ar.env(en)
+		if er.health != api.HealthHealthy || !er.applied.ok {
+			return workflow.Progress{Message: fmt.Sprintf("application %s env %s is %s", app, en, er.health)}
+		}
+		if revision != "" && !strings.Contains(er.applied.revision, revision) {
+			return workflow.Progress{Message: fmt.Sprintf("application %s env %s is at %s, not %s", app, en, er.applied.revision, revision)}
+		}
+	}
+	return workflow.Progress{Done: true}
 }
 
-// maxErrorBytes bounds an error in status.
-const maxErrorBytes = 4096
-
-var leadingPos = regexp.MustCompile(`^([^\s:]+:\d+(?::\d+)?): `)
-
-// sanitize makes an error safe for status, events and logs: URLs lose
-// credentials and queries, and it is bounded. The position is the first
-// file:line:col the error carries.
-func sanitize(err error, at time.Time) *api.ErrorStatus {
-	if err == nil {
-		return nil
+// appFile returns the file that defines app ("" when unknown).
+func (s *statusStore) appFile(app string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ar, ok := s.apps[app]; ok {
+		return ar.file
 	}
-	msg := source.Redact(err.Error())
-	if len(msg) > maxErrorBytes {
-		msg = msg[:maxErrorBytes] + "…"
+	return ""
+}
+
+// pruning shows removals of whole environments in status.
+func (s *statusStore) pruning(rms []removal, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rm := range rms {
+		if rm.stays {
+			continue
+		}
+		ar := s.app(rm.app)
+		es := &api.ErrorStatus{Message: rm.reason() + "; pruning", Time: at}
+		if rm.whole {
+			ar.source, ar.err = rm.source, es
+		}
+		er := ar.env(rm.env)
+		er.sync, er.clusters, er.lastError = api.SyncPruning, mergeSorted(er.clusters, rm.clusters), es
+		if !slices.Contains(ar.envOrder, rm.env) {
+			ar.envOrder = append(ar.envOrder, rm.env)
+		}
 	}
+}
+
+// setRemovalError shows msg on the removal's env, and on its app when
+// the whole app is going.
+func (s *statusStore) setRemovalError(rm *removal, msg string, at time.Time) {
 	es := &api.ErrorStatus{Message: msg, Time: at}
-	var list appfile.ErrorList
-	if asList(err, &list) && len(list) > 0 {
-		es.Position = list[0].Pos.String()
-	} else if m := leadingPos.FindStringSubmatch(msg); m != nil {
-		es.Position = m[1]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar := s.app(rm.app)
+	if rm.whole {
+		ar.err = es
 	}
-	return es
+	er := ar.env(rm.env)
+	er.sync, er.lastError = api.SyncPruning, es
 }
 
-func asList(err error, list *appfile.ErrorList) bool { return errors.As(err, list) }
+// forgetEnv drops the record of (app, env) (a removal ended, or its
+// status starts over), and the app's once gone is set.
+func (s *statusStore) forgetEnv(app, env string, appGone bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ar, ok := s.apps[app]
+	if !ok {
+		return
+	}
+	delete(ar.envs, env)
+	ar.envOrder = slices.DeleteFunc(ar.envOrder, func(e string) bool { return e == env })
+	if appGone {
+		delete(s.apps, app)
+	}
+}
+
+// resetEnv starts the record of (app, env) over, when it has one.
+func (s *statusStore) resetEnv(app, env string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ar, ok := s.apps[app]; ok && ar.envs[env] != nil {
+		delete(ar.envs, env)
+		ar.env(env)
+	}
+}
+
+// forgetApp drops the record of app.
+func (s *statusStore) forgetApp(app string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.apps, app)
+}
+
+// mergeSorted returns the sorted union of a and b.
+func mergeSorted(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

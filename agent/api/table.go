@@ -23,6 +23,9 @@ func WriteApps(w io.Writer, apps []AppSummary) error {
 		}
 		for _, e := range a.Envs {
 			m := msg
+			if e.Error != "" && e.Error != a.Error {
+				m = strings.TrimSpace(m + " " + firstLine(e.Error))
+			}
 			if e.Drifted > 0 {
 				m = strings.TrimSpace(fmt.Sprintf("%d drifted %s", e.Drifted, m))
 			}

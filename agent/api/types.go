@@ -64,6 +64,9 @@ type EnvSummary struct {
 	LastReconcile time.Time `json:"lastReconcile,omitzero"`
 	// Drifted counts the objects that drifted and are not corrected yet.
 	Drifted int `json:"drifted,omitempty"`
+	// Error is the env's last error, sanitized, while it is not
+	// reconciled again successfully.
+	Error string `json:"error,omitempty"`
 }
 
 // AppStatus is GET /api/v1/apps/{app}.
@@ -183,6 +186,9 @@ type Reconcile struct {
 	Reason  string         `json:"reason,omitempty"`
 	Changes map[string]int `json:"changes,omitempty"`
 	Error   string         `json:"error,omitempty"`
+	// Count is how many reconciles in a row ended like this one (the
+	// same error at the same revision); 0 means one.
+	Count int `json:"count,omitempty"`
 }
 
 // Accepted answers the write endpoints.

@@ -11,7 +11,7 @@ import (
 // Status is the health of an object, as in kstatus.
 type Status string
 
-// Statuses, from best to worst.
+// Statuses. Their order for a rollup is rank's, not this list's.
 const (
 	// Current: the object is what its spec asks for.
 	Current Status = "Current"
@@ -27,7 +27,12 @@ const (
 	Failed Status = "Failed"
 )
 
-var rank = map[Status]int{Current: 0, NotFound: 1, Unknown: 2, InProgress: 3, Terminating: 4, Failed: 5}
+// rank is the one order of health in Carina, from best to worst: apply's
+// rollups, the agent, its workflow gates and its status all use it
+// (through Worst; agent/api maps the result with HealthOf, so that the
+// API's Healthy < Progressing < Unknown < Missing < Degraded is this
+// order too). A missing object is worse than one on its way.
+var rank = map[Status]int{Current: 0, InProgress: 1, Terminating: 2, Unknown: 3, NotFound: 4, Failed: 5}
 
 // Worst returns the worse of two statuses (Failed is the worst; Current the
 // best).

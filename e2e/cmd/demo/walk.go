@@ -207,7 +207,8 @@ func (d *demo) printWhere() {
 	d.say("\nWhere to look:")
 	d.say("  status API   %s/api/v1/apps (bearer token in %s)", d.agentURL, filepath.Join(d.dir, "api-token"))
 	d.say("  metrics      %s/metrics", d.agentURL)
-	d.say("  carina       CARINA_SERVER=%s CARINA_TOKEN=$(cat %s) bin/carina status %s", d.agentURL, filepath.Join(d.dir, "api-token"), d.app)
+	wd, _ := os.Getwd()
+	d.say("  carina       CARINA_SERVER=%s CARINA_TOKEN=$(cat %s) %s status %s", d.agentURL, filepath.Join(d.dir, "api-token"), carinaCommand(wd), d.app)
 	for _, env := range envNames {
 		d.say("  %-12s %s --kubeconfig %s get deploy,pods,svc -n hello-%s", env, kubectl, d.clusters[env].Kubeconfig(), env)
 	}
@@ -235,4 +236,14 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// carinaCommand is how to run carina from the repository root: the
+// binary `make demo` built, by its absolute path, or `go run`.
+func carinaCommand(root string) string {
+	bin := filepath.Join(root, "bin", "carina")
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return bin
+	}
+	return "go run ./cmd/carina"
 }

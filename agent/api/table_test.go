@@ -1,0 +1,36 @@
+package api
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestWriteAppsShowsTheErrorOfAStalledEnv: the status table's MESSAGE
+// shows the first line of a Stalled env's last error, shortened (bug:
+// it was empty; only `carina status APP` showed it).
+func TestWriteAppsShowsTheErrorOfAStalledEnv(t *testing.T) {
+	long := "render of shop in prod at main@sha1:abc: shop/Appfile:12:3: field \"replicas\" must be a number " + strings.Repeat("x", 200) + "\nsecond line"
+	apps := []AppSummary{{Name: "shop", Source: "apps", Envs: []EnvSummary{
+		{Name: "staging", Sync: SyncSynced, Health: HealthHealthy},
+		{Name: "prod", Sync: SyncStalled, Health: HealthHealthy, Error: long},
+	}}}
+	var buf bytes.Buffer
+	if err := WriteApps(&buf, apps); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("table has %d lines:\n%s", len(lines), buf.String())
+	}
+	prod := lines[2]
+	if !strings.Contains(prod, `shop/Appfile:12:3: field "replicas" must be a number`) {
+		t.Errorf("the prod line does not show the error: %q", prod)
+	}
+	if strings.Contains(prod, "second line") || len(prod) > 300 {
+		t.Errorf("the error is not shortened to its first line: %q", prod)
+	}
+	if strings.Contains(lines[1], "replicas") {
+		t.Errorf("staging shows prod's error: %q", lines[1])
+	}
+}

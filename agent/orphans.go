@@ -1,0 +1,110 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// orphanListTimeout bounds the listing of every cluster's inventories by
+// one collection, which runs on a source's poll loop; maxOrphanLists
+// bounds how often a source lists again after a listing failed.
+const (
+	orphanListTimeout = time.Minute
+	maxOrphanLists    = 5
+)
+
+// orphans finds what the apps of each source left behind while no
+// agent ran: the inventories, in every cluster, that name the source but
+// whose (app, env) no source declares any more. It runs once per source
+// after every app source has loaded, and again at later polls while a
+// cluster could not be listed (maxOrphanLists times). Inventories
+// without the source key are never touched.
+type orphans struct {
+	log      *slog.Logger
+	catalog  *catalog
+	removals *removals
+	targets  map[string]Target
+
+	mu    sync.Mutex
+	state map[string]*orphanState // by source
+}
+
+type orphanState struct {
+	done, collecting bool
+	lists            int
+}
+
+func newOrphans(log *slog.Logger, c *catalog, rms *removals, targets map[string]Target) *orphans {
+	return &orphans{log: log, catalog: c, removals: rms, targets: targets, state: map[string]*orphanState{}}
+}
+
+// collectAll collects for every app source that may and has not yet.
+func (o *orphans) collectAll(ctx context.Context) {
+	for _, st := range o.catalog.appSources() {
+		o.collect(ctx, st)
+	}
+}
+
+// collect runs the collection of one source, unless it is done or
+// running, or the source may not collect yet.
+func (o *orphans) collect(ctx context.Context, st *sourceState) {
+	o.mu.Lock()
+	s := o.state[st.cfg.Name]
+	if s == nil {
+		s = &orphanState{}
+		o.state[st.cfg.Name] = s
+	}
+	if s.done || s.collecting {
+		o.mu.Unlock()
+		return
+	}
+	sc, ok := o.catalog.orphanScope(st)
+	if !ok {
+		o.mu.Unlock()
+		return
+	}
+	s.collecting, s.lists = true, s.lists+1
+	o.mu.Unlock()
+
+	rms, complete := o.find(ctx, sc)
+	for _, rm := range rms {
+		o.log.Info("orphaned inventory found; pruning", "app", rm.app, "env", rm.env, "source", rm.source, "clusters", rm.clusters)
+	}
+	o.removals.add(sc.src, rms)
+	o.mu.Lock()
+	s.collecting, s.done = false, complete || s.lists >= maxOrphanLists
+	o.mu.Unlock()
+}
+
+// find lists the inventories of every cluster and returns the removals
+// of those sc's source left behind, and whether every cluster could be
+// listed.
+func (o *orphans) find(ctx context.Context, sc orphanScope) ([]*removal, bool) {
+	ctx, cancel := context.WithTimeout(ctx, orphanListTimeout)
+	defer cancel()
+	byKey := map[envKey]*removal{}
+	complete := true
+	for _, c := range slices.Sorted(maps.Keys(o.targets)) {
+		invs, err := o.targets[c].ListInventories(ctx)
+		if err != nil {
+			complete = false
+			o.log.Warn("inventories cannot be listed", "source", sc.src, "cluster", c, "error", sanitize(err, time.Time{}).Message)
+		}
+		for _, inv := range invs {
+			k := envKey{inv.App, inv.Env}
+			r := inv.Extra[extraRepo]
+			if inv.Extra[extraSource] != sc.src || (r != "" && r != sc.repo) || sc.live[k] || sc.elsewhere[inv.App] {
+				continue
+			}
+			if byKey[k] == nil {
+				byKey[k] = &removal{app: inv.App, env: inv.Env, source: sc.src, revision: sc.rev, whole: !sc.apps[inv.App], orphan: true}
+			}
+			byKey[k].clusters = append(byKey[k].clusters, c)
+		}
+	}
+	return slices.Collect(maps.Values(byKey)), complete
+}

@@ -1,0 +1,314 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/agent/metrics"
+	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/health"
+	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/apply/policy"
+	"github.com/carina-gitops/carina/internal/panics"
+	"github.com/carina-gitops/carina/render"
+	"github.com/carina-gitops/carina/render/pool"
+)
+
+// envRun is one reconcile of an (app, env) at one desired state.
+type envRun struct {
+	r      *reconciler
+	d      *desiredApp
+	env    string
+	id     string
+	start  time.Time
+	log    *slog.Logger
+	record api.Reconcile
+}
+
+func (r *reconciler) newRun(ctx context.Context, d *desiredApp, env string) *envRun {
+	id, start := reconcileID(ctx), r.now()
+	return &envRun{r: r, d: d, env: env, id: id, start: start, log: r.log.With("app", d.Name, "env", env),
+		record: api.Reconcile{ID: id, Start: start, Revision: d.Snapshot.Revision()}}
+}
+
+// applyOptions are the agent's apply options: prune, create missing
+// namespaces, and force conflicts, because Git wins over a `kubectl
+// edit` (drift contests bound the fight with other controllers).
+func applyOptions() apply.ApplyOptions {
+	o := apply.DefaultApplyOptions()
+	o.Force = true
+	return o
+}
+
+// deploy renders and applies the env, then reads its health. A render
+// error is terminal for these inputs.
+func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs string) (time.Duration, error) {
+	res, err := run.render(ctx, e)
+	if err != nil {
+		notePanic(run.log, run.r.rec, metrics.PanicRender, err)
+		if isTerminalRender(ctx, run.d.App, err) {
+			err = terminal(err)
+			run.fail(err, inputs)
+			return 0, err
+		}
+		run.fail(err, "")
+		return 0, err
+	}
+	set := policy.Set(res, run.d.App, e, run.d.Snapshot.Commit)
+	changes, err := run.apply(ctx, e.Clusters, set, inputs)
+	if err != nil {
+		run.fail(err, "")
+		return 0, err
+	}
+	reason := "applied"
+	if changes == nil {
+		reason = "health checked"
+	}
+	return run.health(ctx, set, e.Clusters, reason)
+}
+
+// isTerminalRender says whether a render error will come back for the
+// same inputs: not when the render ran out of time or was cancelled, its
+// worker crashed or panicked, the pool closed, or the app downloads
+// charts (the network may come back).
+func isTerminalRender(ctx context.Context, app *appfile.Application, err error) bool {
+	var crash *pool.CrashError
+	switch {
+	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.As(err, &crash), errors.Is(err, pool.ErrClosed), errors.Is(err, panics.ErrPanic):
+		return false
+	}
+	for _, c := range app.Components {
+		if c.Type == "helm" {
+			return false
+		}
+	}
+	return true
+}
+
+func (run *envRun) render(ctx context.Context, e appfile.Environment) (*render.Result, error) {
+	t0 := time.Now()
+	opts := run.r.renderOpts
+	opts.Cluster = firstOr(e.Clusters, "")
+	res, err := run.r.renderer.Render(ctx, run.d.App, e, run.d.Registry, run.d.Snapshot.FS(), opts)
+	run.r.rec.Phase(run.d.Name, run.env, metrics.PhaseRender, time.Since(t0))
+	run.r.renders.Add(1)
+	if err != nil {
+		return nil, fmt.Errorf("render of %s in %s at %s: %w", run.d.Name, run.env, run.d.Snapshot.Revision(), err)
+	}
+	return res, nil
+}
+
+// apply applies set to every cluster of the env and records the inputs
+// and the source in each inventory, so that a restarted agent can take
+// the fast path and collect orphans.
+func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set, inputs string) (map[string]string, error) {
+	r, app, env := run.r, run.d.Name, run.env
+	t0 := time.Now()
+	defer func() { r.rec.Phase(app, env, metrics.PhaseApply, time.Since(t0)) }()
+	changes := map[string]string{}
+	counts := map[string]int{}
+	var errs []error
+	for _, c := range clusters {
+		t, ok := r.targets[c]
+		if !ok {
+			errs = append(errs, errNoCluster(c))
+			continue
+		}
+		r.drift.pause(c, app, env)
+		cs, err := t.Apply(ctx, set, applyOptions())
+		if err != nil {
+			r.drift.track(c, app, env, nil)
+		} else {
+			r.drift.track(c, app, env, set)
+		}
+		if cs != nil {
+			for _, en := range cs.Entries {
+				changes[en.ID.String()] = string(en.Action)
+				counts[string(en.Action)]++
+			}
+			r.events.changeSet(ctx, c, app, env, set, cs, err)
+		}
+		if err != nil {
+			notePanic(run.log, r.rec, metrics.PanicApply, err)
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+			continue
+		}
+		if err := t.UpdateInventory(ctx, app, env, run.markInventory(inputs)); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: %w", c, err))
+		}
+	}
+	for _, act := range []string{metrics.ActionCreated, metrics.ActionConfigured, metrics.ActionUnchanged, metrics.ActionPruned} {
+		r.rec.ApplyObjects(app, env, act, counts[act])
+	}
+	run.record.Changes = counts
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	r.store.setApplied(app, env, appliedState{ok: true, inputs: inputs, revision: run.record.Revision, digest: set.Digest, set: set}, changes)
+	return changes, nil
+}
+
+// markInventory records the inputs digest and the source (name and
+// repository; see orphans) in an inventory.
+func (run *envRun) markInventory(inputs string) func(*inventory.Inventory) error {
+	return func(inv *inventory.Inventory) error {
+		if inv.Extra == nil {
+			inv.Extra = map[string]string{}
+		}
+		inv.Extra[extraInputs] = inputs
+		inv.Extra[extraSource] = run.d.Source
+		if run.d.Repo != "" {
+			inv.Extra[extraRepo] = run.d.Repo
+		}
+		return nil
+	}
+}
+
+// healthResult is the health of an env over its clusters: the rollup
+// apply computed with the definitions' health policies, and the objects
+// and components it came from.
+type healthResult struct {
+	health     api.Health
+	objects    []ObjectHealth
+	components []apply.ComponentHealth
+}
+
+// health reads the health of the applied objects once; a progressing env
+// is looked at again shortly (the workflow's step timeout bounds it).
+func (run *envRun) health(ctx context.Context, set *apply.Set, clusters []string, reason string) (time.Duration, error) {
+	t0 := time.Now()
+	status := health.Current
+	var hr healthResult
+	var errs []error
+	for _, c := range clusters {
+		t, ok := run.r.targets[c]
+		if !ok {
+			errs = append(errs, fmt.Errorf("cluster %s: health: %w", c, errNoCluster(c)))
+			continue
+		}
+		rep, err := t.Health(ctx, set)
+		if rep != nil {
+			status = health.Worst(status, rep.Status)
+			hr.objects = append(hr.objects, rep.Objects...)
+			hr.components = append(hr.components, rep.Components...)
+		}
+		if err != nil {
+			notePanic(run.log, run.r.rec, metrics.PanicHealth, err)
+			errs = append(errs, fmt.Errorf("cluster %s: health: %w", c, err))
+		}
+	}
+	run.r.rec.Phase(run.d.Name, run.env, metrics.PhaseHealth, time.Since(t0))
+	if err := errors.Join(errs...); err != nil {
+		run.fail(err, "")
+		return 0, err
+	}
+	hr.health = api.HealthOf(status)
+	run.finish(metrics.ResultSuccess, reason, &hr)
+	run.r.work.addWorkflow(run.d.Name)
+	if hr.health == api.HealthProgressing || hr.health == api.HealthUnknown {
+		return healthPoll, nil
+	}
+	return 0, nil
+}
+
+// correct re-applies the drifted objects of the last applied set, one
+// forced apply each, without a render: the inputs did not change. A
+// failure is recorded (status Stalled) and returned for the backoff.
+func (run *envRun) correct(ctx context.Context, set *apply.Set, due map[string][]apply.ID, clusters []string) error {
+	t0 := time.Now()
+	counts := map[string]int{}
+	var failed []string
+	for _, cluster := range slices.Sorted(maps.Keys(due)) {
+		if err := run.correctCluster(ctx, cluster, set, due[cluster], clusters, counts); err != nil {
+			failed = append(failed, fmt.Sprintf("cluster %s: %v", cluster, err))
+		}
+	}
+	run.r.rec.Phase(run.d.Name, run.env, metrics.PhaseApply, time.Since(t0))
+	run.record.Changes = counts
+	if len(failed) > 0 {
+		err := fmt.Errorf("drift correction of %s in %s: %s", run.d.Name, run.env, strings.Join(failed, "; "))
+		run.fail(err, "")
+		return err
+	}
+	return nil
+}
+
+// correctCluster corrects ids in one cluster and records what it did.
+func (run *envRun) correctCluster(ctx context.Context, cluster string, set *apply.Set, ids []apply.ID, clusters []string, counts map[string]int) error {
+	r, app, env := run.r, run.d.Name, run.env
+	t, ok := r.targets[cluster]
+	if !ok {
+		return errNoCluster(cluster)
+	}
+	c, ok := t.(Corrector)
+	if !ok {
+		return fmt.Errorf("cluster %s cannot correct drift", cluster)
+	}
+	cs, err := c.Correct(ctx, set, ids)
+	if cs == nil {
+		return err
+	}
+	since, dc := r.drift.corrected(app, env, cluster, cs, clusters)
+	actions := map[string]string{}
+	for _, en := range cs.Entries {
+		if en.Action == apply.Failed {
+			continue
+		}
+		counts[string(en.Action)]++
+		if d, ok := since[en.ID.Key()]; ok {
+			r.rec.DriftCorrected(app, env, cluster, en.ID.Kind, d)
+			actions[en.ID.String()] = string(en.Action)
+		}
+	}
+	r.store.correctedActions(app, env, actions)
+	r.rec.DriftObjects(app, env, cluster, dc[0], dc[1])
+	r.events.driftCorrected(ctx, cluster, app, env, set, cs, err)
+	return err
+}
+
+// fail records a failed reconcile: the last applied state stays, the
+// status says Stalled with the sanitized error. terminalInputs names the
+// inputs not to try again ("" for a transient error).
+func (run *envRun) fail(err error, terminalInputs string) {
+	es := sanitize(err, run.r.now())
+	run.r.store.fail(run.d.Name, run.env, es, terminalInputs)
+	run.record.Error = es.Message
+	run.finish(metrics.ResultError, "failed", nil)
+	if terminalInputs != "" {
+		run.log.Warn("reconcile failed; not retried until the inputs change", "reconcile", run.id, "error", es.Message)
+	} else {
+		run.log.Warn("reconcile failed", "reconcile", run.id, "error", es.Message)
+	}
+	run.r.work.addWorkflow(run.d.Name)
+}
+
+// finish records the reconcile in status, history and metrics.
+func (run *envRun) finish(result, reason string, h *healthResult) {
+	r, app, env := run.r, run.d.Name, run.env
+	now := r.now()
+	run.record.Duration, run.record.Result, run.record.Reason = now.Sub(run.start), result, reason
+	clusters, rev, hl, sync := r.store.finish(app, env, now, run.record, h)
+	r.rec.Reconcile(app, env, result)
+	for _, c := range clusters {
+		r.rec.AppInfo(app, env, c, rev, string(hl), string(sync))
+	}
+	if result != metrics.ResultSkipped || reason != "unchanged" {
+		run.log.Debug("reconcile finished", "reconcile", run.id, "result", result, "reason", reason, "revision", run.record.Revision, "duration", run.record.Duration)
+	}
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}
