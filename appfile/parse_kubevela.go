@@ -49,9 +49,6 @@ func (r *reader) kubeVelaApp(root *yaml.Node) *Application {
 	app.Components = r.components(sk.get("components"))
 	app.Policies = r.policies(sk.get("policies"), "spec.policies")
 	app.Workflow = r.workflow(sk.get("workflow"))
-	if app.Workflow != nil {
-		mapSteps(app.Workflow.Steps, &r.errs)
-	}
 	return app
 }
 

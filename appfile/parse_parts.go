@@ -136,6 +136,7 @@ func (r *reader) workflow(n *yaml.Node) *Workflow {
 		}
 	}
 	wf.Steps = r.steps(k.get("steps"), "workflow steps", true)
+	mapSteps(wf.Steps, &r.errs)
 	return wf
 }
 
