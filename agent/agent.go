@@ -124,12 +124,13 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.drift.log, a.drift.rec, a.drift.now, a.drift.store, a.drift.events, a.drift.work = log, rec, now, a.store, a.events, a.work
 	a.removals = &removals{log: log, rec: rec, now: now, store: a.store, drift: a.drift, events: a.events, targets: a.targets,
 		work: a.work, bySource: map[string]map[envKey]*removal{}}
-	a.catalog = newCatalog(cfg, opts.Fetcher, a.removals)
+	a.catalog = newCatalog(cfg, opts.Fetcher, a.removals.cancel)
 	a.removals.catalog = a.catalog
 	a.driver = &driver{store: a.store, targets: a.targets, work: a.work, httpClient: opts.HTTPClient, now: now,
 		stepTimeout: cfg.Reconcile.StepTimeout, flows: map[string]*flow{}}
-	a.removals.driver = a.driver
-	a.reconciler = &reconciler{log: log, rec: rec, now: now, store: a.store, drift: a.drift, driver: a.driver, restorer: a.restorer,
+	a.removals.envGone = a.driver.resetEnv
+	a.removals.appGone = a.driver.forget
+	a.reconciler = &reconciler{log: log, rec: rec, now: now, store: a.store, drift: a.drift, released: a.driver.released, restorer: a.restorer,
 		events: a.events, work: a.work, targets: a.targets, renderer: opts.Renderer, renderOpts: renderOpts, forced: map[envKey]bool{}}
 	a.removals.force = a.reconciler.force
 	r := a.restorer

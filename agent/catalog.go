@@ -18,13 +18,15 @@ import (
 // a load changed. It hands out immutable per-app values (*desiredApp):
 // a reconcile gets one and never looks anything up while it runs.
 //
-// Lock order: catalog, then removals (replace calls removals.cancel
-// under c.mu); nothing else is called under c.mu.
+// Lock order: catalog, then removals (replace calls cancelRemoval under
+// c.mu); nothing else is called under c.mu.
 type catalog struct {
 	cfg      *config.Config
 	fetcher  *source.Fetcher
 	capCache *capabilities.Cache
-	removals *removals
+	// cancelRemoval calls off the pending removal of an env desired
+	// again (removals.cancel).
+	cancelRemoval func(app, env string, clusters []string) removalState
 
 	mu   sync.Mutex
 	srcs map[string]*sourceState
@@ -61,8 +63,8 @@ type sourceState struct {
 	reload bool
 }
 
-func newCatalog(cfg *config.Config, fetcher *source.Fetcher, rms *removals) *catalog {
-	return &catalog{cfg: cfg, fetcher: fetcher, removals: rms,
+func newCatalog(cfg *config.Config, fetcher *source.Fetcher, cancelRemoval func(app, env string, clusters []string) removalState) *catalog {
+	return &catalog{cfg: cfg, fetcher: fetcher, cancelRemoval: cancelRemoval,
 		capCache: capabilities.NewCache(capabilities.DefaultCacheOptions()),
 		srcs:     map[string]*sourceState{}, apps: map[string]*desiredApp{}}
 }

@@ -92,7 +92,7 @@ func (c *catalog) replaceApp(d *desiredApp, ch *catalogChange) {
 	}
 	for _, e := range d.Envs {
 		k := envKey{d.Name, e.Name}
-		switch c.removals.cancel(d.Name, e.Name, e.Clusters) {
+		switch c.cancelRemoval(d.Name, e.Name, e.Clusters) {
 		case removalRunning:
 			// The removal requeues the env once it stops.
 		case removalCancelled:

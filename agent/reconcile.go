@@ -61,12 +61,13 @@ func (s envState) String() string { return stateNames[s] }
 
 // reconciler runs the (app, env) work items.
 type reconciler struct {
-	log        *slog.Logger
-	rec        *metrics.Recorder
-	now        func() time.Time
-	store      *statusStore
-	drift      *driftBook
-	driver     *driver
+	log   *slog.Logger
+	rec   *metrics.Recorder
+	now   func() time.Time
+	store *statusStore
+	drift *driftBook
+	// released says which release the workflow let an env deploy.
+	released   func(app, env string) string
 	restorer   *restorer
 	events     *eventRecorder
 	work       *workers
@@ -123,7 +124,7 @@ func (r *reconciler) observe(d *desiredApp, env string) observation {
 	case r.store.suspended(d.Name):
 		ob.state = stateSuspended
 		return ob
-	case r.driver.released(d.Name, env) != d.Release:
+	case r.released(d.Name, env) != d.Release:
 		if ob.set == nil && v.applied.ok {
 			r.restorer.request(d, e, v.applied)
 		}

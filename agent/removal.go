@@ -11,9 +11,6 @@ import (
 	"github.com/carina-gitops/carina/agent/metrics"
 )
 
-// envKey names an (app, env).
-type envKey struct{ app, env string }
-
 // removal is an (app, env) that left its source, or the clusters an
 // environment that stays no longer names: the objects and the inventory
 // of each cluster still holding them are deleted by a work item of the
@@ -67,16 +64,6 @@ func (r *removal) reasonIn(cluster string) string {
 	return r.reason()
 }
 
-// removalState is what cancel found; a larger state wins when removals
-// of several sources are found.
-type removalState int
-
-const (
-	removalNone      removalState = iota // nothing to do for the caller (none pending, or only clusters trimmed)
-	removalCancelled                     // a removal of the whole env was dropped: its status starts over
-	removalRunning                       // a worker is deleting; it requeues the env when done
-)
-
 // removals owns the pending removals of every source and runs their
 // work items (removal_run.go). It never calls the catalog while it holds
 // its lock: the catalog calls cancel under its own.
@@ -87,12 +74,15 @@ type removals struct {
 	catalog *catalog
 	store   *statusStore
 	drift   *driftBook
-	driver  *driver
 	events  *eventRecorder
 	targets map[string]Target
 	work    *workers
-	// force makes the next reconcile of an env skip the fast path.
-	force func(app, env string)
+	// force makes the next reconcile of an env skip the fast path;
+	// envGone and appGone tell the workflow driver an env's status
+	// starts over and an app is gone.
+	force   func(app, env string)
+	envGone func(app, env string)
+	appGone func(app string)
 
 	mu       sync.Mutex
 	bySource map[string]map[envKey]*removal
@@ -172,17 +162,21 @@ func (r *removals) add(src string, rms []*removal) {
 		cur.whole, cur.stays, cur.orphan = cur.whole || rm.whole, cur.stays && rm.stays, cur.orphan && rm.orphan
 		rms[i] = cur
 	}
-	views := make([]removal, len(rms))
-	for i, rm := range rms {
-		views[i] = *rm
-		views[i].clusters = slices.Clone(rm.clusters)
+	var views []pruneView
+	var due []envKey
+	for _, rm := range rms {
+		if !rm.stays {
+			views = append(views, pruneView{app: rm.app, env: rm.env, source: rm.source, reason: rm.reason(),
+				whole: rm.whole, clusters: slices.Clone(rm.clusters)})
+		}
+		if len(rm.clusters) > 0 {
+			due = append(due, rm.key())
+		}
 	}
 	r.mu.Unlock()
 	r.store.pruning(views, r.now())
-	for _, rm := range views {
-		if len(rm.clusters) > 0 {
-			r.work.addRemoval(rm.app, rm.env)
-		}
+	for _, k := range due {
+		r.work.addRemoval(k.app, k.env)
 	}
 }
 

@@ -40,7 +40,7 @@ func (r *removals) run(ctx context.Context, app, env string) (time.Duration, err
 	if r.store.suspended(app) {
 		r.finish(src, rm, nil, nil, log)
 		if !rm.stays {
-			r.store.setRemovalError(rm, rm.reason()+"; pruning waits: the application is suspended", r.now())
+			r.store.setRemovalError(rm.app, rm.env, rm.whole, rm.reason()+"; pruning waits: the application is suspended", r.now())
 		}
 		log.Info("removal waits: the application is suspended", "clusters", rm.clusters)
 		return 0, nil
@@ -134,7 +134,7 @@ func (r *removals) finish(src string, cp *removal, done []string, err error, log
 	case out.returned:
 		r.store.resetEnv(cp.app, cp.env)
 		r.drift.dropFindings(cp.app, cp.env)
-		r.driver.resetEnv(cp.app, cp.env)
+		r.envGone(cp.app, cp.env)
 		r.work.addWorkflow(cp.app)
 		r.work.addEnv(cp.app, cp.env)
 	case len(out.back) > 0:
@@ -152,9 +152,9 @@ func (r *removals) finish(src string, cp *removal, done []string, err error, log
 	case out.finished:
 		r.store.forgetEnv(cp.app, cp.env, out.appGone)
 		r.drift.dropFindings(cp.app, cp.env)
-		r.driver.resetEnv(cp.app, cp.env)
+		r.envGone(cp.app, cp.env)
 		if out.appGone {
-			r.driver.forget(cp.app)
+			r.appGone(cp.app)
 			r.rec.DeleteApp(cp.app)
 			log.Info("removed application pruned")
 			return
@@ -162,7 +162,7 @@ func (r *removals) finish(src string, cp *removal, done []string, err error, log
 		r.rec.DeleteEnv(cp.app, cp.env)
 	case err != nil:
 		es := sanitize(err, r.now())
-		r.store.setRemovalError(cp, cp.reason()+"; pruning failed: "+es.Message, r.now())
+		r.store.setRemovalError(cp.app, cp.env, cp.whole, cp.reason()+"; pruning failed: "+es.Message, r.now())
 		log.Warn("removed environment not pruned", "error", es.Message)
 	}
 }

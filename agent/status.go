@@ -316,38 +316,43 @@ func (s *statusStore) appFile(app string) string {
 	return ""
 }
 
+// pruneView is a removal of a whole environment, as status shows it.
+type pruneView struct {
+	app, env, source, reason string
+	// whole: the app left its source, not only the env.
+	whole    bool
+	clusters []string
+}
+
 // pruning shows removals of whole environments in status.
-func (s *statusStore) pruning(rms []removal, at time.Time) {
+func (s *statusStore) pruning(views []pruneView, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, rm := range rms {
-		if rm.stays {
-			continue
+	for _, v := range views {
+		ar := s.app(v.app)
+		es := &api.ErrorStatus{Message: v.reason + "; pruning", Time: at}
+		if v.whole {
+			ar.source, ar.err = v.source, es
 		}
-		ar := s.app(rm.app)
-		es := &api.ErrorStatus{Message: rm.reason() + "; pruning", Time: at}
-		if rm.whole {
-			ar.source, ar.err = rm.source, es
-		}
-		er := ar.env(rm.env)
-		er.sync, er.clusters, er.lastError = api.SyncPruning, mergeSorted(er.clusters, rm.clusters), es
-		if !slices.Contains(ar.envOrder, rm.env) {
-			ar.envOrder = append(ar.envOrder, rm.env)
+		er := ar.env(v.env)
+		er.sync, er.clusters, er.lastError = api.SyncPruning, mergeSorted(er.clusters, v.clusters), es
+		if !slices.Contains(ar.envOrder, v.env) {
+			ar.envOrder = append(ar.envOrder, v.env)
 		}
 	}
 }
 
-// setRemovalError shows msg on the removal's env, and on its app when
-// the whole app is going.
-func (s *statusStore) setRemovalError(rm *removal, msg string, at time.Time) {
+// setRemovalError shows msg on a removed env, and on its app when the
+// whole app is going.
+func (s *statusStore) setRemovalError(app, env string, whole bool, msg string, at time.Time) {
 	es := &api.ErrorStatus{Message: msg, Time: at}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ar := s.app(rm.app)
-	if rm.whole {
+	ar := s.app(app)
+	if whole {
 		ar.err = es
 	}
-	er := ar.env(rm.env)
+	er := ar.env(env)
 	er.sync, er.lastError = api.SyncPruning, es
 }
 
