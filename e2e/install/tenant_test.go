@@ -1,9 +1,3 @@
-//go:build installe2e
-
-// Run with: go test -tags installe2e ./e2e/install/ (needs the control
-// plane binaries of make binaries). Not yet run against a control plane:
-// see the package doc.
-
 package install
 
 import (
