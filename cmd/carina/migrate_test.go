@@ -163,4 +163,53 @@ spec:
 	if !strings.Contains(fromCluster, "kind: Ingress") || !strings.Contains(fromCluster, "replicas: 2") {
 		t.Errorf("render lacks the gateway's Ingress or the scaler:\n%s", fromCluster)
 	}
+
+	adoptAsKubeVela(t, ctx, dyn, fromCluster, appsDir, defsDir, kc)
+}
+
+// adoptAsKubeVela plays docs/migrate-kubevela.md's step 3: the objects
+// the app renders exist as KubeVela applied them (its labels, field
+// manager kubevela, an owner ResourceTracker); carina apply adopts them
+// in place.
+func adoptAsKubeVela(t *testing.T, ctx context.Context, dyn dynamic.Interface, rendered, appsDir, defsDir, kc string) {
+	t.Helper()
+	rtGVR := schema.GroupVersionResource{Group: "core.oam.dev", Version: "v1beta1", Resource: "resourcetrackers"}
+	rt := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "core.oam.dev/v1beta1", "kind": "ResourceTracker",
+		"metadata": map[string]any{"name": "shop-v1-default"}, "spec": map[string]any{"applicationGeneration": int64(1)}}}
+	rt, err := dyn.Resource(rtGVR).Create(ctx, rt, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uids := map[string]string{}
+	for _, obj := range docs(t, rendered) {
+		u := &unstructured.Unstructured{Object: obj}
+		u.SetLabels(map[string]string{"app.oam.dev/name": "shop", "app.oam.dev/component": "web", "app.oam.dev/namespace": "default"})
+		u.SetOwnerReferences([]metav1.OwnerReference{{APIVersion: "core.oam.dev/v1beta1", Kind: "ResourceTracker", Name: rt.GetName(), UID: rt.GetUID()}})
+		gvr := schema.GroupVersionResource{Group: u.GroupVersionKind().Group, Version: u.GroupVersionKind().Version, Resource: strings.ToLower(u.GetKind()) + "s"}
+		if u.GetKind() == "Ingress" {
+			gvr.Resource = "ingresses"
+		}
+		live, err := dyn.Resource(gvr).Namespace(u.GetNamespace()).Create(ctx, u, metav1.CreateOptions{FieldManager: "kubevela"})
+		if err != nil {
+			t.Fatalf("%s/%s as KubeVela: %v", u.GetKind(), u.GetName(), err)
+		}
+		uids[u.GetKind()+"/"+u.GetName()] = string(live.GetUID())
+	}
+	out, err := runCarina(t, "apply", appsDir, "--definitions", defsDir, kc)
+	if err != nil {
+		t.Fatalf("carina apply: %v\n%s", err, out)
+	}
+	for ref := range uids {
+		kind, name, _ := strings.Cut(ref, "/")
+		if !strings.Contains(out, kind+"/default/"+name+" configured: adopted from KubeVela") {
+			t.Errorf("apply output does not show %s adopted:\n%s", ref, out)
+		}
+	}
+	dep, err := dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}).Namespace("default").Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(dep.GetUID()) != uids["Deployment/web"] || len(dep.GetOwnerReferences()) != 0 || dep.GetLabels()["app.oam.dev/name"] != "" {
+		t.Errorf("Deployment after adoption: uid %s (was %s), owners %v, labels %v", dep.GetUID(), uids["Deployment/web"], dep.GetOwnerReferences(), dep.GetLabels())
+	}
 }
