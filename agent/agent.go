@@ -127,7 +127,7 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.catalog = newCatalog(cfg, opts.Fetcher, a.removals.cancel)
 	a.removals.catalog = a.catalog
 	a.driver = &driver{store: a.store, targets: a.targets, work: a.work, httpClient: opts.HTTPClient, now: now,
-		stepTimeout: cfg.Reconcile.StepTimeout, flows: map[string]*flow{}}
+		stepTimeout: cfg.Reconcile.StepTimeout, holdDrift: a.drift.hold, flows: map[string]*flow{}}
 	a.removals.envGone = a.driver.resetEnv
 	a.removals.appGone = a.driver.forget
 	a.reconciler = &reconciler{log: log, rec: rec, now: now, store: a.store, drift: a.drift, released: a.driver.released, restorer: a.restorer,

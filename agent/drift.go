@@ -121,6 +121,14 @@ func (b *driftBook) pause(cluster, app, env string) {
 	}
 }
 
+// hold holds the findings of (app, env) in clusters until track says
+// what the intent is (or forgets it).
+func (b *driftBook) hold(app, env string, clusters []string) {
+	for _, c := range clusters {
+		b.pause(c, app, env)
+	}
+}
+
 // track makes set the intent the watcher of cluster compares with; a
 // nil set (a failed apply) forgets the intent until the next success.
 func (b *driftBook) track(cluster, app, env string, set *apply.Set) {
@@ -263,14 +271,20 @@ func driftCounts(entries map[string]*driftEntry, clusters []string) map[string][
 	return out
 }
 
+// dueObject is a drifted object to correct, and since when it drifted.
+type dueObject struct {
+	id    apply.ID
+	since time.Time
+}
+
 // due returns, by cluster, the drifted objects of (app, env) to correct
 // now: those found drifted in correct mode, and contested ones whose
 // hold-off is over (if the contest allows it now).
-func (b *driftBook) due(app, env string, now time.Time) map[string][]apply.ID {
+func (b *driftBook) due(app, env string, now time.Time) map[string][]dueObject {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	entries := b.findings[envKey{app, env}]
-	var out map[string][]apply.ID
+	var out map[string][]dueObject
 	for _, k := range slices.Sorted(maps.Keys(entries)) {
 		e := entries[k]
 		if e.state == api.DriftContested && !now.Before(e.retryAt) {
@@ -280,34 +294,26 @@ func (b *driftBook) due(app, env string, now time.Time) map[string][]apply.ID {
 			continue
 		}
 		if out == nil {
-			out = map[string][]apply.ID{}
+			out = map[string][]dueObject{}
 		}
-		out[e.f.Cluster] = append(out[e.f.Cluster], e.f.ID)
+		out[e.f.Cluster] = append(out[e.f.Cluster], dueObject{id: e.f.ID, since: e.since})
 	}
 	return out
 }
 
 // corrected records what a correction in cluster did: the objects it
-// wrote or found unchanged leave the findings. It returns the time since
-// each written object drifted, by ID key, and the cluster's counts.
-func (b *driftBook) corrected(app, env, cluster string, cs *apply.ChangeSet, clusters []string) (map[string]time.Duration, [2]int) {
-	now := b.now()
+// wrote or found unchanged leave the findings (the watcher may have
+// seen them back already). It returns the cluster's counts.
+func (b *driftBook) corrected(app, env, cluster string, cs *apply.ChangeSet, clusters []string) [2]int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	entries := b.findings[envKey{app, env}]
-	since := map[string]time.Duration{}
 	for _, en := range cs.Entries {
-		key := drift.Finding{Cluster: cluster, ID: en.ID}.Key()
-		e := entries[key]
-		if e == nil || en.Action == apply.Failed {
-			continue
+		if en.Action != apply.Failed {
+			delete(entries, drift.Finding{Cluster: cluster, ID: en.ID}.Key())
 		}
-		if en.Action == apply.Created || en.Action == apply.Configured {
-			since[en.ID.Key()] = now.Sub(e.since)
-		}
-		delete(entries, key)
 	}
-	return since, driftCounts(entries, clusters)[cluster]
+	return driftCounts(entries, clusters)[cluster]
 }
 
 // statuses lists the drifted objects of an env for the API.

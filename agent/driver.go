@@ -28,6 +28,11 @@ type driver struct {
 	httpClient  *http.Client
 	now         func() time.Time
 	stepTimeout time.Duration
+	// holdDrift holds the drift findings of an env read back from its
+	// inventory until its applied set is known (a reconcile applies it,
+	// or the restorer reads it back), so that an edit made meanwhile is
+	// checked then and not missed.
+	holdDrift func(app, env string, clusters []string)
 
 	mu    sync.Mutex
 	flows map[string]*flow
@@ -222,6 +227,7 @@ func (d *driver) restore(ctx context.Context, app *desiredApp) error {
 		ok = inv.Result == inventory.ResultSuccess
 		applied := appliedState{ok: ok, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs]}
 		if d.store.restoreApplied(app.Name, e.Name, applied, inv.Health == "Current") {
+			d.holdDrift(app.Name, e.Name, e.Clusters)
 			d.work.addEnv(app.Name, e.Name)
 		}
 	}

@@ -306,17 +306,19 @@ func TestCommitWebhookStagingSuspendResumeProd(t *testing.T) {
 		return got == "v2", got
 	})
 	t.Logf("commit to applied through a webhook: %s", time.Since(start))
-	e, err := r.env(app, "staging")
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied := false
-	for _, h := range e.History {
-		applied = applied || h.Result == "success" && h.Reason == "applied" && strings.Contains(h.Revision, sha)
-	}
-	if !strings.Contains(e.Revision, sha) || !applied {
-		t.Errorf("staging status = rev %s, history %+v", e.Revision, e.History)
-	}
+	// The object is live before the apply (prune, inventory) and the
+	// health read end; the status records the reconcile after them.
+	eventually(t, 10*time.Second, "staging status at the new revision, applied", func() (bool, string) {
+		e, err := r.env(app, "staging")
+		if err != nil {
+			return false, err.Error()
+		}
+		applied := false
+		for _, h := range e.History {
+			applied = applied || h.Result == "success" && h.Reason == "applied" && strings.Contains(h.Revision, sha)
+		}
+		return strings.Contains(e.Revision, sha) && applied, fmt.Sprintf("rev %s, history %+v", e.Revision, e.History)
+	})
 	if n := r.a.Renders() - rendersBefore; n < 1 {
 		t.Errorf("renders after the commit = %d", n)
 	}

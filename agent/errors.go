@@ -46,7 +46,10 @@ func errUnknownApp(app string) error {
 // maxErrorBytes bounds an error in status.
 const maxErrorBytes = 4096
 
-var leadingPos = regexp.MustCompile(`^([^\s:]+:\d+(?::\d+)?): `)
+// leadingPos finds the position of a message: a file:line[:col] at its
+// start, or else the first file:line:col after a space (render errors
+// start with what failed; a host:port never has two numbers).
+var leadingPos = regexp.MustCompile(`^([^\s:]+:\d+(?::\d+)?): |\s([\w./-]+:\d+:\d+): `)
 
 // sanitize makes an error safe for status, events and logs: URLs lose
 // credentials and queries, and it is bounded. The position is the first
@@ -64,7 +67,7 @@ func sanitize(err error, at time.Time) *api.ErrorStatus {
 	if asList(err, &list) && len(list) > 0 {
 		es.Position = list[0].Pos.String()
 	} else if m := leadingPos.FindStringSubmatch(msg); m != nil {
-		es.Position = m[1]
+		es.Position = m[1] + m[2]
 	}
 	return es
 }

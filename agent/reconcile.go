@@ -106,7 +106,7 @@ type observation struct {
 	// set is what the env applied last (nil when unknown).
 	set *apply.Set
 	// due are the drifted objects to correct now, by cluster.
-	due map[string][]apply.ID
+	due map[string][]dueObject
 }
 
 // observe determines the state of (app, env) at d. After a restart the

@@ -223,7 +223,7 @@ func (run *envRun) health(ctx context.Context, set *apply.Set, clusters []string
 // correct re-applies the drifted objects of the last applied set, one
 // forced apply each, without a render: the inputs did not change. A
 // failure is recorded (status Stalled) and returned for the backoff.
-func (run *envRun) correct(ctx context.Context, set *apply.Set, due map[string][]apply.ID, clusters []string) error {
+func (run *envRun) correct(ctx context.Context, set *apply.Set, due map[string][]dueObject, clusters []string) error {
 	t0 := time.Now()
 	counts := map[string]int{}
 	var failed []string
@@ -242,8 +242,9 @@ func (run *envRun) correct(ctx context.Context, set *apply.Set, due map[string][
 	return nil
 }
 
-// correctCluster corrects ids in one cluster and records what it did.
-func (run *envRun) correctCluster(ctx context.Context, cluster string, set *apply.Set, ids []apply.ID, clusters []string, counts map[string]int) error {
+// correctCluster corrects objects in one cluster and records what it
+// did.
+func (run *envRun) correctCluster(ctx context.Context, cluster string, set *apply.Set, objs []dueObject, clusters []string, counts map[string]int) error {
 	r, app, env := run.r, run.d.Name, run.env
 	t, ok := r.targets[cluster]
 	if !ok {
@@ -253,19 +254,26 @@ func (run *envRun) correctCluster(ctx context.Context, cluster string, set *appl
 	if !ok {
 		return fmt.Errorf("cluster %s cannot correct drift", cluster)
 	}
+	ids := make([]apply.ID, len(objs))
+	since := make(map[string]time.Time, len(objs))
+	for i, o := range objs {
+		ids[i], since[o.id.Key()] = o.id, o.since
+	}
 	cs, err := c.Correct(ctx, set, ids)
 	if cs == nil {
 		return err
 	}
-	since, dc := r.drift.corrected(app, env, cluster, cs, clusters)
+	dc := r.drift.corrected(app, env, cluster, cs, clusters)
+	now := r.now()
 	actions := map[string]string{}
 	for _, en := range cs.Entries {
-		if en.Action == apply.Failed {
+		t0, ok := since[en.ID.Key()]
+		if !ok || en.Action == apply.Failed {
 			continue
 		}
 		counts[string(en.Action)]++
-		if d, ok := since[en.ID.Key()]; ok {
-			r.rec.DriftCorrected(app, env, cluster, en.ID.Kind, d)
+		if en.Action == apply.Created || en.Action == apply.Configured {
+			r.rec.DriftCorrected(app, env, cluster, en.ID.Kind, now.Sub(t0))
 			actions[en.ID.String()] = string(en.Action)
 		}
 	}

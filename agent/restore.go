@@ -56,6 +56,7 @@ func newRestorer() *restorer {
 // applied revision; it never blocks.
 func (s *restorer) request(d *desiredApp, env appfile.Environment, applied appliedState) {
 	if applied.inputs == "" {
+		s.release(d.Name, env.Name, env.Clusters)
 		return
 	}
 	k := envKey{d.Name, env.Name}
@@ -91,6 +92,7 @@ func (s *restorer) restore(ctx context.Context, rq restoreRequest) {
 	log := s.log.With("app", rq.app.Name, "env", rq.env.Name, "revision", rq.applied.revision)
 	set, err := s.appliedSet(ctx, rq)
 	if err != nil {
+		s.release(rq.app.Name, rq.env.Name, rq.env.Clusters)
 		log.Warn("drift of the environment is not watched until the workflow deploys it", "error", sanitize(err, s.now()).Message)
 		return
 	}
@@ -134,4 +136,12 @@ func (s *restorer) appliedSet(ctx context.Context, rq restoreRequest) (*apply.Se
 		return policy.Set(res, old.App, e, l.snap.Commit), nil
 	}
 	return nil, fmt.Errorf("application %s is not in %s at %s", rq.app.Name, rq.app.Source, commit)
+}
+
+// release lets go of the drift findings held for an env whose applied
+// set cannot be read back: it is not watched until it is deployed.
+func (s *restorer) release(app, env string, clusters []string) {
+	for _, c := range clusters {
+		s.drift.track(c, app, env, nil)
+	}
 }
