@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/inventory"
 	"github.com/carina-gitops/carina/e2e/cluster"
 )
 
@@ -103,6 +106,8 @@ func TestApplyAndDiffAgainstCluster(t *testing.T) {
 		t.Fatalf("apply of a new image: %v, output:\n%s", err, out)
 	}
 
+	checkRebuildInventory(t, c, dir, kc)
+
 	_, err = runCarina(t, "diff", dir, "--env", "nope", kc)
 	if code(err) != 2 || !strings.Contains(err.Error(), `environment "nope"`) {
 		t.Errorf("diff of an unknown env: exit %d (%v)", code(err), err)
@@ -110,5 +115,39 @@ func TestApplyAndDiffAgainstCluster(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) {
 		t.Errorf("diff error %T is not an exitError", err)
+	}
+}
+
+// checkRebuildInventory: a corrupt inventory stops carina apply before
+// anything is written or pruned, with the way out in the error; apply
+// --rebuild-inventory adopts the labelled objects and goes on.
+func checkRebuildInventory(t *testing.T, c *cluster.Cluster, dir, kc string) {
+	t.Helper()
+	cs, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	invs := cs.CoreV1().ConfigMaps(apply.DefaultOptions().InventoryNamespace)
+	cm, err := invs.Get(t.Context(), inventory.Name("cli", "dev"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data[inventory.KeyObjects] = "not an inventory line\n"
+	if _, err := invs.Update(t.Context(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runCarina(t, "apply", dir, "--env", "dev", kc, "--prune"); !errors.Is(err, inventory.ErrCorrupt) || !strings.Contains(err.Error(), "--rebuild-inventory") {
+		t.Fatalf("apply over a corrupt inventory: %v, want ErrCorrupt naming --rebuild-inventory", err)
+	}
+	if out, err := runCarina(t, "apply", dir, "--env", "dev", kc, "--prune", "--rebuild-inventory"); err != nil {
+		t.Fatalf("apply --rebuild-inventory: %v\n%s", err, out)
+	}
+	m, err := apply.New(c.RESTConfig(), apply.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := m.ReadInventory(t.Context(), "cli", "dev")
+	if err != nil || inv == nil || len(inv.Entries) != 2 {
+		t.Fatalf("inventory after the rebuild: %+v, %v; want the Deployment and the Service", inv, err)
 	}
 }
