@@ -9,8 +9,9 @@ LDFLAGS := -X github.com/carina-gitops/carina/internal/version.Version=$(VERSION
 STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT ?= 60m
 # Debian packages the tests use: git and git-http-backend, sshd and git-shell,
-# and Prometheus (the dashboards are tested against a real one).
-APT_PACKAGES := git openssh-server openssh-client prometheus
+# Prometheus (the dashboards are tested against a real one), gcc (Gitea's
+# sqlite) and runc (the image is run for real).
+APT_PACKAGES := git openssh-server openssh-client prometheus gcc libc6-dev runc
 
 .PHONY: all build test test-unit test-e2e deps binaries demo cluster lint bench bench-source bench-render bench-apply bench-agent check-orphans clean
 
@@ -28,6 +29,7 @@ deps:
 	command -v ssh-keygen >/dev/null || missing="$$missing openssh-client"; \
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v gcc >/dev/null || missing="$$missing gcc libc6-dev"; \
+	command -v runc >/dev/null || missing="$$missing runc"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
