@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -53,7 +54,8 @@ func TestListInventories(t *testing.T) {
 	}
 
 	invs, err := m.ListInventories(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/"+corrupt.Name+": time:") {
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap/"+ns+"/"+corrupt.Name+": ") || !strings.Contains(err.Error(), "time:") ||
+		!errors.Is(err, inventory.ErrCorrupt) {
 		t.Errorf("error = %v, want the corrupt inventory named", err)
 	}
 	var got []string
