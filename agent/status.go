@@ -96,13 +96,6 @@ func (s *statusStore) with(app, env string, fn func(*envRecord)) {
 	fn(s.app(app).env(env))
 }
 
-// withApp runs fn on the record of app under the lock.
-func (s *statusStore) withApp(app string, fn func(*appRecord)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fn(s.app(app))
-}
-
 // envView is a copy of what a reconcile reads of an env's record.
 type envView struct {
 	applied   appliedState

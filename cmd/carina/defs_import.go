@@ -36,11 +36,7 @@ capability module (--definitions DIR, or a source's definitions).`,
 			}
 			files, readErr := kubevela.ReadDefinitions(cmd.Context(), dyn, namespace)
 			for _, f := range files {
-				p := filepath.Join(out, filepath.FromSlash(f.Path))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					return err
-				}
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+				if err := writeUnder(out, f.Path, f.Data); err != nil {
 					return err
 				}
 			}
@@ -53,4 +49,14 @@ capability module (--definitions DIR, or a source's definitions).`,
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "vela-system", "namespace of the definitions")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "directory to write the files to")
 	return cmd
+}
+
+// writeUnder writes data at the slash-separated path rel below dir,
+// making the directories it needs (defs import, migrate kubevela).
+func writeUnder(dir, rel string, data []byte) error {
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, data, 0o644)
 }

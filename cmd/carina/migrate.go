@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
@@ -55,11 +53,7 @@ then adopts the objects KubeVela created (docs/migrate-kubevela.md).`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s and %s share the name %s; Carina needs unique names in one repository\n", other, f.Path, f.Name)
 				}
 				names[f.Name] = f.Path
-				p := filepath.Join(out, filepath.FromSlash(f.Path))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					return err
-				}
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+				if err := writeUnder(out, f.Path, f.Data); err != nil {
 					return err
 				}
 			}
