@@ -137,7 +137,8 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	r.log, r.now, r.catalog, r.store, r.drift, r.renderer, r.opts = log, now, a.catalog, a.store, a.drift, opts.Renderer, renderOpts
 	a.orphans = newOrphans(log, a.catalog, a.removals, a.targets)
 	a.feed = &feed{cfg: cfg, log: log, rec: rec, now: now, fetcher: opts.Fetcher, catalog: a.catalog, store: a.store,
-		removals: a.removals, drift: a.drift, driver: a.driver, orphans: a.orphans, work: a.work}
+		removals: a.removals, drift: a.drift, driver: a.driver, orphans: a.orphans, work: a.work, events: a.events}
+	a.orphans.onHold, a.orphans.onLift = a.feed.reportHold, a.feed.liftHold
 	a.work.handle = dispatch(a.catalog, a.reconciler, a.driver, a.removals)
 	return a
 }
@@ -168,5 +169,5 @@ func (a *Agent) Renders() int64 { return a.reconciler.renders.Load() }
 
 // Status returns the agent's status, for the API.
 func (a *Agent) Status() api.Status {
-	return statusView{store: a.store, flows: a.driver.state, drifts: a.drift.statuses}
+	return statusView{store: a.store, flows: a.driver.state, drifts: a.drift.statuses, sources: a.catalog.sources}
 }

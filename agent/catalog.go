@@ -59,8 +59,13 @@ type sourceState struct {
 	clean     bool
 	loadedRev string
 	// reload makes the next poll load the snapshot again though it did
-	// not change: an app moved here from another source.
+	// not change: an app moved here from another source, or a person
+	// confirmed a held prune.
 	reload bool
+	// hold is the prune the mass-deletion guard holds, nil when none;
+	// confirmed is the revision a person confirmed a prune of.
+	hold      *pruneHold
+	confirmed string
 }
 
 func newCatalog(cfg *config.Config, fetcher *source.Fetcher, cancelRemoval func(app, env string, clusters []string) removalState) *catalog {

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/carina-gitops/carina/agent/api"
 )
@@ -75,4 +76,20 @@ func (a *Agent) Resume(_ context.Context, app string) error {
 		a.work.addEnv(app, e.Name)
 	}
 	return nil
+}
+
+// ConfirmPrune implements api.Controller: a person confirms the prune the
+// mass-deletion guard holds for source, naming its revision. The source
+// loads again and prunes; a later revision is guarded again.
+func (a *Agent) ConfirmPrune(_ context.Context, source, revision string) (api.PruneHold, error) {
+	if !a.leading.Load() {
+		return api.PruneHold{}, api.ErrNotLeader
+	}
+	h, err := a.catalog.confirmPrune(source, revision)
+	if err != nil {
+		return api.PruneHold{}, err
+	}
+	a.log.Warn("held prune confirmed; pruning", "source", source, "revision", h.revision, "apps", h.apps, "deployments", h.gone)
+	return api.PruneHold{Revision: h.revision, Apps: h.apps, Items: h.items, Deployments: h.gone, Total: h.total,
+		Orphans: h.orphans, Message: "confirmed: pruning " + strings.Join(h.items, ", ")}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -180,6 +181,9 @@ type loaded struct {
 	errs appfile.ErrorList
 	// broken are the files errs name.
 	broken map[string]bool
+	// gone names the source's path when the snapshot no longer has it:
+	// the load holds no app, and the mass-deletion guard decides.
+	gone string
 }
 
 // loadApps discovers the applications of an app source's snapshot and
@@ -195,6 +199,9 @@ func loadApps(ctx context.Context, src config.Source, snap *source.Snapshot, reg
 	dir := snap.Path
 	if dir == "" {
 		dir = "."
+	}
+	if _, err := fs.Stat(fsys, path.Clean(dir)); errors.Is(err, fs.ErrNotExist) {
+		return &loaded{snap: snap, broken: map[string]bool{}, gone: path.Clean(dir)}, nil
 	}
 	res, err := appfile.LoadEach(fsys, path.Clean(dir), appfile.DefaultLoadOptions())
 	if err != nil {

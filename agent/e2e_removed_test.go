@@ -24,6 +24,13 @@ import (
 	"github.com/carina-gitops/carina/e2e/cluster"
 )
 
+// allowEmptySource is the sources section of one app source that
+// turns the mass-deletion guard off, for tests of what a prune does once
+// it runs.
+func allowEmptySource(url string) string {
+	return fmt.Sprintf("apps: [{name: apps, url: %q, interval: 1h, allowEmpty: true}]", url)
+}
+
 // remove deletes paths from the repository in a commit.
 func (r *gitRepo) remove(msg string, paths ...string) string {
 	r.t.Helper()
@@ -412,7 +419,9 @@ func TestRemovedAppFailedPruneRetries(t *testing.T) {
 	}
 	repo := newGitRepo(t)
 	repo.commit("shop", map[string]string{shop + "/Appfile": simpleAppfile(shop, ns, "v1")})
-	r := startAgent(t, agentConfigAs(t, repo.url(), "", writeKubeconfig(t, rc), ""))
+	// allowEmpty: the only app goes, which the mass-deletion guard would hold.
+	_, cfg := agentConfigSources(t, allowEmptySource(repo.url()), "", writeKubeconfig(t, rc), "127.0.0.1:0", "")
+	r := startAgent(t, cfg)
 	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, shop, "default"))
 
 	repo.remove("remove shop", shop)
@@ -457,7 +466,8 @@ func TestRemovedSuspendedAppWaits(t *testing.T) {
 	createNamespaces(t, cs, ns)
 	repo := newGitRepo(t)
 	repo.commit("shop", map[string]string{shop + "/Appfile": simpleAppfile(shop, ns, "v1")})
-	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
+	_, cfg := agentConfigSources(t, allowEmptySource(repo.url()), "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
+	r := startAgent(t, cfg)
 	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, shop, "default"))
 	if _, err := r.client.Suspend(t.Context(), shop); err != nil {
 		t.Fatal(err)

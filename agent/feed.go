@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
@@ -35,6 +38,7 @@ type feed struct {
 	driver   *driver
 	orphans  *orphans
 	work     *workers
+	events   *eventRecorder
 
 	// snapped: every source has had a snapshot (readiness).
 	snapped atomic.Bool
@@ -147,6 +151,9 @@ func (f *feed) loadSource(ctx context.Context, st *sourceState) {
 		}
 		return
 	}
+	if l.gone != "" {
+		f.log.Warn("the source's path is not in its snapshot", "source", st.cfg.Name, "revision", l.snap.Revision(), "path", l.gone)
+	}
 	f.take(st, l)
 	if len(l.errs) > 0 {
 		es := sanitize(l.errs, f.now())
@@ -205,6 +212,12 @@ func (f *feed) apply(st *sourceState, ch *catalogChange) {
 	for _, c := range ch.conflicts {
 		log.Warn("application is defined by two sources", "app", c.app, "other", c.other)
 	}
+	if ch.lifted != nil {
+		f.liftHold(st, ch.lifted)
+	}
+	if ch.hold != nil {
+		f.reportHold(st, ch.hold)
+	}
 	rms := f.appRemovals(st, ch, log)
 	rms = append(rms, f.clusterRemovals(st, ch, log)...)
 	f.removals.add(st.cfg.Name, rms)
@@ -228,6 +241,40 @@ func (f *feed) apply(st *sourceState, ch *catalogChange) {
 	for _, k := range ch.queueEnvs {
 		f.work.addEnv(k.app, k.env)
 	}
+}
+
+// reportHold tells of a prune the mass-deletion guard holds: a log
+// line, the metric, the error of each held app, and a PruneHeld Event
+// in each of its environments.
+func (f *feed) reportHold(st *sourceState, h *pruneHold) {
+	src := st.cfg.Name
+	msg := h.message(src)
+	f.log.Warn("prune held by the mass-deletion guard", "source", src, "revision", h.revision,
+		"deployments", h.gone, "of", h.total, "apps", h.apps, "orphans", h.orphans)
+	f.rec.PruneHeld(src, len(h.apps))
+	es := &api.ErrorStatus{Time: f.now(), Message: h.appMessage(src)}
+	for _, name := range h.apps {
+		f.store.setAppError([]string{name}, es, false)
+		d := f.catalog.app(name)
+		if d == nil {
+			continue
+		}
+		for _, e := range d.Envs {
+			ns := cmp.Or(e.Namespace, d.App.Namespace, "default")
+			for _, c := range e.Clusters {
+				f.events.post(context.Background(), c, Event{App: name, Env: e.Name, Namespace: ns,
+					Type: corev1.EventTypeWarning, Reason: "PruneHeld", Message: msg})
+			}
+		}
+	}
+}
+
+// liftHold ends the report of a hold that a load or a confirmation
+// lifted.
+func (f *feed) liftHold(st *sourceState, h *pruneHold) {
+	f.log.Info("mass-deletion guard lifted", "source", st.cfg.Name, "revision", h.revision)
+	f.rec.PruneHeld(st.cfg.Name, 0)
+	f.store.setAppError(h.apps, nil, false)
 }
 
 // appRemovals turns the apps and environments that left the source into

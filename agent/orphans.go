@@ -28,6 +28,9 @@ type orphans struct {
 	catalog  *catalog
 	removals *removals
 	targets  map[string]Target
+	// onHold and onLift report a hold of the mass-deletion guard and its
+	// end.
+	onHold, onLift func(*sourceState, *pruneHold)
 
 	mu    sync.Mutex
 	state map[string]*orphanState // by source
@@ -36,6 +39,10 @@ type orphans struct {
 type orphanState struct {
 	done, collecting bool
 	lists            int
+	// heldAt is the revision whose prune the mass-deletion guard holds;
+	// the collection runs again when a person confirms it or at a new
+	// revision.
+	heldAt string
 }
 
 func newOrphans(log *slog.Logger, c *catalog, rms *removals, targets map[string]Target) *orphans {
@@ -63,7 +70,7 @@ func (o *orphans) collect(ctx context.Context, st *sourceState) {
 		return
 	}
 	sc, ok := o.catalog.orphanScope(st)
-	if !ok {
+	if !ok || (s.heldAt != "" && s.heldAt == sc.rev && sc.confirmed != sc.rev) {
 		o.mu.Unlock()
 		return
 	}
@@ -71,13 +78,47 @@ func (o *orphans) collect(ctx context.Context, st *sourceState) {
 	o.mu.Unlock()
 
 	rms, complete := o.find(ctx, sc)
+	if h := orphanHold(sc, rms); h != nil {
+		o.catalog.holdOrphans(st, h)
+		o.onHold(st, h)
+		o.mu.Lock()
+		s.collecting, s.heldAt = false, sc.rev
+		o.mu.Unlock()
+		return
+	}
+	if s.heldAt != "" {
+		if h := o.catalog.liftOrphans(st); h != nil {
+			o.onLift(st, h)
+		}
+	}
 	for _, rm := range rms {
 		o.log.Info("orphaned inventory found; pruning", "app", rm.app, "env", rm.env, "source", rm.source, "clusters", rm.clusters)
 	}
 	o.removals.add(sc.src, rms)
 	o.mu.Lock()
-	s.collecting, s.done = false, complete || s.lists >= maxOrphanLists
+	s.collecting, s.heldAt, s.done = false, "", complete || s.lists >= maxOrphanLists
 	o.mu.Unlock()
+}
+
+// orphanHold is the hold of the mass-deletion guard on what a
+// collection found, nil when it may be pruned.
+func orphanHold(sc orphanScope, rms []*removal) *pruneHold {
+	byApp := map[string]*loss{}
+	gone := 0
+	for _, rm := range rms {
+		l := byApp[rm.app]
+		if l == nil {
+			l = &loss{app: rm.app, whole: rm.whole, envs: map[string][]string{}}
+			byApp[rm.app] = l
+		}
+		l.envs[rm.env] = append(l.envs[rm.env], rm.clusters...)
+		gone += len(rm.clusters)
+	}
+	lost := make([]loss, 0, len(byApp))
+	for _, l := range byApp {
+		lost = append(lost, *l)
+	}
+	return newHold(sc.cfg, sc.rev, sc.confirmed, lost, sc.deployments+gone, true)
 }
 
 // find lists the inventories of every cluster and returns the removals

@@ -33,8 +33,8 @@ func newDecisions(t *testing.T) *decisions {
 	cfg, err := config.Parse("carina.yaml", []byte(fmt.Sprintf(`
 sources:
   apps:
-    - {name: a, url: "https://git.example.com/a.git"}
-    - {name: b, url: "https://git.example.com/b.git"}
+    - {name: a, url: "https://git.example.com/a.git", allowEmpty: true}
+    - {name: b, url: "https://git.example.com/b.git", allowEmpty: true}
 clusters: [{name: local, inCluster: true}]
 cacheDir: %s
 `, t.TempDir())))

@@ -16,6 +16,8 @@ type statusView struct {
 	store  *statusStore
 	flows  func(app string) *workflow.State
 	drifts func(app, env string) []api.DriftStatus
+	// sources is the status of the app sources (the catalog's).
+	sources func() []api.SourceStatus
 }
 
 var _ api.Status = statusView{}
@@ -32,6 +34,9 @@ func (v statusView) Apps() []api.AppSummary {
 	}
 	return out
 }
+
+// Sources implements api.Status.
+func (v statusView) Sources() []api.SourceStatus { return v.sources() }
 
 // App implements api.Status.
 func (v statusView) App(name string) (api.AppStatus, bool) {

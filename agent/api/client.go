@@ -57,6 +57,18 @@ func (c *Client) Resume(ctx context.Context, app string) (Accepted, error) {
 	return c.post(ctx, app, "resume")
 }
 
+// Sources lists the application sources and the prunes held.
+func (c *Client) Sources(ctx context.Context) ([]SourceStatus, error) {
+	var out []SourceStatus
+	return out, c.do(ctx, http.MethodGet, "/api/v1/sources", &out)
+}
+
+// ConfirmPrune lets the prune held for source at revision go.
+func (c *Client) ConfirmPrune(ctx context.Context, source, revision string) (PruneHold, error) {
+	var out PruneHold
+	return out, c.do(ctx, http.MethodPost, "/api/v1/sources/"+url.PathEscape(source)+"/prune/confirm?revision="+url.QueryEscape(revision), &out)
+}
+
 func (c *Client) post(ctx context.Context, app, verb string) (Accepted, error) {
 	var out Accepted
 	return out, c.do(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(app)+"/"+verb, &out)

@@ -32,6 +32,9 @@ type Status interface {
 	Apps() []AppSummary
 	App(name string) (AppStatus, bool)
 	Env(app, env string) (EnvStatus, bool)
+	// Sources lists the application sources, with the prunes the
+	// mass-deletion guard holds.
+	Sources() []SourceStatus
 }
 
 // Controller acts on applications. The agent implements it.
@@ -42,6 +45,9 @@ type Controller interface {
 	Suspend(ctx context.Context, app string) error
 	// Resume lifts a suspension and resumes suspended workflow steps.
 	Resume(ctx context.Context, app string) error
+	// ConfirmPrune lets the prune the mass-deletion guard holds for
+	// source go, when revision names the held revision, and returns it.
+	ConfirmPrune(ctx context.Context, source, revision string) (PruneHold, error)
 }
 
 // Options configure the Handler.
@@ -84,6 +90,8 @@ func NewHandler(opts Options) (http.Handler, error) {
 	mux.HandleFunc("POST /api/v1/apps/{app}/reconcile", s.auth(s.write(Controller.Reconcile, "reconcile queued")))
 	mux.HandleFunc("POST /api/v1/apps/{app}/suspend", s.auth(s.write(Controller.Suspend, "suspended")))
 	mux.HandleFunc("POST /api/v1/apps/{app}/resume", s.auth(s.write(Controller.Resume, "resumed")))
+	mux.HandleFunc("GET /api/v1/sources", s.auth(s.listSources))
+	mux.HandleFunc("POST /api/v1/sources/{source}/prune/confirm", s.auth(s.confirmPrune))
 	for path, h := range opts.Hooks {
 		if !strings.HasPrefix(path, "/hooks/") {
 			return nil, fmt.Errorf("webhook path %s is not under /hooks/", path)
@@ -146,29 +154,70 @@ func (s *server) getEnv(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, env)
 }
 
+func (s *server) listSources(w http.ResponseWriter, _ *http.Request) {
+	srcs := s.opts.Status.Sources()
+	if srcs == nil {
+		srcs = []SourceStatus{}
+	}
+	writeJSON(w, http.StatusOK, srcs)
+}
+
+// confirmPrune is POST /api/v1/sources/{source}/prune/confirm?revision=SHA.
+func (s *server) confirmPrune(w http.ResponseWriter, r *http.Request) {
+	if !s.writable(w, r) {
+		return
+	}
+	rev := r.URL.Query().Get("revision")
+	if rev == "" {
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "name the held revision: ?revision=SHA"})
+		return
+	}
+	h, err := s.opts.Control.ConfirmPrune(r.Context(), r.PathValue("source"), rev)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, h)
+}
+
+// writable refuses a write when the API is read-only, and drains the
+// request's body.
+func (s *server) writable(w http.ResponseWriter, r *http.Request) bool {
+	if !s.opts.AllowWrites || s.opts.Control == nil {
+		writeJSON(w, http.StatusForbidden, ErrorBody{Error: "the API is read-only (set server.api.allowWrites)"})
+		return false
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 4096))
+	return true
+}
+
 // write wraps a Controller method as a POST endpoint.
 func (s *server) write(act func(Controller, context.Context, string) error, done string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !s.opts.AllowWrites || s.opts.Control == nil {
-			writeJSON(w, http.StatusForbidden, ErrorBody{Error: "the API is read-only (set server.api.allowWrites)"})
+		if !s.writable(w, r) {
 			return
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 4096))
 		app := r.PathValue("app")
-		err := act(s.opts.Control, r.Context(), app)
-		switch {
-		case err == nil:
-			writeJSON(w, http.StatusAccepted, Accepted{App: app, Message: done})
-		case errors.Is(err, ErrNotFound):
-			writeJSON(w, http.StatusNotFound, ErrorBody{Error: err.Error()})
-		case errors.Is(err, ErrConflict):
-			writeJSON(w, http.StatusConflict, ErrorBody{Error: err.Error()})
-		case errors.Is(err, ErrNotLeader):
-			w.Header().Set("Retry-After", "5")
-			writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: err.Error()})
-		default:
-			writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: err.Error()})
+		if err := act(s.opts.Control, r.Context(), app); err != nil {
+			writeError(w, err)
+			return
 		}
+		writeJSON(w, http.StatusAccepted, Accepted{App: app, Message: done})
+	}
+}
+
+// writeError answers a Controller's error with its status code.
+func writeError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		writeJSON(w, http.StatusNotFound, ErrorBody{Error: err.Error()})
+	case errors.Is(err, ErrConflict):
+		writeJSON(w, http.StatusConflict, ErrorBody{Error: err.Error()})
+	case errors.Is(err, ErrNotLeader):
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: err.Error()})
+	default:
+		writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: err.Error()})
 	}
 }
 

@@ -88,6 +88,25 @@ func (c memControl) Suspend(ctx context.Context, app string) error {
 }
 func (c memControl) Resume(ctx context.Context, app string) error { return c.m.act("resume")(ctx, app) }
 
+// heldSource holds a prune of revision main@sha1:1234567abc.
+var heldSource = SourceStatus{Name: "apps", Revision: "main@sha1:1234567abc", Apps: 2,
+	PruneHeld: &PruneHold{Revision: "main@sha1:1234567abc", Apps: []string{"blog", "shop"}, Items: []string{"blog", "shop"}, Deployments: 2, Total: 2, Message: "held"}}
+
+func (m *memStatus) Sources() []SourceStatus { return []SourceStatus{heldSource} }
+
+func (c memControl) ConfirmPrune(_ context.Context, source, revision string) (PruneHold, error) {
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	switch {
+	case source != heldSource.Name:
+		return PruneHold{}, fmt.Errorf("source %q: %w", source, ErrNotFound)
+	case revision != "1234567":
+		return PruneHold{}, fmt.Errorf("held revision is %s: %w", heldSource.Revision, ErrConflict)
+	}
+	c.m.actions = append(c.m.actions, "confirm "+source+" "+revision)
+	return *heldSource.PruneHeld, nil
+}
+
 var shopStatus = AppStatus{
 	Name: "shop", Source: "apps", Revision: "main@sha1:abc",
 	Workflow: []StepStatus{{Name: "deploy-staging", Type: "deploy", Phase: StepSucceeded}},
@@ -137,6 +156,13 @@ func TestClientReadsStatus(t *testing.T) {
 	if diff := cmp.Diff(shopStatus.Envs[0], env); diff != "" {
 		t.Errorf("Env (-want +got):\n%s", diff)
 	}
+	srcs, err := c.Sources(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]SourceStatus{heldSource}, srcs); diff != "" {
+		t.Errorf("Sources (-want +got):\n%s", diff)
+	}
 	_, err = c.Env(t.Context(), "shop", "prod")
 	var se *StatusError
 	if !errors.As(err, &se) || se.Code != http.StatusNotFound {
@@ -161,6 +187,12 @@ func TestAccessRules(t *testing.T) {
 		{name: "write", opts: Options{Token: []byte("t0k"), AllowWrites: true}, method: "POST", path: "/api/v1/apps/shop/suspend", token: "t0k", wantCode: 202, wantActions: []string{"suspend shop"}},
 		{name: "write unknown app", opts: Options{Token: []byte("t0k"), AllowWrites: true}, method: "POST", path: "/api/v1/apps/blog/reconcile", token: "t0k", wantCode: 404},
 		{name: "resume conflict", opts: Options{Token: []byte("t0k"), AllowWrites: true}, method: "POST", path: "/api/v1/apps/shop/resume", token: "t0k", wantCode: 409},
+		{name: "sources", method: "GET", path: "/api/v1/sources", wantCode: 200},
+		{name: "confirm prune", opts: Options{Token: []byte("t0k"), AllowWrites: true}, method: "POST", path: "/api/v1/sources/apps/prune/confirm?revision=1234567", token: "t0k", wantCode: 202, wantActions: []string{"confirm apps 1234567"}},
+		{name: "confirm another revision", opts: Options{Token: []byte("t0k"), AllowWrites: true}, method: "POST", path: "/api/v1/sources/apps/prune/confirm?revision=7654321", token: "t0k", wantCode: 409},
+		{name: "confirm without revision", opts: Options{Token: []byte("t0k"), AllowWrites: true}, method: "POST", path: "/api/v1/sources/apps/prune/confirm", token: "t0k", wantCode: 400},
+		{name: "confirm unknown source", opts: Options{Token: []byte("t0k"), AllowWrites: true}, method: "POST", path: "/api/v1/sources/web/prune/confirm?revision=1234567", token: "t0k", wantCode: 404},
+		{name: "confirm read-only", opts: Options{Token: []byte("t0k")}, method: "POST", path: "/api/v1/sources/apps/prune/confirm?revision=1234567", token: "t0k", wantCode: 403},
 		{name: "health is open", opts: Options{Token: []byte("t0k")}, method: "GET", path: "/healthz", wantCode: 200},
 		{name: "wrong method", method: "DELETE", path: "/api/v1/apps/shop", wantCode: 405},
 	}

@@ -110,3 +110,27 @@ func age(t time.Time) string {
 	}
 	return time.Since(t).Round(time.Second).String()
 }
+
+// WriteHolds prints the prunes the mass-deletion guard holds, one
+// paragraph per source, and nothing when none is held.
+func WriteHolds(w io.Writer, srcs []SourceStatus) error {
+	for _, s := range srcs {
+		h := s.PruneHeld
+		if h == nil {
+			continue
+		}
+		if _, err := fmt.Fprintf(w, "\nPRUNE HELD: source %s at %s would remove %d of %d deployments:\n  %s\nConfirm with: carina prune confirm %s --revision %s\n",
+			s.Name, ShortRevision(h.Revision), h.Deployments, h.Total, strings.Join(h.Items, "\n  "), s.Name, commitOf(h.Revision)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commitOf is the commit of a revision ("main@sha1:abc" gives "abc").
+func commitOf(rev string) string {
+	if _, after, ok := strings.Cut(rev, ":"); ok {
+		return after
+	}
+	return rev
+}

@@ -69,6 +69,38 @@ type EnvSummary struct {
 	Error string `json:"error,omitempty"`
 }
 
+// SourceStatus is one line of GET /api/v1/sources: an application
+// source.
+type SourceStatus struct {
+	Name string `json:"name"`
+	// Revision is the revision last loaded.
+	Revision string `json:"revision,omitempty"`
+	// Apps counts the applications desired from the source.
+	Apps int `json:"apps"`
+	// PruneHeld is the prune the mass-deletion guard holds until a
+	// person confirms it; nil when none.
+	PruneHeld *PruneHold `json:"pruneHeld,omitempty"`
+}
+
+// PruneHold is a prune the mass-deletion guard holds: a snapshot, or
+// the orphan collection after a restart, would remove every deployment
+// of a source or more than its maxPruneFraction.
+type PruneHold struct {
+	// Revision is what `carina prune confirm` names.
+	Revision string `json:"revision"`
+	// Apps are the applications that would lose deployments; Items say
+	// what each loses ("shop", or "shop (staging in c1)").
+	Apps  []string `json:"apps"`
+	Items []string `json:"items"`
+	// Deployments of Total (app, env, cluster) would be removed.
+	Deployments int `json:"deployments"`
+	Total       int `json:"total"`
+	// Orphans says the prune comes from the orphan collection after a
+	// restart.
+	Orphans bool   `json:"orphans,omitempty"`
+	Message string `json:"message"`
+}
+
 // AppStatus is GET /api/v1/apps/{app}.
 type AppStatus struct {
 	Name   string `json:"name"`

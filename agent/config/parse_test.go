@@ -152,6 +152,16 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 			want: []string{`f.yaml:6:7: sources.capabilities[0].prune: prune applies to application sources only`},
 		},
 		{
+			name: "mass-deletion guard out of range",
+			in: "sources:\n  apps:\n    - name: demo\n      url: https://git.example.com/demo.git\n      maxPruneFraction: 1.5\n" +
+				"  capabilities:\n    - name: defs\n      url: https://git.example.com/defs.git\n      allowEmpty: true\n" +
+				"clusters: [{name: c1, inCluster: true}]\n",
+			want: []string{
+				`f.yaml:5:7: sources.apps[0].maxPruneFraction: must be more than 0 and at most 1, got 1.5`,
+				`f.yaml:9:7: sources.capabilities[0].allowEmpty: the mass-deletion guard applies to application sources only`,
+			},
+		},
+		{
 			name: "nothing configured",
 			in:   "",
 			want: []string{

@@ -68,6 +68,17 @@ type Source struct {
 	// application (or environment) that leaves the source; true by
 	// default. With false they stay in the clusters, unmanaged.
 	Prune *bool `yaml:"prune"`
+	// MaxPruneFraction, for an app source, is the mass-deletion guard: a
+	// snapshot that would remove more than this fraction of the source's
+	// deployments (one per application, environment and cluster), or all
+	// of them, prunes nothing until a person confirms it (`carina prune
+	// confirm`). 0.5 when unset; 1 holds only a snapshot that removes
+	// everything.
+	MaxPruneFraction *float64 `yaml:"maxPruneFraction"`
+	// AllowEmpty turns the mass-deletion guard off for this source: any
+	// number of its applications may be pruned at once, all of them
+	// included.
+	AllowEmpty bool `yaml:"allowEmpty"`
 	// Digest pins the manifest of an oci:// source ("sha256:<hex>");
 	// Tag and SemVer also apply to oci:// sources.
 	Digest string `yaml:"digest"`
@@ -86,6 +97,19 @@ type Source struct {
 // Prunes reports whether the source prunes removed applications: Prune,
 // true when unset.
 func (s Source) Prunes() bool { return s.Prune == nil || *s.Prune }
+
+// DefaultMaxPruneFraction is the mass-deletion guard's threshold when a
+// source sets none.
+const DefaultMaxPruneFraction = 0.5
+
+// PruneFraction is MaxPruneFraction, or DefaultMaxPruneFraction when
+// unset.
+func (s Source) PruneFraction() float64 {
+	if s.MaxPruneFraction == nil {
+		return DefaultMaxPruneFraction
+	}
+	return *s.MaxPruneFraction
+}
 
 // Auth names credential files and environment variables; never values.
 type Auth struct {

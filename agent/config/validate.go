@@ -86,6 +86,15 @@ func (v *validator) sources(c *Config) {
 			if list == "capabilities" && s.Prune != nil {
 				v.addf(p+".prune", "prune applies to application sources only")
 			}
+			if list == "capabilities" && s.MaxPruneFraction != nil {
+				v.addf(p+".maxPruneFraction", "the mass-deletion guard applies to application sources only")
+			}
+			if list == "capabilities" && s.AllowEmpty {
+				v.addf(p+".allowEmpty", "the mass-deletion guard applies to application sources only")
+			}
+			if f := s.MaxPruneFraction; f != nil && (*f <= 0 || *f > 1) {
+				v.addf(p+".maxPruneFraction", "must be more than 0 and at most 1, got %g", *f)
+			}
 		}
 	}
 	check("apps", c.Sources.Apps)

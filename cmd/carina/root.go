@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newAgentCmd())
 	root.AddCommand(newStatusCmd())
 	root.AddCommand(newResumeCmd())
+	root.AddCommand(newPruneCmd())
 	root.AddCommand(newRenderCmd())
 	root.AddCommand(newDefsCmd())
 	root.AddCommand(newMigrateCmd())

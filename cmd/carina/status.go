@@ -68,7 +68,14 @@ history live only in a running agent.`,
 				if output == "json" {
 					return writeJSON(out, apps)
 				}
-				return api.WriteApps(out, apps)
+				if err := api.WriteApps(out, apps); err != nil {
+					return err
+				}
+				srcs, err := c.Sources(cmd.Context())
+				if err != nil {
+					return fmt.Errorf("sources: %w", err)
+				}
+				return api.WriteHolds(out, srcs)
 			}
 			app, err := c.App(cmd.Context(), args[0])
 			if err != nil {

@@ -26,7 +26,17 @@ func (f fixedStatus) Env(string, string) (api.EnvStatus, bool) {
 	return api.EnvStatus{}, false
 }
 
-type resumer struct{ resumed []string }
+func (f fixedStatus) Sources() []api.SourceStatus {
+	return []api.SourceStatus{{Name: "apps", Revision: "main@sha1:89abcdef0123", Apps: 4, PruneHeld: &api.PruneHold{
+		Revision: "main@sha1:89abcdef0123", Apps: []string{"blog", "shop", "wiki"}, Items: []string{"blog", "shop", "wiki (prod in eu)"}, Deployments: 3, Total: 4}}}
+}
+
+type resumer struct{ resumed, confirmed []string }
+
+func (r *resumer) ConfirmPrune(_ context.Context, source, revision string) (api.PruneHold, error) {
+	r.confirmed = append(r.confirmed, source+"@"+revision)
+	return api.PruneHold{Revision: "main@sha1:89abcdef0123", Items: []string{"blog", "shop"}, Deployments: 2, Total: 4}, nil
+}
 
 func (r *resumer) Reconcile(context.Context, string) error { return nil }
 func (r *resumer) Suspend(context.Context, string) error   { return nil }
@@ -50,6 +60,24 @@ func startAPI(t *testing.T, ctl api.Controller) string {
 	return srv.URL
 }
 
+func TestPruneConfirm(t *testing.T) {
+	r := &resumer{}
+	url := startAPI(t, r)
+	if _, err := run(t, "prune", "confirm", "apps", "--server", url, "--token", "tok"); err == nil || !strings.Contains(err.Error(), "--revision") {
+		t.Errorf("confirm without a revision: err = %v", err)
+	}
+	out, err := run(t, "prune", "confirm", "apps", "--revision", "89abcde", "--server", url, "--token", "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "source apps at main@sha1:89abcdef0123: pruning 2 deployments:\n  blog\n  shop\n"; out != want {
+		t.Errorf("out = %q, want %q", out, want)
+	}
+	if len(r.confirmed) != 1 || r.confirmed[0] != "apps@89abcde" {
+		t.Errorf("confirmed %v", r.confirmed)
+	}
+}
+
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	root := newRootCmd()
@@ -66,7 +94,9 @@ func TestStatusTableAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"APP", "shop", "staging", "main@sha1:0123456789ab", "OutOfSync", "Healthy", "1 drifted"} {
+	for _, want := range []string{"APP", "shop", "staging", "main@sha1:0123456789ab", "OutOfSync", "Healthy", "1 drifted",
+		"PRUNE HELD: source apps at main@sha1:89abcdef0123 would remove 3 of 4 deployments:\n  blog\n  shop\n  wiki (prod in eu)\n",
+		"carina prune confirm apps --revision 89abcdef0123"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
