@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/apply/inventory"
 	"github.com/carina-gitops/carina/e2e/cluster"
 )
 
@@ -311,6 +313,80 @@ func TestSourcePathGoneIsHeld(t *testing.T) {
 		if objectGone(t, cs, ns, n) {
 			t.Errorf("%s's ConfigMap is gone", n)
 		}
+	}
+	if got := configMapDeletes(t, c, ns); len(got) > 0 {
+		t.Errorf("ConfigMaps deleted (audit log): %v", got)
+	}
+}
+
+// TestLostOrCorruptInventoryStallsEnv: an env whose inventory was
+// deleted while its objects stay, or whose inventory no longer decodes,
+// is Stalled with the way out (carina apply --rebuild-inventory) and
+// nothing is written or deleted; once rebuilt, the next reconcile
+// applies.
+func TestLostOrCorruptInventoryStallsEnv(t *testing.T) {
+	c, cs := needCluster(t)
+	ns := testNS("lostinv")
+	createNamespaces(t, cs, ns)
+	shop := ns + "-shop"
+	repo := newGitRepo(t)
+	repo.commit("shop v1", map[string]string{shop + "/Appfile": simpleAppfile(shop, ns, "v1")})
+	r := startAgent(t, agentConfig(t, repo.url(), "", ""))
+	eventually(t, 30*time.Second, "shop healthy", healthyEnv(r, shop, "default"))
+	m, err := apply.New(testCluster.RESTConfig(), apply.DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	invNS, invName := apply.DefaultOptions().InventoryNamespace, inventory.Name(shop, "default")
+	stalledWith := func(what string) func() (bool, string) {
+		return func() (bool, string) {
+			e, err := r.env(shop, "default")
+			if err != nil {
+				return false, err.Error()
+			}
+			msg := ""
+			if e.LastError != nil {
+				msg = e.LastError.Message
+			}
+			return e.Sync == api.SyncStalled && strings.Contains(msg, what) && strings.Contains(msg, "carina apply --rebuild-inventory"), string(e.Sync) + " " + msg
+		}
+	}
+	rv := resourceVersion(t, cs, ns, shop)
+
+	if err := cs.CoreV1().ConfigMaps(invNS).Delete(t.Context(), invName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	repo.commit("shop v2", map[string]string{shop + "/Appfile": simpleAppfile(shop, ns, "v2")})
+	r.hook(t)
+	eventually(t, 20*time.Second, "Stalled on the lost inventory", stalledWith("inventory missing, but 1 objects in the cluster carry the app's labels"))
+	if got := resourceVersion(t, cs, ns, shop); got != rv {
+		t.Errorf("the ConfigMap was written over a lost inventory: resourceVersion %s, was %s", got, rv)
+	}
+	if _, err := m.RebuildInventory(t.Context(), shop, "default"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.client.Reconcile(t.Context(), shop); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "v2 applied after the rebuild", func() (bool, string) {
+		got := configMapData(t, cs, ns, shop)
+		return got == "v2", got
+	})
+
+	inv, err := cs.CoreV1().ConfigMaps(invNS).Get(t.Context(), invName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv.Data[inventory.KeyObjects] = "not an inventory line\n"
+	if _, err := cs.CoreV1().ConfigMaps(invNS).Update(t.Context(), inv, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rv = resourceVersion(t, cs, ns, shop)
+	repo.commit("shop v3", map[string]string{shop + "/Appfile": simpleAppfile(shop, ns, "v3")})
+	r.hook(t)
+	eventually(t, 20*time.Second, "Stalled on the corrupt inventory", stalledWith("inventory corrupt"))
+	if got := resourceVersion(t, cs, ns, shop); got != rv {
+		t.Errorf("the ConfigMap was written over a corrupt inventory: resourceVersion %s, was %s", got, rv)
 	}
 	if got := configMapDeletes(t, c, ns); len(got) > 0 {
 		t.Errorf("ConfigMaps deleted (audit log): %v", got)

@@ -41,10 +41,13 @@ func (r *reconciler) newRun(ctx context.Context, d *desiredApp, env string) *env
 
 // applyOptions are the agent's apply options: prune, create missing
 // namespaces, and force conflicts, because Git wins over a `kubectl
-// edit` (drift contests bound the fight with other controllers).
+// edit` (drift contests bound the fight with other controllers). A
+// deleted inventory whose app still has labelled objects stalls the env
+// (inventory.ErrLost) rather than forget what to prune.
 func applyOptions() apply.ApplyOptions {
 	o := apply.DefaultApplyOptions()
 	o.Force = true
+	o.RefuseLostInventory = true
 	return o
 }
 

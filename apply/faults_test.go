@@ -199,3 +199,41 @@ func TestFindLabelledWithoutInventory(t *testing.T) {
 		t.Errorf("FindLabelled of an app with nothing = %v, %v", none, err)
 	}
 }
+
+// TestLostInventoryRefused: with RefuseLostInventory, an apply over a
+// deleted inventory whose app still has labelled objects writes nothing
+// and says how to recover; a first apply (nothing labelled) goes on, and
+// without the option (carina apply) the apply adopts the objects.
+func TestLostInventoryRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := testManager(t)
+	refuse := DefaultApplyOptions()
+	refuse.RefuseLostInventory = true
+	if _, err := m.Apply(t.Context(), e.set(e.owner.ConfigMaps(e.ns, "cm", 3)...), refuse); err != nil {
+		t.Fatalf("a first apply with RefuseLostInventory: %v", err)
+	}
+	invNS, invName := DefaultOptions().InventoryNamespace, inventoryName(e.app, e.env)
+	if err := testClient.CoreV1().ConfigMaps(invNS).Delete(t.Context(), invName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	start := len(auditEvents(t))
+	_, err := m.Apply(t.Context(), e.set(e.owner.ConfigMaps(e.ns, "cm", 1)...), refuse)
+	if !errors.Is(err, inventory.ErrLost) || !strings.Contains(err.Error(), "--rebuild-inventory") ||
+		!strings.Contains(err.Error(), "3 objects in the cluster carry the app's labels (ConfigMap/"+e.ns+"/cm-00000 among them)") {
+		t.Fatalf("apply over a lost inventory: %v, want ErrLost naming the objects, with the recovery hint", err)
+	}
+	if w := e.writesSince(t, start); len(w) != 0 {
+		t.Errorf("writes over a lost inventory:\n%s", applytest.Describe(w))
+	}
+	if _, err := m.RebuildInventory(t.Context(), e.app, e.env); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := m.Apply(t.Context(), e.set(e.owner.ConfigMaps(e.ns, "cm", 1)...), refuse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actions(cs); got["ConfigMap/"+e.ns+"/cm-00001"] != Pruned || got["ConfigMap/"+e.ns+"/cm-00002"] != Pruned {
+		t.Errorf("after the rebuild: %v, want cm-1 and cm-2 pruned", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -30,6 +31,12 @@ type ApplyOptions struct {
 	// Progress, when set, is called after each stage (and the prune)
 	// with what it did.
 	Progress func(StageReport)
+	// RefuseLostInventory writes nothing when (app, env) has no
+	// inventory but objects of the set's kinds in the cluster already
+	// carry its labels: the inventory was deleted, and applying would
+	// forget what to prune. The error matches inventory.ErrLost and says
+	// how to rebuild it. The agent sets it; `carina apply` does not.
+	RefuseLostInventory bool
 }
 
 // DefaultApplyOptions prune and create missing namespaces.
@@ -107,6 +114,11 @@ func (a *applier) run(ctx context.Context) (*ChangeSet, error) {
 	if err := a.prepare(); err != nil {
 		return nil, err
 	}
+	if a.old == nil && a.opts.RefuseLostInventory {
+		if err := a.refuseLost(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var applyErr error
 	for _, st := range planStages(a.items) {
 		if applyErr = a.runStage(ctx, st); applyErr != nil {
@@ -126,6 +138,31 @@ func (a *applier) run(ctx context.Context) (*ChangeSet, error) {
 	}
 	invErr := a.finalInventory(ctx, errors.Join(applyErr, pruneErr), kept)
 	return a.cs, errors.Join(applyErr, pruneErr, invErr)
+}
+
+// refuseLost fails with an inventory.LostError when objects of the
+// set's (mapped) kinds already carry the app's labels while it has no
+// inventory: one LIST per resource, before anything is written.
+func (a *applier) refuseLost(ctx context.Context) error {
+	var mapped []*item
+	for _, it := range a.items {
+		if it.mapping != nil {
+			mapped = append(mapped, it)
+		}
+	}
+	listed, err := a.m.listOwned(ctx, a.set.App, a.set.Env, mapped)
+	if err != nil {
+		return fmt.Errorf("app %s env %s: no inventory, and the labelled objects cannot be listed: %w", a.set.App, a.set.Env, err)
+	}
+	if len(listed) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(listed))
+	for _, u := range listed {
+		ids = append(ids, inventory.IDOf(u).String())
+	}
+	slices.Sort(ids)
+	return &inventory.LostError{Ref: "ConfigMap/" + a.m.opts.InventoryNamespace + "/" + inventory.Name(a.set.App, a.set.Env), Found: len(ids), First: ids[0]}
 }
 
 // prepare maps every object to its resource and checks its scope. Kinds

@@ -31,3 +31,26 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 
 // Unwrap returns the decoding error.
 func (e *CorruptError) Unwrap() error { return e.Err }
+
+// ErrLost matches (with errors.Is) an inventory that is missing while
+// the cluster still holds objects carrying the app's labels: it was
+// deleted. Applying without it would forget what to prune later, so an
+// apply that asks for it (apply.ApplyOptions.RefuseLostInventory) writes
+// nothing.
+var ErrLost = errors.New("inventory lost")
+
+// LostError is a missing inventory whose app still has labelled objects.
+type LostError struct {
+	// Ref is the missing ConfigMap, "ConfigMap/namespace/name".
+	Ref string
+	// Found counts the labelled objects found; First names one.
+	Found int
+	First string
+}
+
+func (e *LostError) Error() string {
+	return fmt.Sprintf("%s: inventory missing, but %d objects in the cluster carry the app's labels (%s among them); %s", e.Ref, e.Found, e.First, RecoverHint)
+}
+
+// Is matches ErrLost.
+func (e *LostError) Is(target error) bool { return target == ErrLost }
