@@ -41,8 +41,8 @@
 // (*ImmutableError), ErrNotOwned (*OwnershipError), *StageError (which
 // unwraps to the objects' errors) and *HealthError.
 //
-// Subpackages: inventory (the ConfigMap encoding), health (kstatus-like
-// rules and CUE health policies), diff (changed fields, unified and JSON
-// output, Secret masking) and policy (application policies to per-object
-// policies). See docs/apply.md.
+// Subpackages: inventory (the ConfigMap encoding), health (kstatus with a
+// few own rules, and CUE health policies), diff (changed fields, unified
+// and JSON output, Secret masking) and policy (application policies to
+// per-object policies). See docs/apply.md.
 package apply

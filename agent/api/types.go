@@ -234,7 +234,7 @@ type ErrorBody struct {
 	Error string `json:"error"`
 }
 
-// HealthOf maps an object's kstatus-like status (apply/health) to the
+// HealthOf maps an object's kstatus status (apply/health) to the
 // API's health.
 func HealthOf(s health.Status) Health {
 	switch s {

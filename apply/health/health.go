@@ -2,10 +2,12 @@ package health
 
 import (
 	"fmt"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kstatus "sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
 // Status is the health of an object, as in kstatus.
@@ -61,64 +63,96 @@ func failed(format string, args ...any) Result {
 	return Result{Failed, fmt.Sprintf(format, args...)}
 }
 
-// checker computes the health of one kind. It runs after the generic
-// checks for deletion and observed generation.
-type checker func(u *unstructured.Unstructured) (Result, error)
+// rule is Carina's own rule for one kind. It gets kstatus's verdict and
+// returns it, or the verdict that Carina needs instead.
+type rule func(u *unstructured.Unstructured, ks Result) (Result, error)
 
-// checkers are the kinds with specific rules; others use the generic
-// conditions.
-var checkers = map[schema.GroupKind]checker{
-	{Group: "apps", Kind: "Deployment"}:                               deploymentHealth,
-	{Group: "apps", Kind: "StatefulSet"}:                              statefulSetHealth,
-	{Group: "apps", Kind: "DaemonSet"}:                                daemonSetHealth,
-	{Group: "apps", Kind: "ReplicaSet"}:                               replicaSetHealth,
-	{Kind: "Pod"}:                                                     podHealth,
-	{Group: "batch", Kind: "Job"}:                                     jobHealth,
-	{Group: "batch", Kind: "CronJob"}:                                 cronJobHealth,
-	{Kind: "Service"}:                                                 serviceHealth,
-	{Kind: "PersistentVolumeClaim"}:                                   pvcHealth,
-	{Group: "networking.k8s.io", Kind: "Ingress"}:                     ingressHealth,
-	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: crdHealth,
-	{Kind: "Namespace"}:                                               namespaceHealth,
+// rules are the kinds where kstatus has no rule or one that is wrong for
+// a GitOps agent's gates; each rule's comment says why it remains.
+var rules = map[schema.GroupKind]rule{
+	{Group: "apps", Kind: "Deployment"}:           deploymentHealth,
+	{Group: "apps", Kind: "StatefulSet"}:          statefulSetHealth,
+	{Group: "apps", Kind: "ReplicaSet"}:           replicaSetHealth,
+	{Kind: "Pod"}:                                 podHealth,
+	{Group: "batch", Kind: "Job"}:                 jobHealth,
+	{Kind: "Service"}:                             serviceHealth,
+	{Kind: "PersistentVolumeClaim"}:               pvcHealth,
+	{Group: "networking.k8s.io", Kind: "Ingress"}: ingressHealth,
 }
 
-// Compute returns the health of a live object: NotFound for nil,
-// Terminating once deletion started, InProgress while the controller has
-// not observed the latest generation, then the kind's own rules, or the
-// generic condition rules (Stalled, Reconciling, Ready) for other kinds.
-// Objects without status (ConfigMaps, Secrets, RBAC) are Current.
+// Compute returns the health of a live object, as the API server returns
+// it (integers as int64): NotFound for nil, else kstatus's verdict
+// (Terminating once deletion started, InProgress while the controller has
+// not observed the latest generation, the conditions Stalled and
+// Reconciling, kstatus's rules for built-in kinds, then the condition
+// Ready; an object with none of these is Current), refined by Carina's
+// own rule for the kind, if it has one. Compute is pure: its result does
+// not depend on the clock (the Pod rule replaces kstatus's timed verdict).
 func Compute(u *unstructured.Unstructured) (Result, error) {
 	if u == nil {
 		return Result{Status: NotFound, Message: "object does not exist"}, nil
 	}
-	if u.GetDeletionTimestamp() != nil {
-		return Result{Status: Terminating, Message: "object is being deleted"}, nil
+	ks, err := kstatus.Compute(u)
+	if err != nil {
+		return unknown(u, err)
 	}
-	if r, ok := generationPending(u); ok {
+	r := Result{Status: fromKstatus(ks.Status), Message: message(ks)}
+	own, ok := rules[u.GroupVersionKind().GroupKind()]
+	if !ok || r.Status == Terminating || !generationObserved(u) {
 		return r, nil
 	}
-	check, ok := checkers[u.GroupVersionKind().GroupKind()]
-	if !ok {
-		check = genericHealth
-	}
-	r, err := check(u)
-	if err != nil {
-		return Result{Status: Unknown, Message: err.Error()}, fmt.Errorf("%s/%s: health: %w", u.GetKind(), u.GetName(), err)
+	if r, err = own(u, r); err != nil {
+		return unknown(u, err)
 	}
 	return r, nil
 }
 
-// generationPending reports InProgress when status.observedGeneration is
-// behind metadata.generation.
-func generationPending(u *unstructured.Unstructured) (Result, bool) {
-	observed, ok := int64Field(u.Object, "status", "observedGeneration")
-	if !ok {
-		return Result{}, false
+func unknown(u *unstructured.Unstructured, err error) (Result, error) {
+	return Result{Status: Unknown, Message: err.Error()}, fmt.Errorf("%s/%s: health: %w", u.GetKind(), u.GetName(), err)
+}
+
+// fromKstatus maps kstatus's statuses to ours, which have the same names;
+// a status kstatus may add later is Unknown until it is mapped.
+func fromKstatus(s kstatus.Status) Status {
+	switch s {
+	case kstatus.CurrentStatus:
+		return Current
+	case kstatus.InProgressStatus:
+		return InProgress
+	case kstatus.FailedStatus:
+		return Failed
+	case kstatus.TerminatingStatus:
+		return Terminating
+	case kstatus.NotFoundStatus:
+		return NotFound
 	}
-	if gen := u.GetGeneration(); observed < gen {
-		return inProgress("%s generation %d not observed yet (observed %d)", u.GetKind(), gen, observed), true
+	return Unknown
+}
+
+// message is kstatus's message, completed with the message of the
+// condition it decided on when it leaves that out (a Deployment past its
+// progress deadline names the ReplicaSet that timed out there), or with
+// the condition's reason when there is no message at all.
+func message(ks *kstatus.Result) string {
+	msg := ks.Message
+	for _, c := range ks.Conditions {
+		switch {
+		case c.Message != "" && !strings.Contains(msg, c.Message):
+			msg = join(msg, c.Message)
+		case msg == "":
+			msg = c.Reason
+		}
 	}
-	return Result{}, false
+	return msg
+}
+
+// generationObserved is false while status.observedGeneration lags
+// metadata.generation. kstatus then says InProgress, and no own rule may
+// turn that into another verdict, since the status describes an older
+// spec.
+func generationObserved(u *unstructured.Unstructured) bool {
+	observed, found, err := unstructured.NestedInt64(u.Object, "status", "observedGeneration")
+	return err != nil || !found || observed == u.GetGeneration()
 }
 
 // fromUnstructured converts to a typed object.
@@ -126,18 +160,15 @@ func fromUnstructured(u *unstructured.Unstructured, out any) error {
 	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, out)
 }
 
-// int64Field reads an integer that JSON or YAML decoding may have made an
-// int64 or a float64.
-func int64Field(obj map[string]any, path ...string) (int64, bool) {
-	v, found, err := unstructured.NestedFieldNoCopy(obj, path...)
-	if err != nil || !found {
-		return 0, false
+// join joins a reason and a message with ": ", or returns the one that is
+// not empty.
+func join(reason, message string) string {
+	switch {
+	case reason != "" && message != "":
+		return reason + ": " + message
+	case message != "":
+		return message
+	default:
+		return reason
 	}
-	switch n := v.(type) {
-	case int64:
-		return n, true
-	case float64:
-		return int64(n), true
-	}
-	return 0, false
 }

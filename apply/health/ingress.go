@@ -7,10 +7,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// ingressHealth: an Ingress is Current once it exists, as in kstatus: many
-// controllers never publish an address, so waiting for one could hang.
-// The message lists the addresses when there are some.
-func ingressHealth(u *unstructured.Unstructured) (Result, error) {
+// ingressHealth: kstatus has no rule for Ingress, and its verdict, Current
+// once it exists, is the right one: many controllers never publish an
+// address, so waiting for one could hang. This rule only puts the
+// published addresses in the message, where `carina status` shows them.
+func ingressHealth(u *unstructured.Unstructured, ks Result) (Result, error) {
+	if ks.Status != Current {
+		return ks, nil
+	}
 	var in networkingv1.Ingress
 	if err := fromUnstructured(u, &in); err != nil {
 		return Result{}, err

@@ -15,10 +15,15 @@ var failingWaitReasons = map[string]bool{
 	"ErrImageNeverPull": true, "PreStartHookError": true, "PostStartHookError": true,
 }
 
-// podHealth: Current once Ready or Succeeded; Failed when the pod failed or
-// a container cannot start or keeps crashing; InProgress otherwise (with
-// the scheduling problem when there is one).
-func podHealth(u *unstructured.Unstructured) (Result, error) {
+// podHealth: Failed when the pod failed or a container cannot start or
+// keeps crashing (PodProblem); InProgress, with the scheduler's reason,
+// while it is not scheduled. kstatus calls a failed pod Current
+// ("completed, but not successfully"), sees only CrashLoopBackOff among
+// the container problems, and turns an unschedulable pod Failed 15
+// seconds after its creation, which reads the clock (Compute would not be
+// pure) and fails apps that a cluster autoscaler is about to make room
+// for. kstatus decides the rest (Succeeded, Ready, Pending).
+func podHealth(u *unstructured.Unstructured, ks Result) (Result, error) {
 	var p corev1.Pod
 	if err := fromUnstructured(u, &p); err != nil {
 		return Result{}, err
@@ -26,23 +31,14 @@ func podHealth(u *unstructured.Unstructured) (Result, error) {
 	if problem := podProblem(&p); problem != "" {
 		return failed("%s", problem), nil
 	}
-	switch p.Status.Phase {
-	case corev1.PodSucceeded:
-		return current("pod completed"), nil
-	case corev1.PodRunning:
+	if p.Status.Phase == corev1.PodPending {
 		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				return current("pod is ready"), nil
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				return inProgress("pod is not scheduled: %s", join(c.Reason, c.Message)), nil
 			}
 		}
-		return inProgress("pod is running but not ready"), nil
 	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
-			return inProgress("pod is not scheduled: %s: %s", c.Reason, c.Message), nil
-		}
-	}
-	return inProgress("pod is %s", orDefault(string(p.Status.Phase), "Pending")), nil
+	return ks, nil
 }
 
 // PodProblem explains why a pod cannot become ready without a change (a
@@ -71,22 +67,4 @@ func podProblem(p *corev1.Pod) string {
 		return fmt.Sprintf("pod %s failed: %s", p.Name, join(p.Status.Reason, p.Status.Message))
 	}
 	return ""
-}
-
-func join(reason, message string) string {
-	switch {
-	case reason != "" && message != "":
-		return reason + ": " + message
-	case message != "":
-		return message
-	default:
-		return reason
-	}
-}
-
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
 }

@@ -5,17 +5,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// pvcHealth: Current once Bound, Failed when Lost, InProgress while Pending.
-func pvcHealth(u *unstructured.Unstructured) (Result, error) {
+// pvcHealth: Failed when the claim is Lost. kstatus says InProgress for
+// every phase but Bound, but a claim whose volume is gone does not come
+// back without a person, so a wait should fail with the reason instead of
+// timing out. kstatus decides Bound (Current) and Pending (InProgress).
+func pvcHealth(u *unstructured.Unstructured, ks Result) (Result, error) {
 	var p corev1.PersistentVolumeClaim
 	if err := fromUnstructured(u, &p); err != nil {
 		return Result{}, err
 	}
-	switch p.Status.Phase {
-	case corev1.ClaimBound:
-		return current("bound to %s", p.Spec.VolumeName), nil
-	case corev1.ClaimLost:
+	if p.Status.Phase == corev1.ClaimLost {
 		return failed("claim lost its volume %s", p.Spec.VolumeName), nil
 	}
-	return inProgress("claim is %s", orDefault(string(p.Status.Phase), "Pending")), nil
+	return ks, nil
 }

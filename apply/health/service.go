@@ -6,8 +6,10 @@ import (
 )
 
 // serviceHealth: a LoadBalancer Service is InProgress until it has an
-// ingress address; other Services are Current.
-func serviceHealth(u *unstructured.Unstructured) (Result, error) {
+// ingress address. kstatus waits only for spec.clusterIP, which the API
+// server sets at creation, so it calls the Service Current before anyone
+// can reach it. Other Services are kstatus's (Current).
+func serviceHealth(u *unstructured.Unstructured, ks Result) (Result, error) {
 	var s corev1.Service
 	if err := fromUnstructured(u, &s); err != nil {
 		return Result{}, err
@@ -15,5 +17,5 @@ func serviceHealth(u *unstructured.Unstructured) (Result, error) {
 	if s.Spec.Type == corev1.ServiceTypeLoadBalancer && len(s.Status.LoadBalancer.Ingress) == 0 {
 		return inProgress("waiting for a load balancer address"), nil
 	}
-	return Result{Status: Current}, nil
+	return ks, nil
 }

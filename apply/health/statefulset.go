@@ -5,31 +5,26 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// statefulSetHealth: InProgress until every replica is ready and, with the
-// RollingUpdate strategy, updated to the current revision (respecting the
-// partition); Current after that.
-func statefulSetHealth(u *unstructured.Unstructured) (Result, error) {
+// statefulSetHealth: with the OnDelete update strategy, InProgress until
+// every replica is ready. kstatus calls such a StatefulSet Current at
+// once, ready or not, because it cannot know when pods are meant to be
+// replaced; readiness it can know, and a wait on a database that has no
+// ready replica must not pass. kstatus decides the RollingUpdate
+// strategy (ready and updated replicas, the partition).
+func statefulSetHealth(u *unstructured.Unstructured, ks Result) (Result, error) {
 	var s appsv1.StatefulSet
 	if err := fromUnstructured(u, &s); err != nil {
 		return Result{}, err
 	}
-	want := replicasOf(s.Spec.Replicas)
-	st := s.Status
-	if st.ReadyReplicas < want {
-		return inProgress("ready %d of %d replicas", st.ReadyReplicas, want), nil
+	if s.Spec.UpdateStrategy.Type != appsv1.OnDeleteStatefulSetStrategyType {
+		return ks, nil
 	}
-	if s.Spec.UpdateStrategy.Type == appsv1.OnDeleteStatefulSetStrategyType {
-		return current("StatefulSet has %d ready replicas (OnDelete updates)", st.ReadyReplicas), nil
+	want := int32(1)
+	if s.Spec.Replicas != nil {
+		want = *s.Spec.Replicas
 	}
-	partition := int32(0)
-	if ru := s.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
-		partition = *ru.Partition
+	if s.Status.ReadyReplicas < want {
+		return inProgress("ready %d of %d replicas (OnDelete updates)", s.Status.ReadyReplicas, want), nil
 	}
-	if wantUpdated := want - partition; wantUpdated > 0 && st.UpdatedReplicas < wantUpdated {
-		return inProgress("updated %d of %d replicas", st.UpdatedReplicas, wantUpdated), nil
-	}
-	if partition == 0 && st.UpdateRevision != "" && st.CurrentRevision != st.UpdateRevision {
-		return inProgress("rolling update to revision %s in progress", st.UpdateRevision), nil
-	}
-	return current("StatefulSet has %d ready replicas", st.ReadyReplicas), nil
+	return ks, nil
 }
