@@ -68,7 +68,7 @@ type Agent struct {
 	restorer   *restorer
 	store      *statusStore
 	events     *eventRecorder
-	targets    map[string]Target
+	targets    *targetSet
 	hookQueue  *webhook.Queue
 
 	reachable atomic.Bool
@@ -113,7 +113,7 @@ func orDefault[T comparable](v, def T) T {
 // compose builds the parts and wires them to each other.
 func compose(cfg *config.Config, opts Options) *Agent {
 	log, rec, now := opts.Logger, opts.Recorder, opts.Now
-	a := &Agent{cfg: cfg, log: log, rec: rec, targets: opts.Targets,
+	a := &Agent{cfg: cfg, log: log, rec: rec, targets: newTargetSet(opts.Targets),
 		store: newStatusStore(cfg.Reconcile.History), work: newWorkers(cfg.Reconcile, log, rec),
 		events: newEventRecorder(opts.Events, log), drift: newDriftBook(cfg.Drift), restorer: newRestorer()}
 	renderOpts := render.DefaultOptions()
@@ -134,7 +134,7 @@ func compose(cfg *config.Config, opts Options) *Agent {
 		events: a.events, work: a.work, targets: a.targets, renderer: opts.Renderer, renderOpts: renderOpts, forced: map[envKey]bool{}}
 	a.removals.force = a.reconciler.force
 	r := a.restorer
-	r.log, r.now, r.catalog, r.store, r.drift, r.renderer, r.opts = log, now, a.catalog, a.store, a.drift, opts.Renderer, renderOpts
+	r.log, r.now, r.catalog, r.store, r.drift, r.renderer, r.opts, r.targets = log, now, a.catalog, a.store, a.drift, opts.Renderer, renderOpts, a.targets
 	a.orphans = newOrphans(log, a.catalog, a.removals, a.targets)
 	a.feed = &feed{cfg: cfg, log: log, rec: rec, now: now, fetcher: opts.Fetcher, catalog: a.catalog, store: a.store,
 		removals: a.removals, drift: a.drift, driver: a.driver, orphans: a.orphans, work: a.work, events: a.events}

@@ -51,6 +51,7 @@ type envGone struct {
 	app      string
 	clusters []string
 	env      string
+	as       identity // what its objects were applied as
 }
 
 // replace makes the apps of a load the desired state of their source
@@ -187,9 +188,9 @@ func (c *catalog) replaceApp(d *desiredApp, ch *catalogChange) {
 		cur, ok := d.env(e.Name)
 		switch {
 		case !ok:
-			ch.envsGone = append(ch.envsGone, envGone{app: d.Name, env: e.Name, clusters: e.Clusters})
+			ch.envsGone = append(ch.envsGone, envGone{app: d.Name, env: e.Name, clusters: e.Clusters, as: identityOf(e)})
 		case len(without(e.Clusters, cur.Clusters)) > 0:
-			ch.clustersGone = append(ch.clustersGone, envGone{app: d.Name, env: e.Name, clusters: without(e.Clusters, cur.Clusters)})
+			ch.clustersGone = append(ch.clustersGone, envGone{app: d.Name, env: e.Name, clusters: without(e.Clusters, cur.Clusters), as: identityOf(e)})
 		}
 	}
 }

@@ -20,10 +20,14 @@
 //   - driftBook: drift watchers, findings, contests, due corrections.
 //   - restorer: the applied set of a gated env read back after a start.
 //   - statusStore: the one status record the API reads.
+//   - targetSet: each cluster's Target and, built once each, the Targets
+//     that act as an environment's tenant service account (tenants.go).
 //
 // The agent declares what it needs of its collaborators as small
-// interfaces: Renderer (render.Render, or the render worker pool) and
-// Target (the apply engine's Manager, one per cluster). Its subpackages:
+// interfaces: Renderer (render.Render, or the render worker pool),
+// Target (the apply engine's Manager, one per cluster and identity) and
+// Impersonator (a cluster's Target that can act as a tenant). Its
+// subpackages:
 //
 //   - agent/config: the strict carina.yaml parser;
 //   - agent/metrics: the Prometheus recorder of DESIGN.md's table;

@@ -129,18 +129,25 @@ func (b *driftBook) hold(app, env string, clusters []string) {
 	}
 }
 
-// track makes set the intent the watcher of cluster compares with; a
-// nil set (a failed apply) forgets the intent until the next success.
-func (b *driftBook) track(cluster, app, env string, set *apply.Set) {
+// track makes set, applied through t, the intent the watcher of cluster
+// compares with; t (a tenant's Target, for one) also confirms the
+// drift of its objects with the server.
+func (b *driftBook) track(cluster string, set *apply.Set, t Target) {
 	w := b.watchers[cluster]
-	switch {
-	case w == nil:
-	case set == nil:
+	if w == nil {
+		return
+	}
+	c, _ := t.(drift.Comparer) // nil: the watcher's own
+	if err := w.Track(set, c); err != nil {
+		b.log.Warn("drift watch incomplete", "app", set.App, "env", set.Env, "cluster", cluster, "error", sanitize(err, time.Time{}).Message)
+	}
+}
+
+// untrack forgets the intent of (app, env) in cluster (a failed apply,
+// a removal) until the next track.
+func (b *driftBook) untrack(cluster, app, env string) {
+	if w := b.watchers[cluster]; w != nil {
 		w.Forget(app, env)
-	default:
-		if err := w.Track(set); err != nil {
-			b.log.Warn("drift watch incomplete", "app", app, "env", env, "cluster", cluster, "error", sanitize(err, time.Time{}).Message)
-		}
 	}
 }
 
@@ -148,7 +155,7 @@ func (b *driftBook) track(cluster, app, env string, set *apply.Set) {
 // clusters its environment no longer names.
 func (b *driftBook) forgetClusters(app, env string, clusters ...string) {
 	for _, c := range clusters {
-		b.track(c, app, env, nil)
+		b.untrack(c, app, env)
 	}
 	b.mu.Lock()
 	maps.DeleteFunc(b.findings[envKey{app, env}], func(_ string, e *driftEntry) bool { return slices.Contains(clusters, e.f.Cluster) })
@@ -161,7 +168,7 @@ func (b *driftBook) forgetClusters(app, env string, clusters ...string) {
 // forgetEnv drops the intent and findings of (app, env) everywhere.
 func (b *driftBook) forgetEnv(app, env string, clusters []string) {
 	for _, c := range clusters {
-		b.track(c, app, env, nil)
+		b.untrack(c, app, env)
 	}
 	b.dropFindings(app, env)
 }

@@ -42,7 +42,7 @@ cacheDir: %s
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := a.drift.build(map[string]*rest.Config{"local": {Host: "https://127.0.0.1:1"}}, a.targets); err != nil {
+			if err := a.drift.build(map[string]*rest.Config{"local": {Host: "https://127.0.0.1:1"}}, a.targets.clusters); err != nil {
 				t.Fatal(err)
 			}
 			if len(a.drift.watchers) != tt.watchers {

@@ -23,7 +23,7 @@ import (
 // inventories (driver_world.go is the engine's view of the agent).
 type driver struct {
 	store       *statusStore
-	targets     map[string]Target
+	targets     *targetSet
 	work        *workers
 	httpClient  *http.Client
 	now         func() time.Time
@@ -174,9 +174,9 @@ func (d *driver) save(ctx context.Context, app *desiredApp, st *workflow.State) 
 		if !d.store.view(app.Name, e.Name).applied.ok || len(e.Clusters) == 0 {
 			continue
 		}
-		t, ok := d.targets[e.Clusters[0]]
-		if !ok {
-			errs = append(errs, errNoCluster(e.Clusters[0]))
+		t, err := d.targets.get(e.Clusters[0], identityOf(e))
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		err = t.UpdateInventory(ctx, app.Name, e.Name, func(inv *inventory.Inventory) error {
@@ -210,9 +210,9 @@ func (d *driver) restore(ctx context.Context, app *desiredApp) error {
 		if len(e.Clusters) == 0 {
 			continue
 		}
-		t, ok := d.targets[e.Clusters[0]]
-		if !ok {
-			return errNoCluster(e.Clusters[0])
+		t, err := d.targets.get(e.Clusters[0], identityOf(e))
+		if err != nil {
+			return err
 		}
 		inv, err := t.ReadInventory(ctx, app.Name, e.Name)
 		if err != nil {
@@ -224,8 +224,7 @@ func (d *driver) restore(ctx context.Context, app *desiredApp) error {
 		if st, err := workflow.Decode(inv.Extra[extraWorkflow]); err == nil && st != nil && (best == nil || st.Release == app.Release) {
 			best = st
 		}
-		ok = inv.Result == inventory.ResultSuccess
-		applied := appliedState{ok: ok, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs]}
+		applied := appliedState{ok: inv.Result == inventory.ResultSuccess, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs]}
 		if d.store.restoreApplied(app.Name, e.Name, applied, inv.Health == "Current") {
 			d.holdDrift(app.Name, e.Name, e.Clusters)
 			d.work.addEnv(app.Name, e.Name)

@@ -289,7 +289,7 @@ func (f *feed) appRemovals(st *sourceState, ch *catalogChange, log *slog.Logger)
 		}
 		log.Info("application removed from its source; pruning", "app", d.Name)
 		for _, e := range d.Envs {
-			rms = append(rms, &removal{app: d.Name, env: e.Name, source: st.cfg.Name, revision: st.loadedRev, whole: true, clusters: e.Clusters})
+			rms = append(rms, &removal{app: d.Name, env: e.Name, source: st.cfg.Name, revision: st.loadedRev, whole: true, clusters: e.Clusters, as: identityOf(e)})
 		}
 	}
 	for _, g := range ch.envsGone {
@@ -299,7 +299,7 @@ func (f *feed) appRemovals(st *sourceState, ch *catalogChange, log *slog.Logger)
 			continue
 		}
 		log.Info("environment removed from its application; pruning", "app", g.app, "env", g.env)
-		rms = append(rms, &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, clusters: g.clusters})
+		rms = append(rms, &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, clusters: g.clusters, as: g.as})
 	}
 	return rms
 }
@@ -313,7 +313,7 @@ func (f *feed) clusterRemovals(st *sourceState, ch *catalogChange, log *slog.Log
 	var rms []*removal
 	for _, g := range ch.clustersGone {
 		f.drift.forgetClusters(g.app, g.env, g.clusters...)
-		rm := &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, stays: true}
+		rm := &removal{app: g.app, env: g.env, source: st.cfg.Name, revision: st.loadedRev, stays: true, as: g.as}
 		switch {
 		case !st.cfg.Prunes():
 			log.Info("clusters removed from an environment; their objects stay (prune: false)", "app", g.app, "env", g.env, "clusters", g.clusters)

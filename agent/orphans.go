@@ -18,8 +18,10 @@ const (
 )
 
 // orphans finds what the apps of each source left behind while no
-// agent ran: the inventories, in every cluster, that name the source but
-// whose (app, env) no source declares any more. It runs once per source
+// agent ran: the inventories, in every namespace of every cluster (a
+// tenant's are in its own), that name the source but whose (app, env)
+// no source declares any more. Each is pruned as the identity it was
+// applied as (foundIdentity). It runs once per source
 // after every app source has loaded, and again at later polls while a
 // cluster could not be listed (maxOrphanLists times). Inventories
 // without the source key are never touched.
@@ -27,7 +29,7 @@ type orphans struct {
 	log      *slog.Logger
 	catalog  *catalog
 	removals *removals
-	targets  map[string]Target
+	targets  *targetSet
 	// onHold and onLift report a hold of the mass-deletion guard and its
 	// end.
 	onHold, onLift func(*sourceState, *pruneHold)
@@ -45,7 +47,7 @@ type orphanState struct {
 	heldAt string
 }
 
-func newOrphans(log *slog.Logger, c *catalog, rms *removals, targets map[string]Target) *orphans {
+func newOrphans(log *slog.Logger, c *catalog, rms *removals, targets *targetSet) *orphans {
 	return &orphans{log: log, catalog: c, removals: rms, targets: targets, state: map[string]*orphanState{}}
 }
 
@@ -129,8 +131,8 @@ func (o *orphans) find(ctx context.Context, sc orphanScope) ([]*removal, bool) {
 	defer cancel()
 	byKey := map[envKey]*removal{}
 	complete := true
-	for _, c := range slices.Sorted(maps.Keys(o.targets)) {
-		invs, err := o.targets[c].ListInventories(ctx)
+	for _, c := range slices.Sorted(maps.Keys(o.targets.clusters)) {
+		invs, err := o.targets.clusters[c].ListAllInventories(ctx)
 		if err != nil {
 			complete = false
 			o.log.Warn("inventories cannot be listed", "source", sc.src, "cluster", c, "error", sanitize(err, time.Time{}).Message)
@@ -141,10 +143,18 @@ func (o *orphans) find(ctx context.Context, sc orphanScope) ([]*removal, bool) {
 			if inv.Extra[extraSource] != sc.src || (r != "" && r != sc.repo) || sc.live[k] || sc.elsewhere[inv.App] {
 				continue
 			}
-			if byKey[k] == nil {
-				byKey[k] = &removal{app: inv.App, env: inv.Env, source: sc.src, revision: sc.rev, whole: !sc.apps[inv.App], orphan: true}
+			as, ok := foundIdentity(inv, o.targets.agentNamespace)
+			if !ok {
+				o.log.Warn("inventory outside the agent's namespace names no service account; left alone",
+					"app", inv.App, "env", inv.Env, "cluster", c, "namespace", inv.Namespace)
+				continue
 			}
-			byKey[k].clusters = append(byKey[k].clusters, c)
+			if byKey[k] == nil {
+				byKey[k] = &removal{app: inv.App, env: inv.Env, source: sc.src, revision: sc.rev, whole: !sc.apps[inv.App], orphan: true, as: as}
+			}
+			if !slices.Contains(byKey[k].clusters, c) {
+				byKey[k].clusters = append(byKey[k].clusters, c)
+			}
 		}
 	}
 	return slices.Collect(maps.Values(byKey)), complete

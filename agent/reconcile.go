@@ -71,7 +71,7 @@ type reconciler struct {
 	restorer   *restorer
 	events     *eventRecorder
 	work       *workers
-	targets    map[string]Target
+	targets    *targetSet
 	renderer   Renderer
 	renderOpts render.Options
 
@@ -172,7 +172,7 @@ func (r *reconciler) reconcile(ctx context.Context, d *desiredApp, env string) (
 		return 0, nil
 	}
 	e, _ := d.env(env)
-	run := r.newRun(ctx, d, env)
+	run := r.newRun(ctx, d, e)
 	switch ob.state {
 	case stateSuspended:
 		run.finish(metrics.ResultSkipped, "application is suspended", nil)

@@ -24,18 +24,20 @@ import (
 
 // envRun is one reconcile of an (app, env) at one desired state.
 type envRun struct {
-	r      *reconciler
-	d      *desiredApp
-	env    string
+	r   *reconciler
+	d   *desiredApp
+	env string
+	// as is who its requests run as: the agent or the env's tenant.
+	as     identity
 	id     string
 	start  time.Time
 	log    *slog.Logger
 	record api.Reconcile
 }
 
-func (r *reconciler) newRun(ctx context.Context, d *desiredApp, env string) *envRun {
+func (r *reconciler) newRun(ctx context.Context, d *desiredApp, e appfile.Environment) *envRun {
 	id, start := reconcileID(ctx), r.now()
-	return &envRun{r: r, d: d, env: env, id: id, start: start, log: r.log.With("app", d.Name, "env", env),
+	return &envRun{r: r, d: d, env: e.Name, as: identityOf(e), id: id, start: start, log: r.log.With("app", d.Name, "env", e.Name),
 		record: api.Reconcile{ID: id, Start: start, Revision: d.Snapshot.Revision()}}
 }
 
@@ -121,17 +123,17 @@ func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set,
 	counts := map[string]int{}
 	var errs []error
 	for _, c := range clusters {
-		t, ok := r.targets[c]
-		if !ok {
-			errs = append(errs, errNoCluster(c))
+		t, err := r.targets.get(c, run.as)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
 		r.drift.pause(c, app, env)
 		cs, err := t.Apply(ctx, set, applyOptions())
 		if err != nil {
-			r.drift.track(c, app, env, nil)
+			r.drift.untrack(c, app, env)
 		} else {
-			r.drift.track(c, app, env, set)
+			r.drift.track(c, set, t)
 		}
 		if cs != nil {
 			for _, en := range cs.Entries {
@@ -160,8 +162,9 @@ func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set,
 	return changes, nil
 }
 
-// markInventory records the inputs digest and the source (name and
-// repository; see orphans) in an inventory.
+// markInventory records the inputs digest, the source (name and
+// repository; see orphans) and a tenant's service account in an
+// inventory.
 func (run *envRun) markInventory(inputs string) func(*inventory.Inventory) error {
 	return func(inv *inventory.Inventory) error {
 		if inv.Extra == nil {
@@ -171,6 +174,10 @@ func (run *envRun) markInventory(inputs string) func(*inventory.Inventory) error
 		inv.Extra[extraSource] = run.d.Source
 		if run.d.Repo != "" {
 			inv.Extra[extraRepo] = run.d.Repo
+		}
+		delete(inv.Extra, extraServiceAccount)
+		if run.as.tenant() {
+			inv.Extra[extraServiceAccount] = run.as.serviceAccount
 		}
 		return nil
 	}
@@ -193,9 +200,9 @@ func (run *envRun) health(ctx context.Context, set *apply.Set, clusters []string
 	var hr healthResult
 	var errs []error
 	for _, c := range clusters {
-		t, ok := run.r.targets[c]
-		if !ok {
-			errs = append(errs, fmt.Errorf("cluster %s: health: %w", c, errNoCluster(c)))
+		t, err := run.r.targets.get(c, run.as)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("cluster %s: health: %w", c, err))
 			continue
 		}
 		rep, err := t.Health(ctx, set)
@@ -249,9 +256,9 @@ func (run *envRun) correct(ctx context.Context, set *apply.Set, due map[string][
 // did.
 func (run *envRun) correctCluster(ctx context.Context, cluster string, set *apply.Set, objs []dueObject, clusters []string, counts map[string]int) error {
 	r, app, env := run.r, run.d.Name, run.env
-	t, ok := r.targets[cluster]
-	if !ok {
-		return errNoCluster(cluster)
+	t, err := r.targets.get(cluster, run.as)
+	if err != nil {
+		return err
 	}
 	c, ok := t.(Corrector)
 	if !ok {

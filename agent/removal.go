@@ -31,6 +31,8 @@ type removal struct {
 	// orphan says the orphan collection found it after a start: the
 	// inventory must name the source to be touched.
 	orphan bool
+	// as is the identity its objects were applied as.
+	as identity
 	// clusters still to clean, sorted.
 	clusters []string
 	// held are clusters that left the environment in a load with broken
@@ -75,7 +77,7 @@ type removals struct {
 	store   *statusStore
 	drift   *driftBook
 	events  *eventRecorder
-	targets map[string]Target
+	targets *targetSet
 	work    *workers
 	// force makes the next reconcile of an env skip the fast path;
 	// envGone and appGone tell the workflow driver an env's status
@@ -159,7 +161,7 @@ func (r *removals) add(src string, rms []*removal) {
 		}
 		cur.held = without(cur.held, cur.clusters)
 		cur.back = without(cur.back, slices.Concat(rm.clusters, rm.held)) // gone again while running
-		cur.whole, cur.stays, cur.orphan = cur.whole || rm.whole, cur.stays && rm.stays, cur.orphan && rm.orphan
+		cur.whole, cur.stays, cur.orphan, cur.as = cur.whole || rm.whole, cur.stays && rm.stays, cur.orphan && rm.orphan, rm.as
 		rms[i] = cur
 	}
 	var views []pruneView

@@ -65,9 +65,9 @@ func (r *removals) run(ctx context.Context, app, env string) (time.Duration, err
 // wrote is left alone. The drift intent of a cluster an env that stays
 // left is forgotten in any case.
 func (r *removals) removeFrom(ctx context.Context, cluster string, src config.Source, rm *removal, log *slog.Logger) error {
-	t, ok := r.targets[cluster]
-	if !ok {
-		return errNoCluster(cluster)
+	t, err := r.targets.get(cluster, rm.as)
+	if err != nil {
+		return err
 	}
 	if rm.stays {
 		r.drift.forgetClusters(rm.app, rm.env, cluster)
@@ -80,7 +80,7 @@ func (r *removals) removeFrom(ctx context.Context, cluster string, src config.So
 		log.Warn("inventory left alone", "cluster", cluster, "why", why)
 		return nil
 	}
-	r.drift.track(cluster, rm.app, rm.env, nil) // its deletions are no drift
+	r.drift.untrack(cluster, rm.app, rm.env) // its deletions are no drift
 	cs, err := t.Delete(ctx, rm.app, rm.env)
 	n := 0
 	if cs != nil {

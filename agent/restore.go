@@ -33,6 +33,7 @@ type restorer struct {
 	catalog  *catalog
 	store    *statusStore
 	drift    *driftBook
+	targets  *targetSet
 	renderer Renderer
 	opts     render.Options
 
@@ -100,7 +101,13 @@ func (s *restorer) restore(ctx context.Context, rq restoreRequest) {
 		return
 	}
 	for _, c := range s.store.view(rq.app.Name, rq.env.Name).clusters {
-		s.drift.track(c, rq.app.Name, rq.env.Name, set)
+		t, err := s.targets.get(c, identityOf(rq.env))
+		if err != nil {
+			s.drift.untrack(c, rq.app.Name, rq.env.Name)
+			log.Warn("drift of the environment is not watched in a cluster until the workflow deploys it", "cluster", c, "error", sanitize(err, s.now()).Message)
+			continue
+		}
+		s.drift.track(c, set, t)
 	}
 	log.Info("applied state read back; drift is watched")
 }
@@ -142,6 +149,6 @@ func (s *restorer) appliedSet(ctx context.Context, rq restoreRequest) (*apply.Se
 // set cannot be read back: it is not watched until it is deployed.
 func (s *restorer) release(app, env string, clusters []string) {
 	for _, c := range clusters {
-		s.drift.track(c, app, env, nil)
+		s.drift.untrack(c, app, env)
 	}
 }

@@ -110,7 +110,7 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := a.drift.build(opts.REST, a.targets); err != nil {
+	if err := a.drift.build(opts.REST, a.targets.clusters); err != nil {
 		return err
 	}
 	ln := opts.Listener

@@ -11,9 +11,10 @@ import (
 	"github.com/carina-gitops/carina/render"
 )
 
-// Target is one cluster as the agent uses it. The apply engine's Manager
-// implements it through clusterTarget; the interface is declared here, by
-// its consumer, and kept to what the loop needs.
+// Target is one cluster as the agent uses it, under one identity (the
+// agent's, or a tenant's: see targetSet). The apply engine's Manager
+// implements it; the interface is declared here, by its consumer, and
+// kept to what the loop needs.
 type Target interface {
 	// Apply makes the cluster match set, prunes what left it and records
 	// the inventory.
@@ -28,9 +29,10 @@ type Target interface {
 	// prune policies, then the inventory; objects whose delete failed
 	// stay in it for the next call.
 	Delete(ctx context.Context, app, env string) (*apply.ChangeSet, error)
-	// ListInventories returns the cluster's inventories; with an error,
-	// those it could read.
-	ListInventories(ctx context.Context) ([]*inventory.Inventory, error)
+	// ListAllInventories returns the inventories of every namespace of
+	// the cluster (tenants keep theirs in their own), each with the
+	// namespace that holds it; with an error, those it could read.
+	ListAllInventories(ctx context.Context) ([]apply.FoundInventory, error)
 }
 
 // ObjectHealth is the health of one live object.

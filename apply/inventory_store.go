@@ -66,10 +66,36 @@ const inventoryPageSize = 100
 // errors joined into the error, which comes with the inventories that
 // did decode; a failed LIST returns what the pages before it held.
 func (m *Manager) ListInventories(ctx context.Context) ([]*inventory.Inventory, error) {
-	ns := m.opts.InventoryNamespace
+	found, err := m.listInventories(ctx, m.opts.InventoryNamespace)
+	out := make([]*inventory.Inventory, len(found))
+	for i, f := range found {
+		out[i] = f.Inventory
+	}
+	return out, err
+}
+
+// FoundInventory is an inventory and the namespace whose ConfigMap holds
+// it: the API server says where it is, the inventory's content does not.
+type FoundInventory struct {
+	Namespace string
+	*inventory.Inventory
+}
+
+// ListAllInventories is ListInventories over every namespace: a tenant's
+// inventories live in its own (ImpersonateTenant). It needs the right to
+// list ConfigMaps in every namespace. Sorted by app, env and namespace.
+func (m *Manager) ListAllInventories(ctx context.Context) ([]FoundInventory, error) {
+	return m.listInventories(ctx, metav1.NamespaceAll)
+}
+
+func (m *Manager) listInventories(ctx context.Context, ns string) ([]FoundInventory, error) {
 	sel := inventory.LabelManagedBy + "=carina," + inventory.LabelInvApp + "," + inventory.LabelInvEnv
 	opts := metav1.ListOptions{LabelSelector: sel, Limit: inventoryPageSize}
-	var out []*inventory.Inventory
+	where := "in " + ns
+	if ns == metav1.NamespaceAll {
+		where = "in every namespace"
+	}
+	var out []FoundInventory
 	var errs []error
 	for {
 		var page *unstructured.UnstructuredList
@@ -79,13 +105,13 @@ func (m *Manager) ListInventories(ctx context.Context) ([]*inventory.Inventory, 
 			return err
 		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("inventory ConfigMaps in %s: list failed: %w", ns, err))
+			errs = append(errs, fmt.Errorf("inventory ConfigMaps %s: list failed: %w", where, err))
 			break
 		}
 		for _, u := range page.Items {
 			var cm corev1.ConfigMap
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &cm); err != nil {
-				errs = append(errs, &inventory.CorruptError{Ref: "ConfigMap/" + ns + "/" + u.GetName(), Err: err})
+				errs = append(errs, &inventory.CorruptError{Ref: "ConfigMap/" + u.GetNamespace() + "/" + u.GetName(), Err: err})
 				continue
 			}
 			inv, err := inventory.FromConfigMap(&cm, m.opts.Inventory)
@@ -93,14 +119,14 @@ func (m *Manager) ListInventories(ctx context.Context) ([]*inventory.Inventory, 
 				errs = append(errs, err)
 				continue
 			}
-			out = append(out, inv)
+			out = append(out, FoundInventory{Namespace: u.GetNamespace(), Inventory: inv})
 		}
 		if opts.Continue = page.GetContinue(); opts.Continue == "" {
 			break
 		}
 	}
-	slices.SortFunc(out, func(a, b *inventory.Inventory) int {
-		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Env, b.Env))
+	slices.SortFunc(out, func(a, b FoundInventory) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Env, b.Env), cmp.Compare(a.Namespace, b.Namespace))
 	})
 	return out, errors.Join(errs...)
 }

@@ -140,6 +140,19 @@ func (m *Manager) ImpersonateServiceAccount(namespace, name string) (*Manager, e
 		"system:serviceaccounts", "system:serviceaccounts:"+namespace, "system:authenticated")
 }
 
+// ImpersonateTenant is ImpersonateServiceAccount for a tenant: the
+// Manager also keeps its inventories in the service account's namespace,
+// which the tenant may write, and no other may read. Agent and `carina
+// apply` use it for an environment that names a serviceAccount.
+func (m *Manager) ImpersonateTenant(namespace, serviceAccount string) (*Manager, error) {
+	t, err := m.ImpersonateServiceAccount(namespace, serviceAccount)
+	if err != nil {
+		return nil, err
+	}
+	t.opts.InventoryNamespace = namespace
+	return t, nil
+}
+
 // parallel runs fn for 0..n-1 with at most Concurrency at a time and
 // waits for all. fn records its own results (by index). A panic in fn
 // is raised again in the caller once all are done, where the exported

@@ -2,9 +2,11 @@ package apply
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -141,5 +143,68 @@ func TestImpersonation(t *testing.T) {
 		if mine && ev.User.Username == testUser && ev.ImpersonatedUser == nil {
 			t.Errorf("request without impersonation: %s %s", ev.Verb, ev.RequestURI)
 		}
+	}
+}
+
+// TestImpersonateTenant: a tenant's Manager applies, lists and deletes
+// as the service account, with its inventory in the tenant's namespace,
+// where ListAllInventories finds it (and says where).
+func TestImpersonateTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	grantTenant(t, e.ns, "deployer")
+	m, err := testManager(t).ImpersonateTenant(e.ns, "deployer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustApply(t, m, e.set(e.owner.ConfigMap(e.ns, "x", nil)))
+	if _, err := testClient.CoreV1().ConfigMaps(e.ns).Get(t.Context(), inventoryName(e.app, e.env), metav1.GetOptions{}); err != nil {
+		t.Errorf("inventory not in the tenant's namespace: %v", err)
+	}
+	if _, err := testClient.CoreV1().ConfigMaps(DefaultOptions().InventoryNamespace).Get(t.Context(), inventoryName(e.app, e.env), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("inventory in %s: %v, want none", DefaultOptions().InventoryNamespace, err)
+	}
+	all, err := testManager(t).ListAllInventories(t.Context())
+	if err != nil && len(all) == 0 {
+		t.Fatal(err)
+	}
+	var where []string
+	for _, f := range all {
+		if f.App == e.app {
+			where = append(where, f.Namespace+"/"+f.Env)
+		}
+	}
+	if want := []string{e.ns + "/" + e.env}; !slices.Equal(where, want) {
+		t.Errorf("ListAllInventories found %v, want %v", where, want)
+	}
+	if _, err := m.Delete(t.Context(), e.app, e.env); err != nil {
+		t.Fatal(err)
+	}
+	if inv, err := m.ReadInventory(t.Context(), e.app, e.env); inv != nil || err != nil {
+		t.Errorf("inventory after the delete: %v, %v", inv, err)
+	}
+	for _, ev := range applytest.Since(auditEvents(t), e.auditStart) {
+		if ev.ObjectRef != nil && ev.ObjectRef.Namespace == e.ns && ev.User.Username == testUser && ev.ImpersonatedUser == nil {
+			t.Errorf("request without impersonation: %s %s", ev.Verb, ev.RequestURI)
+		}
+	}
+}
+
+// grantTenant lets service account sa of ns write ConfigMaps and read
+// its Namespace there, as deploy/rbac/namespaced-tenants does.
+func grantTenant(t *testing.T, ns, sa string) {
+	t.Helper()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: ns}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}, ResourceNames: []string{ns}},
+	}}
+	binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: ns},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: sa},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}}}
+	if _, err := testClient.RbacV1().Roles(ns).Create(t.Context(), role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testClient.RbacV1().RoleBindings(ns).Create(t.Context(), binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }

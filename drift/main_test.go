@@ -159,7 +159,7 @@ func (f *fixture) applyAndTrack(t *testing.T, s *apply.Set) {
 	if _, err := f.m.Apply(t.Context(), s, opts); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.w.Track(s); err != nil {
+	if err := f.w.Track(s, nil); err != nil {
 		t.Fatal(err)
 	}
 }

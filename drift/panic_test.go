@@ -63,7 +63,7 @@ func TestComparisonPanicFailsOnlyThatEvent(t *testing.T) {
 	if _, err := f.m.Apply(t.Context(), s, apply.ApplyOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Track(s); err != nil {
+	if err := w.Track(s, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"boom-observe", "boom-check", "calm"} {

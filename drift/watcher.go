@@ -67,6 +67,8 @@ type observation struct {
 
 // intent is the last applied set of one (app, env).
 type intent struct {
+	// cmp confirms its objects with the server, as whoever applied them.
+	cmp  Comparer
 	objs map[string]*apply.Object // by ID key; drift mode ignore and read-only left out
 	gvr  map[string]schema.GroupVersionResource
 	// paused: an apply is running; events wait in pending until Track.
@@ -151,11 +153,17 @@ func (w *Watcher) Pause(app, env string) {
 // Track makes set the intent of its (app, env), right after an apply
 // made it live, and resumes it. Events that arrived while it was paused
 // are checked against it, and so are the objects reported drifted
-// before. It returns the first kind it cannot watch; the others are
-// watched all the same.
-func (w *Watcher) Track(set *apply.Set) error {
+// before. cmp confirms its objects with the server (the GET of a deleted
+// object, the dry-run of a changed one) under the identity that applied
+// them, a tenant's for example; nil means the Watcher's own. The watches
+// stay the Watcher's. It returns the first kind it cannot watch; the
+// others are watched all the same.
+func (w *Watcher) Track(set *apply.Set, cmp Comparer) error {
 	k := envKey{set.App, set.Env}
-	in := &intent{objs: map[string]*apply.Object{}, gvr: map[string]schema.GroupVersionResource{}}
+	if cmp == nil {
+		cmp = w.cmp
+	}
+	in := &intent{cmp: cmp, objs: map[string]*apply.Object{}, gvr: map[string]schema.GroupVersionResource{}}
 	var errs []error
 	var starts []*store
 	for i := range set.Objects {
@@ -268,11 +276,11 @@ func (w *Watcher) observeOne(u *unstructured.Unstructured, gone bool) {
 		w.mu.Unlock()
 		return
 	}
-	obj := in.objs[id]
+	obj, cmp := in.objs[id], in.cmp
 	ok := objKey{k, id}
 	_, reported := w.reported[ok]
 	w.mu.Unlock()
-	if obj == nil || (!gone && !reported && w.cmp.Unchanged(*obj, u)) {
+	if obj == nil || (!gone && !reported && cmp.Unchanged(*obj, u)) {
 		return
 	}
 	w.mu.Lock()
@@ -337,8 +345,9 @@ func (w *Watcher) check(ctx context.Context, ok objKey) error {
 	delete(w.latest, ok)
 	in := w.intents[ok.envKey]
 	var obj *apply.Object
+	var cmp Comparer
 	if in != nil && !in.paused {
-		obj = in.objs[ok.id]
+		obj, cmp = in.objs[ok.id], in.cmp
 	}
 	if in != nil && in.paused && queued {
 		in.pending[ok.id] = ob
@@ -350,13 +359,13 @@ func (w *Watcher) check(ctx context.Context, ok objKey) error {
 	live := ob.live
 	if ob.gone {
 		var err error
-		if live, err = w.cmp.Live(ctx, *obj); err != nil {
+		if live, err = cmp.Live(ctx, *obj); err != nil {
 			return err
 		}
 	}
 	reason := Deleted
 	if live != nil {
-		changed, err := w.cmp.WouldChange(ctx, *obj, live)
+		changed, err := cmp.WouldChange(ctx, *obj, live)
 		if err != nil {
 			return err
 		}

@@ -1,10 +1,13 @@
 package drift
 
 import (
+	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/carina-gitops/carina/apply"
@@ -127,6 +130,58 @@ func TestRelabelledObjectIsDrift(t *testing.T) {
 	fd := f.next(t, 10*time.Second)
 	if fd.ID.Name != "tagged" || fd.Reason != Modified {
 		t.Errorf("finding %+v, want tagged modified", fd)
+	}
+}
+
+// countingComparer counts the confirmations that reach it.
+type countingComparer struct {
+	Comparer
+	live, wouldChange atomic.Int32
+}
+
+func (c *countingComparer) Live(ctx context.Context, obj apply.Object) (*unstructured.Unstructured, error) {
+	c.live.Add(1)
+	return c.Comparer.Live(ctx, obj)
+}
+
+func (c *countingComparer) WouldChange(ctx context.Context, obj apply.Object, live *unstructured.Unstructured) (bool, error) {
+	c.wouldChange.Add(1)
+	return c.Comparer.WouldChange(ctx, obj, live)
+}
+
+// TestTrackConfirmsAsTheIntentsComparer: the objects of an intent
+// tracked with its own Comparer (a tenant's Manager, in the agent) are
+// confirmed through it, not through the Watcher's.
+func TestTrackConfirmsAsTheIntentsComparer(t *testing.T) {
+	f := newFixture(t)
+	s := f.set(f.configMap("edited", map[string]any{"v": "git"}), f.configMap("deleted", map[string]any{"v": "git"}))
+	f.w.Pause(s.App, s.Env)
+	opts := apply.DefaultApplyOptions()
+	opts.Force = true
+	if _, err := f.m.Apply(t.Context(), s, opts); err != nil {
+		t.Fatal(err)
+	}
+	tenant := &countingComparer{Comparer: f.m}
+	if err := f.w.Track(s, tenant); err != nil {
+		t.Fatal(err)
+	}
+	cms := testClient.CoreV1().ConfigMaps(f.ns)
+	if _, err := cms.Patch(t.Context(), "edited", types.MergePatchType, []byte(`{"data":{"v":"edited"}}`), metav1.PatchOptions{FieldManager: "kubectl-edit"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(t.Context(), "deleted", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Reason{}
+	for range 2 {
+		fd := f.next(t, 10*time.Second)
+		got[fd.ID.Name] = fd.Reason
+	}
+	if got["edited"] != Modified || got["deleted"] != Deleted {
+		t.Errorf("findings %v, want edited modified and deleted deleted", got)
+	}
+	if tenant.live.Load() == 0 || tenant.wouldChange.Load() == 0 {
+		t.Errorf("the intent's comparer confirmed %d GETs and %d dry-runs, want both", tenant.live.Load(), tenant.wouldChange.Load())
 	}
 }
 

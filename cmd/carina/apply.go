@@ -178,7 +178,8 @@ func restConfig(kubeconfig, kubeContext string) (*rest.Config, error) {
 }
 
 // managerFor impersonates the environment's service account, if it names
-// one.
+// one, with the inventory in the environment's namespace, as the agent
+// does: the two find each other's inventories.
 func managerFor(m *apply.Manager, t target) (*apply.Manager, error) {
 	if t.env.ServiceAccount == "" {
 		return m, nil
@@ -187,7 +188,7 @@ func managerFor(m *apply.Manager, t target) (*apply.Manager, error) {
 	if ns == "" {
 		ns = "default"
 	}
-	return m.ImpersonateServiceAccount(ns, t.env.ServiceAccount)
+	return m.ImpersonateTenant(ns, t.env.ServiceAccount)
 }
 
 // applyResult is the JSON output of one target.

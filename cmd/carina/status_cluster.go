@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/health"
@@ -31,7 +33,7 @@ func readClusterStatus(ctx context.Context, kubeconfig, kubeContext string) (*cl
 	if err != nil {
 		return nil, err
 	}
-	invs, err := m.ListInventories(ctx)
+	invs, err := listInventories(ctx, m)
 	if err != nil && len(invs) == 0 {
 		return nil, fmt.Errorf("reading inventories: %w", err)
 	}
@@ -105,4 +107,19 @@ func inventorySync(result string) api.Sync {
 		return api.SyncOutOfSync // an apply runs, or was interrupted
 	}
 	return api.SyncUnknown
+}
+
+// listInventories lists the inventories of every namespace (a tenant's
+// are in its own), or, for a user who may not list ConfigMaps in every
+// namespace, those of the agent's inventory namespace.
+func listInventories(ctx context.Context, m *apply.Manager) ([]*inventory.Inventory, error) {
+	found, err := m.ListAllInventories(ctx)
+	if apierrors.IsForbidden(err) && len(found) == 0 {
+		return m.ListInventories(ctx)
+	}
+	invs := make([]*inventory.Inventory, len(found))
+	for i, f := range found {
+		invs[i] = f.Inventory
+	}
+	return invs, err
 }

@@ -2,6 +2,8 @@ package install
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,3 +146,98 @@ func checkTenantAudit(t *testing.T, c *cluster.Cluster, start time.Time) {
 	t.Logf("%d requests refused with 403 as %s; no write", forbidden, tenantSA)
 }
 
+// tenantAppfile is shopAppfile's app in environment prod of tenant-a,
+// applied as the tenant's service account.
+func tenantAppfile(greeting string, service bool) string {
+	s := strings.Replace(shopAppfile("tenant-a", greeting, service, ""), "name: lp-shop\nnamespace: tenant-a\n", "name: lp-tenant\n", 1)
+	return s + `environments:
+  prod:
+    clusters: [local]
+    namespace: tenant-a
+    serviceAccount: carina-tenant
+`
+}
+
+// TestTenantAgent: `carina agent`, out of cluster and authenticated as
+// the ServiceAccount deploy/ creates with the namespaced-tenants profile,
+// deploys an app of tenant-a as the tenant's service account, corrects
+// drift and prunes. The audit log shows every request of the agent in
+// the tenant's namespace under the tenant's identity, but the Events it
+// posts there under its own.
+func TestTenantAgent(t *testing.T) {
+	c, cs := needCluster(t)
+	installRBAC(t, "deploy/kustomize/overlays/namespaced-tenants")
+	kubeconfig := writeKubeconfig(t, agentConfig(t), "")
+	repo := newGitRepo(t)
+	repo.commit("v1", "lp-tenant/Appfile", tenantAppfile("v1", true))
+	start := time.Now()
+	startAgent(t, repo.dir, kubeconfig)
+	ctx := t.Context()
+	const ns = "tenant-a"
+
+	greeting := func() string {
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "settings", metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return cm.Data["greeting"]
+	}
+	eventually(t, 90*time.Second, "deployed", func() (bool, string) {
+		_, err := cs.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+		return greeting() == "v1" && err == nil, fmt.Sprintf("greeting %q, service %v", greeting(), err)
+	})
+	mustKubectl(t, nil, "-n", ns, "scale", "deployment/web", "--replicas=5")
+	eventually(t, 30*time.Second, "drift corrected", func() (bool, string) {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		return *d.Spec.Replicas == 2, fmt.Sprintf("replicas %d", *d.Spec.Replicas)
+	})
+	repo.commit("v2 without the Service", "lp-tenant/Appfile", tenantAppfile("v2", false))
+	eventually(t, 60*time.Second, "Service pruned", func() (bool, string) {
+		_, err := cs.CoreV1().Services(ns).Get(ctx, "web", metav1.GetOptions{})
+		return greeting() == "v2" && err != nil, fmt.Sprintf("greeting %q, service %v", greeting(), err)
+	})
+	if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, "carina-inv.lp-tenant.prod", metav1.GetOptions{}); err != nil {
+		t.Errorf("the tenant's inventory is not in %s: %v", ns, err)
+	}
+	checkTenantAgentAudit(t, c, ns, start)
+}
+
+// checkTenantAgentAudit: since start, every request of the agent's
+// ServiceAccount in ns ran as the tenant (its Events aside), and those
+// requests deployed, corrected and pruned.
+func checkTenantAgentAudit(t *testing.T, c *cluster.Cluster, ns string, start time.Time) {
+	t.Helper()
+	events, err := c.AuditEvents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes []string
+	n := 0
+	for _, ev := range events {
+		if ev.User.Username != agentSA || ev.ObjectRef == nil || ev.ObjectRef.Namespace != ns || ev.StageTimestamp.Time.Before(start) {
+			continue
+		}
+		n++
+		if ev.ImpersonatedUser == nil {
+			if ev.ObjectRef.Resource != "events" {
+				t.Errorf("request %s %s as %s, not as %s", ev.Verb, ev.RequestURI, agentSA, tenantSA)
+			}
+			continue
+		}
+		if ev.ImpersonatedUser.Username != tenantSA {
+			t.Errorf("request %s %s as %s, not as %s", ev.Verb, ev.RequestURI, ev.ImpersonatedUser.Username, tenantSA)
+		}
+		if cluster.WriteVerbs[ev.Verb] && ev.ResponseStatus != nil && ev.ResponseStatus.Code < 300 && !strings.Contains(ev.RequestURI, "dryRun=All") {
+			writes = append(writes, ev.Verb+" "+ev.ObjectRef.Resource)
+		}
+	}
+	for _, want := range []string{"patch configmaps", "patch deployments", "delete services"} {
+		if !slices.Contains(writes, want) {
+			t.Errorf("no %q as %s in %s; writes: %v", want, tenantSA, ns, writes)
+		}
+	}
+	t.Logf("%d requests of %s in %s, all as %s but Events; %d writes", n, agentSA, ns, tenantSA, len(writes))
+}
