@@ -157,7 +157,7 @@ func dispatch(c *catalog, r *reconciler, d *driver, rms *removals) handler {
 		case it.Env == "":
 			return d.advance(ctx, app)
 		}
-		return r.reconcile(ctx, app, it.Env)
+		return r.reconcile(ctx, app.forEnv(it.Env), it.Env)
 	}
 }
 

@@ -34,6 +34,8 @@ type catalog struct {
 
 	// old is the last load of an applied commit (loadAt).
 	old oldLoad
+	// pins are the loads of pinned revisions (loadRef), guarded by mu.
+	pins map[string]*loaded
 }
 
 // sourceState is one configured repository, guarded by the catalog's
@@ -71,7 +73,7 @@ type sourceState struct {
 func newCatalog(cfg *config.Config, fetcher *source.Fetcher, cancelRemoval func(app, env string, clusters []string) removalState) *catalog {
 	return &catalog{cfg: cfg, fetcher: fetcher, cancelRemoval: cancelRemoval,
 		capCache: capabilities.NewCache(capabilities.DefaultCacheOptions()),
-		srcs:     map[string]*sourceState{}, apps: map[string]*desiredApp{}}
+		srcs:     map[string]*sourceState{}, apps: map[string]*desiredApp{}, pins: map[string]*loaded{}}
 }
 
 // addSource registers a source.
@@ -224,7 +226,49 @@ func (c *catalog) load(ctx context.Context, st *sourceState) (*loaded, *source.S
 		return nil, snap, err
 	}
 	l, err := loadApps(ctx, st.cfg, snap, reg, c.cfg.Limits.Fetch.MaxFiles, c.cfg.Clusters[0].Name)
-	return l, snap, err
+	if err != nil {
+		return nil, snap, err
+	}
+	applyPins(ctx, st, l, c.loadRef)
+	return l, snap, nil
+}
+
+// maxPinLoads bounds the loads of pinned revisions kept.
+const maxPinLoads = 16
+
+// loadRef loads the apps of st at another revision of its repository
+// (a pinned environment's), once per commit and capability revisions.
+func (c *catalog) loadRef(ctx context.Context, st *sourceState, ref source.Ref) (*loaded, error) {
+	snap, err := c.fetcher.Fetch(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	key := st.cfg.Name + "@" + snap.Commit
+	for _, cc := range c.cfg.Sources.Capabilities {
+		if cs := c.srcs[cc.Name]; cs != nil && cs.snap != nil {
+			key += " " + cs.snap.Commit
+		}
+	}
+	l := c.pins[key]
+	c.mu.Unlock()
+	if l != nil {
+		return l, nil
+	}
+	reg, err := c.registry(ctx, st, snap)
+	if err != nil {
+		return nil, err
+	}
+	if l, err = loadApps(ctx, st.cfg, snap, reg, c.cfg.Limits.Fetch.MaxFiles, c.cfg.Clusters[0].Name); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.pins) >= maxPinLoads {
+		clear(c.pins)
+	}
+	c.pins[key] = l
+	c.mu.Unlock()
+	return l, nil
 }
 
 // oldLoadTTL: the last load of an applied commit is dropped a minute

@@ -43,6 +43,8 @@ type desiredApp struct {
 	// Release is the digest of every env's inputs and the workflow: a new
 	// release starts the workflow over.
 	Release string
+	// Pinned are the environments pinned to another revision (pins.go).
+	Pinned map[string]*pinnedEnv
 }
 
 // env returns the named environment.
@@ -158,12 +160,19 @@ func defsDigest(reg *capabilities.Registry, app *appfile.Application, env appfil
 func (d *desiredApp) computeInputs(files map[string]string) {
 	d.Inputs = make(map[string]string, len(d.Envs))
 	files0 := dirDigest(files, d.App.Dir)
-	rel := sha256.New()
 	for _, e := range d.Envs {
 		envJSON, _ := json.Marshal(e)
 		h := sha256.New()
 		fmt.Fprintf(h, "files %s\ndefs %s\nenv %s\n", files0, defsDigest(d.Registry, d.App, e), envJSON)
 		d.Inputs[e.Name] = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	}
+	d.computeRelease()
+}
+
+// computeRelease fills Release from Inputs and the workflow.
+func (d *desiredApp) computeRelease() {
+	rel := sha256.New()
+	for _, e := range d.Envs {
 		fmt.Fprintf(rel, "%s %s\n", e.Name, d.Inputs[e.Name])
 	}
 	wf, _ := json.Marshal(d.App.Workflow)

@@ -191,7 +191,10 @@ func TestTenantDeploysPrunesAndCorrects(t *testing.T) {
 	// prune with its own rights.
 	forge(t, ns, forged, map[string]string{extraSource: "apps", extraRepo: inv.Data["x."+extraRepo]})
 	repo.remove("remove blog", blog)
-	second := startAgent(t, agentConfig(t, repo.url(), "", ""))
+	// allowEmpty: shop, the last app, goes below; the mass-deletion guard
+	// would hold it (e2e_guard_test.go tests the guard).
+	_, cfg := agentConfigSources(t, allowEmptySource(repo.url()), "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
+	second := startAgent(t, cfg)
 	eventually(t, 30*time.Second, "orphaned blog pruned", func() (bool, string) {
 		gone, invGone := objectGone(t, cs, ns, blog), tenantInventory(t, cs, ns, blog, "prod") == nil
 		return gone && invGone, fmt.Sprintf("object gone %v, inventory gone %v", gone, invGone)

@@ -38,6 +38,9 @@ type appRecord struct {
 type envRecord struct {
 	clusters  []string
 	namespace string
+	// pinned is the revision the env is pinned to, "" when it follows
+	// the branch head.
+	pinned string
 	// applied: what the clusters hold, from our applies or the inventory.
 	applied appliedState
 	sync    api.Sync
@@ -237,7 +240,10 @@ func (s *statusStore) updateApps(apps []*desiredApp) []*desiredApp {
 		for _, e := range d.Envs {
 			ar.envOrder = append(ar.envOrder, e.Name)
 			er := ar.env(e.Name)
-			er.clusters, er.namespace = e.Clusters, e.Namespace
+			er.clusters, er.namespace, er.pinned = e.Clusters, e.Namespace, ""
+			if p := d.Pinned[e.Name]; p != nil {
+				er.pinned = p.Revision
+			}
 			if er.sync == api.SyncStalled && er.lastError == nil {
 				er.sync = api.SyncSynced
 			}

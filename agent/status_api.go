@@ -94,7 +94,7 @@ func (s *statusStore) summaries() []api.AppSummary {
 		}
 		for _, en := range a.envOrder {
 			e := a.env(en)
-			es := api.EnvSummary{Name: en, Clusters: e.clusters, Namespace: e.namespace,
+			es := api.EnvSummary{Name: en, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned,
 				Revision: e.applied.revision, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile}
 			if e.lastError != nil {
 				es.Error = e.lastError.Message
@@ -138,7 +138,7 @@ func (s *statusStore) envStatus(app, env string) (api.EnvStatus, workflow.Plan, 
 // object shows its own.
 func (a *appRecord) envStatus(name string) api.EnvStatus {
 	e := a.env(name)
-	out := api.EnvStatus{App: a.name, Name: name, Clusters: e.clusters, Namespace: e.namespace, Revision: e.applied.revision,
+	out := api.EnvStatus{App: a.name, Name: name, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned, Revision: e.applied.revision,
 		Digest: e.applied.digest, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile, LastError: e.lastError,
 		History: slices.Clone(e.history)}
 	byComp := map[string]*api.ComponentStatus{}

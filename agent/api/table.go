@@ -26,6 +26,9 @@ func WriteApps(w io.Writer, apps []AppSummary) error {
 			if e.Error != "" && e.Error != a.Error {
 				m = strings.TrimSpace(m + " " + firstLine(e.Error))
 			}
+			if e.Pinned != "" {
+				m = strings.TrimSpace("pinned to " + shortPin(e.Pinned) + " " + m)
+			}
 			if e.Drifted > 0 {
 				m = strings.TrimSpace(fmt.Sprintf("%d drifted %s", e.Drifted, m))
 			}
@@ -131,6 +134,14 @@ func WriteHolds(w io.Writer, srcs []SourceStatus) error {
 func commitOf(rev string) string {
 	if _, after, ok := strings.Cut(rev, ":"); ok {
 		return after
+	}
+	return rev
+}
+
+// shortPin shortens a pinned commit id; a tag stays whole.
+func shortPin(rev string) string {
+	if len(rev) == 40 || len(rev) == 64 {
+		return rev[:12]
 	}
 	return rev
 }

@@ -55,9 +55,12 @@ type AppSummary struct {
 
 // EnvSummary is an environment in an AppSummary.
 type EnvSummary struct {
-	Name          string    `json:"name"`
-	Clusters      []string  `json:"clusters,omitempty"`
-	Namespace     string    `json:"namespace,omitempty"`
+	Name      string   `json:"name"`
+	Clusters  []string `json:"clusters,omitempty"`
+	Namespace string   `json:"namespace,omitempty"`
+	// Pinned is the revision the environment is pinned to in Git
+	// (environments/<env>.yaml), "" when it follows the branch head.
+	Pinned        string    `json:"pinned,omitempty"`
 	Revision      string    `json:"revision,omitempty"`
 	Sync          Sync      `json:"sync"`
 	Health        Health    `json:"health"`
@@ -124,6 +127,9 @@ type EnvStatus struct {
 	Name      string   `json:"name"`
 	Clusters  []string `json:"clusters,omitempty"`
 	Namespace string   `json:"namespace,omitempty"`
+	// Pinned is the revision the environment is pinned to in Git
+	// (environments/<env>.yaml), "" when it follows the branch head.
+	Pinned string `json:"pinned,omitempty"`
 	// Revision is the source revision last applied.
 	Revision string `json:"revision,omitempty"`
 	// Digest is the render digest last applied.
