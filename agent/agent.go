@@ -98,7 +98,13 @@ func New(opts Options) (*Agent, error) {
 		}
 		opts.Fetcher = f
 	}
-	return compose(cfg, opts), nil
+	st, err := newCommitStatuses(cfg, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	a := compose(cfg, opts)
+	a.reconciler.statuses = st
+	return a, nil
 }
 
 // orDefault returns v, or def when v is nil.

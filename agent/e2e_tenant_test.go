@@ -189,7 +189,7 @@ func TestTenantDeploysPrunesAndCorrects(t *testing.T) {
 	// namespace, where the next agent finds it. A forged inventory there
 	// naming the source but no service account is not the agent's to
 	// prune with its own rights.
-	forge(t, ns, forged, map[string]string{extraSource: "apps", extraRepo: inv.Data["x."+extraRepo]})
+	forgeInventory(t, ns, forged, map[string]string{extraSource: "apps", extraRepo: inv.Data["x."+extraRepo]})
 	repo.remove("remove blog", blog)
 	// allowEmpty: shop, the last app, goes below; the mass-deletion guard
 	// would hold it (e2e_guard_test.go tests the guard).
@@ -215,10 +215,10 @@ func TestTenantDeploysPrunesAndCorrects(t *testing.T) {
 	checkTenantRequests(t, agentRequests(t, c, ns, start), tenantUser(ns), inventory.Name(shop, "prod"))
 }
 
-// forge writes, as a cluster admin, a ConfigMap of (app, "default") in ns
+// forgeInventory writes, as a cluster admin, a ConfigMap of (app, "default") in ns
 // and an inventory of it in ns with extra: what anyone who may write
 // ConfigMaps in a tenant's namespace could write.
-func forge(t *testing.T, ns, app string, extra map[string]string) {
+func forgeInventory(t *testing.T, ns, app string, extra map[string]string) {
 	t.Helper()
 	opts := apply.DefaultOptions()
 	opts.InventoryNamespace = ns

@@ -67,9 +67,11 @@ type reconciler struct {
 	store *statusStore
 	drift *driftBook
 	// released says which release the workflow let an env deploy.
-	released   func(app, env string) string
-	restorer   *restorer
-	events     *eventRecorder
+	released func(app, env string) string
+	restorer *restorer
+	events   *eventRecorder
+	// statuses posts commit statuses to the forge (nil: none).
+	statuses   *commitStatuses
 	work       *workers
 	targets    *targetSet
 	renderer   Renderer

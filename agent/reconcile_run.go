@@ -16,6 +16,7 @@ import (
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/apply/inventory"
+	"github.com/carina-gitops/carina/source/forge"
 	"github.com/carina-gitops/carina/apply/policy"
 	"github.com/carina-gitops/carina/internal/panics"
 	"github.com/carina-gitops/carina/render"
@@ -56,6 +57,7 @@ func applyOptions() apply.ApplyOptions {
 // deploy renders and applies the env, then reads its health. A render
 // error is terminal for these inputs.
 func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs string) (time.Duration, error) {
+	run.r.statuses.post(run.d, run.env, forge.StatePending, "deploying to "+strings.Join(e.Clusters, ", "))
 	res, err := run.render(ctx, e)
 	if err != nil {
 		notePanic(run.log, run.r.rec, metrics.PanicRender, err)
@@ -223,6 +225,14 @@ func (run *envRun) health(ctx context.Context, set *apply.Set, clusters []string
 	}
 	hr.health = api.HealthOf(status)
 	run.finish(metrics.ResultSuccess, reason, &hr)
+	switch hr.health {
+	case api.HealthHealthy:
+		run.r.statuses.post(run.d, run.env, forge.StateSuccess, "applied and healthy")
+	case api.HealthDegraded, api.HealthMissing:
+		run.r.statuses.post(run.d, run.env, forge.StateFailure, "applied; "+strings.ToLower(string(hr.health)))
+	default:
+		run.r.statuses.post(run.d, run.env, forge.StatePending, "applied; waiting for health")
+	}
 	run.r.work.addWorkflow(run.d.Name)
 	if hr.health == api.HealthProgressing || hr.health == api.HealthUnknown {
 		return healthPoll, nil
@@ -298,6 +308,7 @@ func (run *envRun) correctCluster(ctx context.Context, cluster string, set *appl
 // inputs not to try again ("" for a transient error).
 func (run *envRun) fail(err error, terminalInputs string) {
 	es := sanitize(err, run.r.now())
+	run.r.statuses.post(run.d, run.env, forge.StateFailure, es.Message)
 	run.r.store.fail(run.d.Name, run.env, es, terminalInputs)
 	run.record.Error = es.Message
 	run.finish(metrics.ResultError, "failed", nil)

@@ -125,6 +125,9 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 	if a.hookQueue != nil {
 		wg.Go(func() { _ = a.hookQueue.Run(ctx) })
 	}
+	if a.reconciler.statuses.enabled() {
+		wg.Go(func() { a.reconciler.statuses.run(ctx) })
+	}
 	if a.events.sink != nil {
 		wg.Go(func() { a.events.run(ctx) })
 	}

@@ -162,6 +162,17 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 			},
 		},
 		{
+			name: "forge problems",
+			in: "sources:\n  apps:\n    - name: demo\n      url: https://git.example.com/demo.git\n      forge: {kind: gitea, statusURL: \"ftp://x\"}\n" +
+				"clusters: [{name: c1, inCluster: true}]\n",
+			want: []string{
+				`f.yaml:5:7: sources.apps[0].forge.apiURL: a gitea forge needs its API URL, like https://git.example.com/api/v1`,
+				`f.yaml:5:7: sources.apps[0].forge.repo: set repo (owner/name): the source URL "https://git.example.com/demo.git" has no owner/name path`,
+				`f.yaml:5:7: sources.apps[0].forge.tokenFile: a token file is required`,
+				`f.yaml:5:28: sources.apps[0].forge.statusURL: "ftp://x" is not an http(s) URL without credentials`,
+			},
+		},
+		{
 			name: "nothing configured",
 			in:   "",
 			want: []string{

@@ -92,6 +92,25 @@ type Source struct {
 	// HelmRepositories hold the credentials of the private chart
 	// repositories (HTTPS or OCI) that this source's apps name.
 	HelmRepositories []HelmRepository `yaml:"helmRepositories"`
+	// Forge, for an app source, is the forge's API of its repository: the
+	// agent posts commit statuses (carina/<env>) to it.
+	Forge *Forge `yaml:"forge"`
+}
+
+// Forge is the API of the forge that hosts an app source's repository.
+type Forge struct {
+	// Kind is github, gitlab or gitea (also Forgejo).
+	Kind string `yaml:"kind"`
+	// APIURL is the API's base URL; the public one for github and gitlab
+	// when unset, required for gitea ("https://git.example.com/api/v1").
+	APIURL string `yaml:"apiURL"`
+	// Repo is owner/name on the forge; the source URL's path when unset.
+	Repo string `yaml:"repo"`
+	// TokenFile holds the API token (it needs to write commit statuses).
+	TokenFile string `yaml:"tokenFile"`
+	// StatusURL is the base URL of this agent's API, which commit
+	// statuses link to ("https://carina.example.com"); none when unset.
+	StatusURL string `yaml:"statusURL"`
 }
 
 // Prunes reports whether the source prunes removed applications: Prune,

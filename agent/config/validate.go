@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -92,6 +93,9 @@ func (v *validator) sources(c *Config) {
 			if list == "capabilities" && s.AllowEmpty {
 				v.addf(p+".allowEmpty", "the mass-deletion guard applies to application sources only")
 			}
+			if s.Forge != nil {
+				v.forge(p+".forge", list, s)
+			}
 			if f := s.MaxPruneFraction; f != nil && (*f <= 0 || *f > 1) {
 				v.addf(p+".maxPruneFraction", "must be more than 0 and at most 1, got %g", *f)
 			}
@@ -99,6 +103,57 @@ func (v *validator) sources(c *Config) {
 	}
 	check("apps", c.Sources.Apps)
 	check("capabilities", c.Sources.Capabilities)
+}
+
+// forge checks a source's forge section.
+func (v *validator) forge(p, list string, s Source) {
+	f := s.Forge
+	if list == "capabilities" {
+		v.addf(p, "a forge applies to application sources only")
+		return
+	}
+	switch f.Kind {
+	case "github", "gitlab":
+	case "gitea":
+		if f.APIURL == "" {
+			v.addf(p+".apiURL", "a gitea forge needs its API URL, like https://git.example.com/api/v1")
+		}
+	default:
+		v.addf(p+".kind", "kind %q is not one of github, gitlab, gitea", f.Kind)
+	}
+	if f.TokenFile == "" {
+		v.addf(p+".tokenFile", "a token file is required")
+	}
+	if _, err := s.ForgeRepo(); err != nil {
+		v.addf(p+".repo", "%v", err)
+	}
+	for _, kv := range [][2]string{{"apiURL", f.APIURL}, {"statusURL", f.StatusURL}} {
+		key, raw := kv[0], kv[1]
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			v.addf(p+"."+key, "%q is not an http(s) URL without credentials", raw)
+		}
+	}
+}
+
+// ForgeRepo is the source's owner/name on its forge: Forge.Repo, or the
+// path of its URL.
+func (s Source) ForgeRepo() (string, error) {
+	if s.Forge != nil && s.Forge.Repo != "" {
+		return s.Forge.Repo, nil
+	}
+	u, err := url.Parse(s.URL)
+	repo := ""
+	if err == nil {
+		repo = strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
+	}
+	if !strings.Contains(repo, "/") {
+		return "", fmt.Errorf("set repo (owner/name): the source URL %q has no owner/name path", s.URL)
+	}
+	return repo, nil
 }
 
 func insideRepo(p string) bool {
