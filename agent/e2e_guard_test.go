@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -373,14 +374,36 @@ func TestLostOrCorruptInventoryStallsEnv(t *testing.T) {
 		return got == "v2", got
 	})
 
-	inv, err := cs.CoreV1().ConfigMaps(invNS).Get(t.Context(), invName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv.Data[inventory.KeyObjects] = "not an inventory line\n"
-	if _, err := cs.CoreV1().ConfigMaps(invNS).Update(t.Context(), inv, metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	// The agent's bookkeeping of v2 (health, the workflow state in the
+	// inventory) settles before the inventory is corrupted; a write of
+	// the agent that lands afterwards is undone until it holds.
+	eventually(t, 20*time.Second, "v2 healthy and its workflow done", func() (bool, string) {
+		a, err := r.client.App(t.Context(), shop)
+		if err != nil || len(a.Workflow) == 0 || len(a.Envs) == 0 {
+			return false, fmt.Sprint(err)
+		}
+		w, e := a.Workflow[len(a.Workflow)-1], a.Envs[0]
+		return w.Phase == api.StepSucceeded && e.Health == api.HealthHealthy && e.Sync == api.SyncSynced, fmt.Sprintf("%s %s %s", w.Phase, e.Sync, e.Health)
+	})
+	eventually(t, 10*time.Second, "the inventory stays corrupt", func() (bool, string) {
+		inv, err := cs.CoreV1().ConfigMaps(invNS).Get(t.Context(), invName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv.Data[inventory.KeyObjects] != "not an inventory line\n" {
+			inv.Data[inventory.KeyObjects] = "not an inventory line\n"
+			if _, err := cs.CoreV1().ConfigMaps(invNS).Update(t.Context(), inv, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) {
+				t.Fatal(err)
+			}
+			return false, "corrupted now"
+		}
+		time.Sleep(500 * time.Millisecond)
+		again, err := cs.CoreV1().ConfigMaps(invNS).Get(t.Context(), invName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return again.ResourceVersion == inv.ResourceVersion, "written again by the agent"
+	})
 	rv = resourceVersion(t, cs, ns, shop)
 	repo.commit("shop v3", map[string]string{shop + "/Appfile": simpleAppfile(shop, ns, "v3")})
 	r.hook(t)
