@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,6 +210,31 @@ func TestSOPSSecretDecryptedAndCanaryNeverLeaks(t *testing.T) {
 	}
 	js, _ = json.Marshal(evs)
 	outputs["Events"] = string(js)
+	// carina diff of the app with new values: the changed fields show,
+	// masked on both sides.
+	diffDir := t.TempDir()
+	keyFile := filepath.Join(diffDir, "keys.txt")
+	for name, content := range map[string]string{
+		"keys.txt":            k.Identity + "\n",
+		"Appfile":             manifestsAppfile(ns, ns),
+		"secrets/secret.yaml": encryptFile(t, k, "secret.yaml", dbSecret(canary+"pw2"), "^(data|stringData)$"),
+		"secrets/config.yaml": encryptFile(t, k, "config.yaml",
+			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db-config\ndata:\n  dsn: postgres://admin:"+canary+"dsn2@db:5432/shop\n", "^data$"),
+		"secrets/marker.yaml": markerConfigMap("v1"),
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(diffDir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(diffDir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outputs["carina diff"] = carinaDiffArgs(t, testCluster.Kubeconfig(), diffDir, "--decrypt", "--age-key-file", keyFile)
+	for _, ref := range []string{"ConfigMap/" + ns + "/db-config", "Secret/" + ns + "/db"} {
+		if !strings.Contains(outputs["carina diff"], ref) {
+			t.Errorf("carina diff does not show the changed %s (the search below would prove nothing):\n%s", ref, outputs["carina diff"])
+		}
+	}
 	outputs["log"] = logs.String()
 	if !strings.Contains(outputs["log"], `level=DEBUG`) {
 		t.Error("the log holds no debug line: the search would prove less")
@@ -307,4 +333,16 @@ func TestSOPSTamperedFileKeepsLastState(t *testing.T) {
 	eventually(t, 60*time.Second, "v2 applied", func() (bool, string) {
 		return marker() == "v2" && secretValue(t, cs, ns, "db", "password") == "second-password", marker()
 	})
+}
+
+// carinaDiffArgs runs the real `carina diff` on dir against the cluster.
+func carinaDiffArgs(t *testing.T, kubeconfig, dir string, args ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "carina")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/carina").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	args = append([]string{"diff", dir, "--env", "prod", "--kubeconfig", kubeconfig}, args...)
+	out, _ := exec.Command(bin, args...).CombinedOutput() // exit 1: a difference
+	return string(out)
 }
