@@ -166,9 +166,10 @@ func TestOCISourceRegistryWebhook(t *testing.T) {
 		g := greeting(t, cs, ns)
 		return g == "v1", g
 	})
-	if e, err := r.env(ns, "prod"); err != nil || e.Revision != "latest@"+d1 {
-		t.Errorf("revision %q, want latest@%s (%v)", e.Revision, d1, err)
-	}
+	eventually(t, 10*time.Second, "the status revision is the pushed digest", func() (bool, string) {
+		e, err := r.env(ns, "prod")
+		return err == nil && e.Revision == "latest@"+d1, fmt.Sprintf("revision %q (%v), want latest@%s", e.Revision, err, d1)
+	})
 
 	time.Sleep(1100 * time.Millisecond) // the webhook queue's per-repository cooldown
 	start := time.Now()
@@ -178,9 +179,10 @@ func TestOCISourceRegistryWebhook(t *testing.T) {
 		return g == "v2", g
 	})
 	t.Logf("push of v2 to applied: %s", time.Since(start).Round(time.Millisecond))
-	if e, err := r.env(ns, "prod"); err != nil || e.Revision != "latest@"+d2 {
-		t.Errorf("revision %q, want latest@%s (%v)", e.Revision, d2, err)
-	}
+	eventually(t, 10*time.Second, "the status revision is the pushed digest", func() (bool, string) {
+		e, err := r.env(ns, "prod")
+		return err == nil && e.Revision == "latest@"+d2, fmt.Sprintf("revision %q (%v), want latest@%s", e.Revision, err, d2)
+	})
 	if m := r.metrics(t); !strings.Contains(m, `carina_webhook_requests_total{event="push",provider="distribution",result="accepted"}`) {
 		t.Errorf("no accepted distribution webhook in /metrics:\n%s", grepLines(m, "carina_webhook"))
 	}
