@@ -13,6 +13,7 @@ import (
 	"github.com/carina-gitops/carina/agent/metrics"
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/source"
+	"github.com/carina-gitops/carina/source/oci"
 	"github.com/carina-gitops/carina/source/webhook"
 )
 
@@ -33,6 +34,13 @@ type Options struct {
 	Events EventSink
 	// Fetcher fetches sources; nil builds one in Config.CacheDir.
 	Fetcher *source.Fetcher
+	// OCIFetcher fetches oci:// sources; nil builds one in
+	// Config.CacheDir/oci when a source is an OCI artifact.
+	OCIFetcher *oci.Fetcher
+	// ReadSecret reads the Secrets of the leader-election cluster that
+	// sources name for their SOPS keys and chart repository credentials
+	// (Clusters.ReadSecret); nil makes such a source's renders fail.
+	ReadSecret config.SecretReader
 	// HTTPClient posts notify steps; nil means a 10 s client.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
@@ -98,6 +106,13 @@ func New(opts Options) (*Agent, error) {
 		}
 		opts.Fetcher = f
 	}
+	if opts.OCIFetcher == nil {
+		f, err := newOCIFetcher(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.OCIFetcher = f
+	}
 	st, err := newCommitStatuses(cfg, opts.Logger)
 	if err != nil {
 		return nil, err
@@ -131,18 +146,23 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.removals = &removals{log: log, rec: rec, now: now, store: a.store, drift: a.drift, events: a.events, targets: a.targets,
 		work: a.work, bySource: map[string]map[envKey]*removal{}}
 	a.catalog = newCatalog(cfg, opts.Fetcher, a.removals.cancel)
+	a.catalog.oci = opts.OCIFetcher
 	a.removals.catalog = a.catalog
 	a.driver = &driver{store: a.store, targets: a.targets, work: a.work, httpClient: opts.HTTPClient, now: now,
 		stepTimeout: cfg.Reconcile.StepTimeout, holdDrift: a.drift.hold, flows: map[string]*flow{}}
 	a.removals.envGone = a.driver.resetEnv
 	a.removals.appGone = a.driver.forget
+	secrets, plain := newSourceSecrets(cfg, opts.ReadSecret, now), newPlaintexts()
+	a.drift.redact = plain.err
 	a.reconciler = &reconciler{log: log, rec: rec, now: now, store: a.store, drift: a.drift, released: a.driver.released, restorer: a.restorer,
-		events: a.events, work: a.work, targets: a.targets, renderer: opts.Renderer, renderOpts: renderOpts, forced: map[envKey]bool{}}
+		events: a.events, work: a.work, targets: a.targets, renderer: opts.Renderer, renderOpts: renderOpts, secrets: secrets, plain: plain,
+		forced: map[envKey]bool{}}
 	a.removals.force = a.reconciler.force
 	r := a.restorer
 	r.log, r.now, r.catalog, r.store, r.drift, r.renderer, r.opts, r.targets = log, now, a.catalog, a.store, a.drift, opts.Renderer, renderOpts, a.targets
+	r.secrets, r.plain = secrets, plain
 	a.orphans = newOrphans(log, a.catalog, a.removals, a.targets)
-	a.feed = &feed{cfg: cfg, log: log, rec: rec, now: now, fetcher: opts.Fetcher, catalog: a.catalog, store: a.store,
+	a.feed = &feed{cfg: cfg, log: log, rec: rec, now: now, fetcher: opts.Fetcher, oci: opts.OCIFetcher, catalog: a.catalog, store: a.store,
 		removals: a.removals, drift: a.drift, driver: a.driver, orphans: a.orphans, work: a.work, events: a.events}
 	a.orphans.onHold, a.orphans.onLift = a.feed.reportHold, a.feed.liftHold
 	a.work.handle = dispatch(a.catalog, a.reconciler, a.driver, a.removals)

@@ -10,6 +10,7 @@ import (
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/capabilities"
 	"github.com/carina-gitops/carina/source"
+	"github.com/carina-gitops/carina/source/oci"
 )
 
 // catalog is the desired state. It owns the configured sources and
@@ -23,6 +24,7 @@ import (
 type catalog struct {
 	cfg      *config.Config
 	fetcher  *source.Fetcher
+	oci      *oci.Fetcher
 	capCache *capabilities.Cache
 	// cancelRemoval calls off the pending removal of an env desired
 	// again (removals.cancel).
@@ -48,7 +50,7 @@ type sourceState struct {
 	loadMu     sync.Mutex
 	cfg        config.Source
 	capability bool
-	poller     *source.Poller
+	poller     snapshotPoller
 	wake       chan struct{}
 	snap       *source.Snapshot
 	// apps are the apps whose desired state comes from this source.
@@ -229,7 +231,9 @@ func (c *catalog) load(ctx context.Context, st *sourceState) (*loaded, *source.S
 	if err != nil {
 		return nil, snap, err
 	}
-	applyPins(ctx, st, l, c.loadRef)
+	if !st.cfg.IsOCI() { // an artifact has one revision: no pins
+		applyPins(ctx, st, l, c.loadRef)
+	}
 	return l, snap, nil
 }
 
@@ -298,9 +302,7 @@ func (c *catalog) loadAt(ctx context.Context, src, commit string) (*loaded, erro
 	if c.old.key == key {
 		return c.old.l, nil
 	}
-	ref := st.cfg.SourceRef()
-	ref.Branch, ref.Tag, ref.SemVer, ref.TagPrefix, ref.Name, ref.Commit = "", "", "", "", "", commit
-	snap, err := c.fetcher.Fetch(ctx, ref)
+	snap, err := snapshotAt(ctx, c.fetcher, c.oci, st.cfg, commit)
 	if err != nil {
 		return nil, err
 	}

@@ -50,6 +50,9 @@ type driftBook struct {
 	store  *statusStore
 	events *eventRecorder
 	work   *workers
+	// redact removes decrypted values from an error (plaintexts.err); a
+	// dry-run may quote an invalid value back.
+	redact func(error) error
 
 	// watchers are built by build and run while this replica leads;
 	// they do not change afterwards.
@@ -86,6 +89,9 @@ func (b *driftBook) build(rcs map[string]*rest.Config, targets map[string]Target
 			opts.Workers = b.cfg.Workers
 		}
 		opts.OnError = func(err error) {
+			if b.redact != nil {
+				err = b.redact(err)
+			}
 			notePanic(b.log.With("cluster", name), b.rec, metrics.PanicDrift, err)
 			b.log.Warn("drift watch failed", "cluster", name, "error", sanitize(err, time.Time{}).Message)
 		}

@@ -150,7 +150,7 @@ func startAgent(t testing.TB, cfg *config.Config) *running {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a, err := New(Options{Config: cfg, Logger: log, Targets: clusters.Targets,
+	a, err := New(Options{Config: cfg, Logger: log, Targets: clusters.Targets, ReadSecret: clusters.ReadSecret,
 		Events: &KubeEvents{Clients: clusters.Clients, Component: "carina-agent", Host: "test"}})
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,10 @@ const maxErrorBytes = 4096
 // start with what failed; a host:port never has two numbers).
 var leadingPos = regexp.MustCompile(`^([^\s:]+:\d+(?::\d+)?): |\s([\w./-]+:\d+:\d+): `)
 
+// sopsPos finds the file:line of a SOPS decryption error (render.Decrypt
+// names the app and env, then the file's position).
+var sopsPos = regexp.MustCompile(`decryption of application \S+ \(env \S+\): ([^\s:]+:\d+): `)
+
 // sanitize makes an error safe for status, events and logs: URLs lose
 // credentials and queries, and it is bounded. The position is the first
 // file:line:col the error carries.
@@ -66,6 +70,8 @@ func sanitize(err error, at time.Time) *api.ErrorStatus {
 	var list appfile.ErrorList
 	if asList(err, &list) && len(list) > 0 {
 		es.Position = list[0].Pos.String()
+	} else if m := sopsPos.FindStringSubmatch(msg); m != nil {
+		es.Position = m[1]
 	} else if m := leadingPos.FindStringSubmatch(msg); m != nil {
 		es.Position = m[1] + m[2]
 	}

@@ -141,9 +141,15 @@ func setNamespace(set *apply.Set) string {
 	return ""
 }
 
+// shortRev shortens a commit id to 12 hex digits, and an OCI digest
+// ("sha256:<hex>") to its algorithm and 12 hex digits.
 func shortRev(rev string) string {
-	if len(rev) > 12 {
-		return rev[:12]
+	n := 12
+	if strings.HasPrefix(rev, "sha256:") {
+		n += len("sha256:")
+	}
+	if len(rev) > n {
+		return rev[:n]
 	}
 	return rev
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/carina-gitops/carina/agent/metrics"
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/source"
+	"github.com/carina-gitops/carina/source/oci"
 )
 
 // feed turns polls into desired state: it runs a poller per source,
@@ -31,6 +32,7 @@ type feed struct {
 	rec      *metrics.Recorder
 	now      func() time.Time
 	fetcher  *source.Fetcher
+	oci      *oci.Fetcher
 	catalog  *catalog
 	store    *statusStore
 	removals *removals
@@ -47,13 +49,9 @@ type feed struct {
 // start builds a poller per source and runs each until ctx ends.
 func (f *feed) start(ctx context.Context, wg *sync.WaitGroup) error {
 	add := func(s config.Source, capability bool) error {
-		ref := s.SourceRef()
-		if ref.Interval == 0 {
-			ref.Interval = f.cfg.Reconcile.PollInterval
-		}
-		p, err := source.NewPoller(f.fetcher, ref, source.PollerOptions{Interval: ref.Interval, Jitter: 0.1})
+		p, err := newSnapshotPoller(f.fetcher, f.oci, s, f.cfg.Reconcile.PollInterval)
 		if err != nil {
-			return fmt.Errorf("source %s: %w", s.Name, err)
+			return err
 		}
 		st := &sourceState{cfg: s, capability: capability, poller: p, wake: make(chan struct{}, 1)}
 		f.catalog.addSource(st)

@@ -76,6 +76,11 @@ type reconciler struct {
 	targets    *targetSet
 	renderer   Renderer
 	renderOpts render.Options
+	// secrets give each source's renders its SOPS keys and chart
+	// credentials; plain redacts decrypted values from what leaves an
+	// apply.
+	secrets *sourceSecrets
+	plain   *plaintexts
 
 	renders atomic.Int64
 

@@ -69,6 +69,7 @@ func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs str
 		run.fail(err, "")
 		return 0, err
 	}
+	run.r.plain.set(run.d.Name, run.env, res)
 	set := policy.Set(res, run.d.App, e, run.d.Snapshot.Commit)
 	changes, err := run.apply(ctx, e.Clusters, set, inputs)
 	if err != nil {
@@ -84,13 +85,15 @@ func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs str
 
 // isTerminalRender says whether a render error will come back for the
 // same inputs: not when the render ran out of time or was cancelled, its
-// worker crashed or panicked, the pool closed, or the app downloads
-// charts (the network may come back).
+// worker crashed or panicked, the pool closed, the source's keys or
+// credentials could not be read or no key opens a SOPS file (a Secret
+// may change), or the app downloads charts (the network may come back).
 func isTerminalRender(ctx context.Context, app *appfile.Application, err error) bool {
 	var crash *pool.CrashError
 	switch {
 	case ctx.Err() != nil, errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.As(err, &crash), errors.Is(err, pool.ErrClosed), errors.Is(err, panics.ErrPanic):
+		errors.As(err, &crash), errors.Is(err, pool.ErrClosed), errors.Is(err, panics.ErrPanic),
+		errors.Is(err, errSourceSecrets), isMissingKey(err):
 		return false
 	}
 	for _, c := range app.Components {
@@ -103,9 +106,12 @@ func isTerminalRender(ctx context.Context, app *appfile.Application, err error) 
 
 func (run *envRun) render(ctx context.Context, e appfile.Environment) (*render.Result, error) {
 	t0 := time.Now()
-	opts := run.r.renderOpts
+	opts, err := run.r.secrets.renderOptions(ctx, run.d.Source, run.r.renderOpts)
+	if err != nil {
+		return nil, fmt.Errorf("render of %s in %s at %s: %w", run.d.Name, run.env, run.d.Snapshot.Revision(), err)
+	}
 	opts.Cluster = firstOr(e.Clusters, "")
-	res, err := run.r.renderer.Render(ctx, run.d.App, e, run.d.Registry, run.d.Snapshot.FS(), opts)
+	res, err := renderDecrypted(ctx, run.r.renderer, run.d.App, e, run.d.Registry, run.d.Snapshot.FS(), opts)
 	run.r.rec.Phase(run.d.Name, run.env, metrics.PhaseRender, time.Since(t0))
 	run.r.renders.Add(1)
 	if err != nil {
@@ -132,6 +138,8 @@ func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set,
 		}
 		r.drift.pause(c, app, env)
 		cs, err := t.Apply(ctx, set, applyOptions())
+		err = r.plain.err(err)
+		r.plain.changeSet(cs)
 		if err != nil {
 			r.drift.untrack(c, app, env)
 		} else {
@@ -208,6 +216,8 @@ func (run *envRun) health(ctx context.Context, set *apply.Set, clusters []string
 			continue
 		}
 		rep, err := t.Health(ctx, set)
+		err = run.r.plain.err(err)
+		run.r.plain.health(rep)
 		if rep != nil {
 			status = health.Worst(status, rep.Status)
 			hr.objects = append(hr.objects, rep.Objects...)
@@ -280,6 +290,8 @@ func (run *envRun) correctCluster(ctx context.Context, cluster string, set *appl
 		ids[i], since[o.id.Key()] = o.id, o.since
 	}
 	cs, err := c.Correct(ctx, set, ids)
+	err = r.plain.err(err)
+	r.plain.changeSet(cs)
 	if cs == nil {
 		return err
 	}

@@ -14,9 +14,11 @@ import (
 	"github.com/carina-gitops/carina/render"
 )
 
-// commitID finds the commit id in a recorded revision ("<sha>" or
-// "<ref>@sha1:<sha>").
-var commitID = regexp.MustCompile(`[0-9a-f]{40}$`)
+// commitID finds the revision id in a recorded revision: a Git commit
+// ("<sha>" or "<ref>@sha1:<sha>") or an OCI manifest digest
+// ("sha256:<hex>" or "<tag>@sha256:<hex>"), which must not be cut to its
+// last 40 hex digits.
+var commitID = regexp.MustCompile(`(sha256:[0-9a-f]{64}|\b[0-9a-f]{40})$`)
 
 // restorer reads back, after a restart, what an env that waits for the
 // workflow applied last, so that drift of it is watched and undone as
@@ -36,6 +38,8 @@ type restorer struct {
 	targets  *targetSet
 	renderer Renderer
 	opts     render.Options
+	secrets  *sourceSecrets
+	plain    *plaintexts
 
 	mu    sync.Mutex
 	tried map[envKey]string // applied revision tried
@@ -134,12 +138,16 @@ func (s *restorer) appliedSet(ctx context.Context, rq restoreRequest) (*apply.Se
 		case old.Inputs[rq.env.Name] != rq.applied.inputs:
 			return nil, fmt.Errorf("the applied state cannot be reproduced at %s: its definitions or files changed since", commit)
 		}
-		opts := s.opts
+		opts, err := s.secrets.renderOptions(ctx, rq.app.Source, s.opts)
+		if err != nil {
+			return nil, err
+		}
 		opts.Cluster = firstOr(e.Clusters, "")
-		res, err := s.renderer.Render(ctx, old.App, e, old.Registry, old.Snapshot.FS(), opts)
+		res, err := renderDecrypted(ctx, s.renderer, old.App, e, old.Registry, old.Snapshot.FS(), opts)
 		if err != nil {
 			return nil, fmt.Errorf("render of %s in %s at %s: %w", old.Name, e.Name, commit, err)
 		}
+		s.plain.set(rq.app.Name, e.Name, res)
 		return policy.Set(res, old.App, e, l.snap.Commit), nil
 	}
 	return nil, fmt.Errorf("application %s is not in %s at %s", rq.app.Name, rq.app.Source, commit)

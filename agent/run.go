@@ -27,6 +27,10 @@ type Clusters struct {
 	REST    map[string]*rest.Config
 	Clients map[string]kubernetes.Interface
 	Targets map[string]Target
+	// ReadSecret reads one key of a Secret in a configured cluster (the
+	// in-cluster config for ""): the agent's source keys and chart
+	// credentials (Options.ReadSecret).
+	ReadSecret config.SecretReader
 }
 
 // BuildClusters resolves every cluster of cfg (Secrets are read through
@@ -59,6 +63,7 @@ func BuildClusters(ctx context.Context, cfg *config.Config) (*Clusters, error) {
 		}
 		return v, nil
 	}
+	cl.ReadSecret = read
 	for _, c := range cfg.Clusters {
 		rc, err := c.RESTConfig(ctx, read)
 		if err != nil {

@@ -108,7 +108,7 @@ func (a *Agent) hooks() (map[string]http.Handler, error) {
 		o.Secret = secret
 		o.OnResult = func(r webhook.Result) { a.rec.Webhook(string(r.Provider), r.EventName, string(r.Outcome)) }
 		o.OnPanic = func(p *panics.Error) { notePanic(a.log.With("webhook", w.Path), a.rec, metrics.PanicWebhook, p) }
-		h, err := webhook.NewHandler(q, o)
+		h, err := newHookHandler(q, o)
 		if err != nil {
 			return nil, err
 		}
@@ -127,4 +127,16 @@ func (a *Agent) WakeRepos(urls ...string) int {
 		}
 	}
 	return a.catalog.wake(keys)
+}
+
+// newHookHandler builds the receiver of one provider: a registry
+// receiver for distribution and registry-generic (their events name
+// "oci://host/repo", whose RepoKey is the OCI poller's key), a forge
+// receiver otherwise.
+func newHookHandler(q *webhook.Queue, o webhook.Options) (http.Handler, error) {
+	switch o.Provider {
+	case webhook.Distribution, webhook.RegistryGeneric:
+		return webhook.NewRegistryHandler(q, o)
+	}
+	return webhook.NewHandler(q, o)
 }

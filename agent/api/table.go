@@ -99,10 +99,14 @@ func firstLine(s string) string {
 	return s
 }
 
-// ShortRevision shortens "<ref>@sha1:<commit>" to 12 hex digits of the commit.
+// ShortRevision shortens "<ref>@sha1:<commit>" to 12 hex digits of the
+// commit, and an OCI artifact's "<tag>@sha256:<digest>" to 12 hex digits
+// of the digest.
 func ShortRevision(r string) string {
-	if i := strings.Index(r, "@sha1:"); i >= 0 && len(r) > i+6+12 {
-		return r[:i+6+12]
+	for _, sep := range []string{"@sha1:", "@sha256:"} {
+		if i := strings.Index(r, sep); i >= 0 && len(r) > i+len(sep)+12 {
+			return r[:i+len(sep)+12]
+		}
 	}
 	return r
 }

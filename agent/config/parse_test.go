@@ -39,6 +39,7 @@ func TestParseFullFile(t *testing.T) {
 		Webhooks: []Webhook{
 			{Provider: "github", Path: "/hooks/github", SecretFile: "/etc/carina/webhook/github"},
 			{Provider: "gitlab", Path: "/hooks/gitlab-main", SecretEnv: "GITLAB_TOKEN"},
+			{Provider: "distribution", Path: "/hooks/registry", SecretFile: "/etc/carina/webhook/registry"},
 		},
 		Server: Server{Listen: "127.0.0.1:9090", DebugAddr: "127.0.0.1:6060", API: API{TokenEnv: "CARINA_API_TOKEN", AllowWrites: true}},
 		Reconcile: Reconcile{
@@ -138,7 +139,7 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 				`f.yaml:6:5: clusters[0]: set exactly one of kubeconfig, inCluster and secret`,
 				`f.yaml:7:5: clusters[1]: set exactly one of kubeconfig, inCluster and secret`,
 				`f.yaml:7:5: clusters[1].name: cluster "c1" is defined twice`,
-				`f.yaml:11:5: webhooks[0].provider: provider "gogs" is not one of github, gitlab, gitea, bitbucket-cloud, bitbucket-server, generic`,
+				`f.yaml:11:5: webhooks[0].provider: provider "gogs" is not one of github, gitlab, gitea, bitbucket-cloud, bitbucket-server, generic, distribution, registry-generic`,
 				`f.yaml:13:5: webhooks[1]: set exactly one of secretFile and secretEnv: a signature is always required`,
 				`f.yaml:15:3: server.debugAddr: address "0.0.0.0:6060" must be a loopback host:port, like 127.0.0.1:6060`,
 				`f.yaml:16:9: server.api.allowWrites: writes need a bearer token (tokenFile or tokenEnv)`,

@@ -184,11 +184,15 @@ type SecretKubeconfig struct {
 // Webhook is one receiver, mounted at Path.
 type Webhook struct {
 	// Provider is github, gitlab, gitea, bitbucket-cloud,
-	// bitbucket-server or generic.
+	// bitbucket-server or generic for Git forges; distribution or
+	// registry-generic for OCI registries, whose pushes wake the oci://
+	// sources of the pushed repository.
 	Provider string `yaml:"provider"`
 	// Path under /hooks/; "/hooks/<provider>" by default.
 	Path string `yaml:"path"`
-	// SecretFile or SecretEnv holds the HMAC secret (GitLab's token).
+	// SecretFile or SecretEnv holds the HMAC secret (GitLab's token; for
+	// distribution, the bearer token its notification endpoint sends in
+	// "Authorization: Bearer <secret>").
 	SecretFile string `yaml:"secretFile"`
 	SecretEnv  string `yaml:"secretEnv"`
 }

@@ -222,9 +222,10 @@ func (v *validator) webhooks(c *Config) {
 	for i, w := range c.Webhooks {
 		p := fmt.Sprintf("webhooks[%d]", i)
 		switch webhook.Provider(w.Provider) {
-		case webhook.GitHub, webhook.GitLab, webhook.Gitea, webhook.BitbucketCloud, webhook.BitbucketServer, webhook.Generic:
+		case webhook.GitHub, webhook.GitLab, webhook.Gitea, webhook.BitbucketCloud, webhook.BitbucketServer, webhook.Generic,
+			webhook.Distribution, webhook.RegistryGeneric:
 		default:
-			v.addf(p+".provider", "provider %q is not one of github, gitlab, gitea, bitbucket-cloud, bitbucket-server, generic", w.Provider)
+			v.addf(p+".provider", "provider %q is not one of github, gitlab, gitea, bitbucket-cloud, bitbucket-server, generic, distribution, registry-generic", w.Provider)
 		}
 		if !strings.HasPrefix(w.Path, "/hooks/") || path.Clean(w.Path) != w.Path || strings.ContainsAny(w.Path, "{}? ") {
 			v.addf(p+".path", "path %q must be a clean path under /hooks/", w.Path)

@@ -184,3 +184,29 @@ func TestLineDiff(t *testing.T) {
 		})
 	}
 }
+
+// MaskFields hides both sides of a decrypted field, wherever the
+// change sits relative to it, and leaves other fields alone.
+func TestMaskFields(t *testing.T) {
+	live := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "db", "namespace": "shop"},
+		"data":     map[string]any{"dsn": "old-plain-dsn", "mode": "a"}}}
+	merged := live.DeepCopy()
+	merged.Object["data"] = map[string]any{"dsn": "new-plain-dsn", "mode": "b"}
+	o := Compute("ConfigMap/shop/db", live, merged)
+	o.MaskFields([][]string{{"data", "dsn"}})
+	var buf bytes.Buffer
+	if err := WriteUnified(&buf, []Object{o}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJSON(&buf, []Object{o}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, "plain-dsn") {
+		t.Errorf("a decrypted value shows:\n%s", out)
+	}
+	if !strings.Contains(out, MaskAfter) || !strings.Contains(out, `"b"`) && !strings.Contains(out, "mode: b") {
+		t.Errorf("the mask or the other field's change is missing:\n%s", out)
+	}
+}

@@ -77,7 +77,7 @@ func runAgent(cmd *cobra.Command, cfg *config.Config, f agentFlags) error {
 	defer workers.Close()
 	host, _ := os.Hostname()
 	a, err := agent.New(agent.Options{
-		Config: cfg, Logger: log, Targets: clusters.Targets, Renderer: render.NewIsolated(workers),
+		Config: cfg, Logger: log, Targets: clusters.Targets, Renderer: render.NewIsolated(workers), ReadSecret: clusters.ReadSecret,
 		Events: &agent.KubeEvents{Clients: clusters.Clients, Component: "carina-agent", Host: host},
 	})
 	if err != nil {

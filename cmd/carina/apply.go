@@ -18,6 +18,7 @@ import (
 	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/apply/policy"
 	"github.com/carina-gitops/carina/render"
+	"github.com/carina-gitops/carina/render/sops"
 )
 
 // clusterFlags select the applications, the environment and the cluster
@@ -32,6 +33,7 @@ type clusterFlags struct {
 	prune              bool
 	rebuildInventory   bool
 	output             string
+	decrypt            decryptFlags
 }
 
 func (f *clusterFlags) add(cmd *cobra.Command, outputs string) {
@@ -42,12 +44,29 @@ func (f *clusterFlags) add(cmd *cobra.Command, outputs string) {
 	cmd.Flags().StringVar(&f.context, "context", "", "kubeconfig context to use")
 	cmd.Flags().StringVar(&f.inventoryNamespace, "inventory-namespace", apply.DefaultOptions().InventoryNamespace, "namespace of the inventory ConfigMaps")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "output format: "+outputs)
+	f.decrypt.register(cmd)
 }
 
 // target is one application's environment, rendered, ready to apply.
 type target struct {
 	env appfile.Environment
 	set *apply.Set
+	// secret are the SOPS-decrypted fields of the set's objects, by
+	// object ref (Kind/namespace/name): a diff masks them on both sides.
+	secret map[string][][]string
+	// plain are the decrypted values, redacted from errors.
+	plain []string
+}
+
+// redact removes the target's decrypted values from an error's text.
+func (t target) redact(err error) error {
+	if err == nil || len(t.plain) == 0 {
+		return err
+	}
+	if msg := sops.Redact(err.Error(), t.plain); msg != err.Error() {
+		return errors.New(msg)
+	}
+	return err
 }
 
 func newApplyCmd() *cobra.Command {
@@ -137,6 +156,10 @@ func renderTargets(ctx context.Context, path string, f clusterFlags) ([]target, 
 		return nil, err
 	}
 	defer closeDefs()
+	dec, err := f.decrypt.decryption()
+	if err != nil {
+		return nil, err
+	}
 	var targets []target
 	var errs []error
 	for _, app := range apps {
@@ -150,11 +173,16 @@ func renderTargets(ctx context.Context, path string, f clusterFlags) ([]target, 
 				continue
 			}
 			res, err := render.Render(ctx, app, e, reg, root.FS(), render.DefaultOptions())
+			if err == nil {
+				err = decryptTarget(ctx, res, root.FS(), dec)
+			}
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
-			targets = append(targets, target{env: e, set: policy.Set(res, app, e, "")})
+			t := target{env: e, set: policy.Set(res, app, e, "")}
+			t.secret, t.plain = decryptedFields(res)
+			targets = append(targets, t)
 		}
 	}
 	if len(errs) > 0 {
@@ -203,7 +231,7 @@ func runApply(ctx context.Context, stdout, stderr io.Writer, m *apply.Manager, t
 	var errs []error
 	for _, t := range targets {
 		r, err := applyTarget(ctx, stdout, stderr, m, t, f, wait, timeout)
-		if err != nil {
+		if err = t.redact(err); err != nil {
 			r.Error = err.Error()
 			errs = append(errs, fmt.Errorf("app %s env %s: %w", t.set.App, t.set.Env, err))
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,8 +27,9 @@ func newDiffCmd() *cobra.Command {
 		Long: `Diff renders the applications under PATH (default ".") for one environment and
 compares them with the cluster, from the API server's dry-run: only fields
 that would change are shown, server-set fields are ignored, Secret values
-are masked. With --prune it also shows what an apply with --prune would
-delete.
+are masked. SOPS-encrypted values need --decrypt and a key; the fields
+they fill are masked on both sides. With --prune it also shows what an
+apply with --prune would delete.
 
 It exits 0 when nothing would change, 1 when something would, and 2 on
 error, as diff does.`,
@@ -58,8 +60,13 @@ func runDiff(ctx context.Context, stdout io.Writer, m *apply.Manager, targets []
 			continue
 		}
 		objs, err := tm.Diff(ctx, t.set, apply.DiffOptions{Prune: f.prune})
-		if err != nil {
+		if err = t.redact(err); err != nil {
 			errs = append(errs, fmt.Errorf("app %s env %s: %w", t.set.App, t.set.Env, err))
+		}
+		for i := range objs {
+			if paths := t.secret[strings.TrimSuffix(objs[i].Ref, " (recreated)")]; len(paths) > 0 {
+				objs[i].MaskFields(paths)
+			}
 		}
 		all = append(all, objs...)
 	}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/carina-gitops/carina/apply/inventory"
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/render/sops"
 )
@@ -54,4 +57,38 @@ func (d *decryptFlags) decryption() (*render.Decryption, error) {
 		return nil, fmt.Errorf("age key file %s: %w", file, err)
 	}
 	return &render.Decryption{Keys: keys}, nil
+}
+
+// decryptTarget decrypts the SOPS values of a render for carina diff and
+// apply. Without --decrypt a ciphertext is an error that says how to
+// decrypt it: applied as it is, it would reach the cluster encrypted (and
+// its "sops" metadata is no field of any kind).
+func decryptTarget(ctx context.Context, res *render.Result, fsys fs.FS, dec *render.Decryption) error {
+	if dec != nil {
+		return render.Decrypt(ctx, res, fsys, dec)
+	}
+	if err := render.Decrypt(ctx, res, fsys, &render.Decryption{}); err != nil {
+		return fmt.Errorf("%w (give --decrypt with --age-key-file or SOPS_AGE_KEY_FILE)", err)
+	}
+	return nil
+}
+
+// decryptedFields returns the decrypted fields of a render by object
+// ref, and their values.
+func decryptedFields(res *render.Result) (map[string][][]string, []string) {
+	if len(res.Decrypted) == 0 {
+		return nil, nil
+	}
+	out := map[string][][]string{}
+	objs := make([]map[string]any, len(res.Objects))
+	for i, o := range res.Objects {
+		objs[i] = o.Object.Object
+	}
+	for _, f := range res.Decrypted {
+		if f.Object >= 0 && f.Object < len(res.Objects) {
+			ref := inventory.IDOf(res.Objects[f.Object].Object).String()
+			out[ref] = append(out[ref], f.Path)
+		}
+	}
+	return out, sops.NewMasker(res.Decrypted).Plaintexts(objs)
 }

@@ -83,3 +83,16 @@ func TestRenderDecrypt(t *testing.T) {
 		t.Fatalf("no key: %v", err)
 	}
 }
+
+// carina diff and apply render like the agent: a SOPS value without
+// --decrypt is an error that says how to decrypt it (applied as it is
+// it would reach the cluster encrypted), before any cluster is asked.
+func TestDiffAndApplyNeedDecrypt(t *testing.T) {
+	dir, _ := sopsApp(t)
+	for _, verb := range []string{"diff", "apply"} {
+		_, err := runCarina(t, verb, dir, "--kubeconfig", filepath.Join(t.TempDir(), "none"))
+		if err == nil || !strings.Contains(err.Error(), "sops file has no configured key") || !strings.Contains(err.Error(), "--decrypt") {
+			t.Errorf("carina %s without --decrypt: %v", verb, err)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package sops
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -59,12 +60,23 @@ func (m *Masker) Plaintexts(objs []map[string]any) []string {
 	return out
 }
 
-// Redact replaces every plaintext of at least 3 bytes in s (also in its
-// base64 form, as a Secret's data holds it) with Mask.
+// Redact replaces every plaintext of at least 3 bytes in s with Mask,
+// also in its base64 form (a Secret's stringData value as its data holds
+// it) and in its decoded form (a Secret's data value is base64 already).
+// Longer forms are replaced first, so that a value that contains another
+// is not left half masked.
 func Redact(s string, plaintexts []string) string {
+	var forms []string
 	for _, p := range plaintexts {
-		if len(p) >= 3 {
-			s = strings.ReplaceAll(s, p, Mask)
+		forms = append(forms, p, base64.StdEncoding.EncodeToString([]byte(p)))
+		if b, err := base64.StdEncoding.DecodeString(p); err == nil {
+			forms = append(forms, string(b))
+		}
+	}
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	for _, f := range forms {
+		if len(f) >= 3 {
+			s = strings.ReplaceAll(s, f, Mask)
 		}
 	}
 	return s

@@ -2,6 +2,7 @@ package sops_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"io/fs"
 	"strings"
@@ -248,5 +249,28 @@ func TestHashData(t *testing.T) {
 	}
 	if h := sops.HashData(a); !strings.HasPrefix(h, "sha256:") || strings.Contains(h, "x") && len(h) < 20 {
 		t.Errorf("hash %q", h)
+	}
+}
+
+// Redact masks a value in every form an error may quote it: as it is,
+// base64-encoded (a Secret's data), and decoded (a data value that was
+// base64 in the file).
+func TestRedactForms(t *testing.T) {
+	enc := base64.StdEncoding.EncodeToString([]byte(canary))
+	for _, tc := range []struct{ name, text string }{
+		{"plain", "invalid value " + canary},
+		{"base64 of a stringData value", "data.password: " + enc},
+		{"decoded data value", "value " + canary + " rejected"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plain := []string{canary}
+			if tc.name == "decoded data value" {
+				plain = []string{enc}
+			}
+			got := sops.Redact(tc.text, plain)
+			if strings.Contains(got, canary) || strings.Contains(got, enc) || !strings.Contains(got, sops.Mask) {
+				t.Errorf("Redact(%q) = %q", tc.text, got)
+			}
+		})
 	}
 }
