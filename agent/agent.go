@@ -119,6 +119,7 @@ func New(opts Options) (*Agent, error) {
 	}
 	a := compose(cfg, opts)
 	a.reconciler.statuses = st
+	a.driver.promoter = newPromoter(a.catalog, a.reconciler, st)
 	return a, nil
 }
 

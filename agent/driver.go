@@ -33,6 +33,8 @@ type driver struct {
 	// or the restorer reads it back), so that an edit made meanwhile is
 	// checked then and not missed.
 	holdDrift func(app, env string, clusters []string)
+	// promoter makes the pull requests of promote steps.
+	promoter *promoter
 
 	mu    sync.Mutex
 	flows map[string]*flow

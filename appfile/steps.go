@@ -7,19 +7,20 @@ import (
 )
 
 // Workflow-step types. Carina runs deploy, suspend, step-group,
-// depends-on-app, notify and wait-healthy natively; KubeVela's notification
+// depends-on-app, notify, wait-healthy and promote natively; KubeVela's notification
 // and webhook steps are mapped onto notify when the application is read.
 const (
 	SuspendStep      = "suspend"
 	DependsOnAppStep = "depends-on-app"
 	NotifyStep       = "notify"
 	WaitHealthyStep  = "wait-healthy"
+	PromoteStep      = "promote"
 	NotificationStep = "notification"
 	WebhookStep      = "webhook"
 )
 
 // nativeSteps are the step types the workflow engine runs.
-var nativeSteps = []string{DeployStep, SuspendStep, StepGroupStep, DependsOnAppStep, NotifyStep, WaitHealthyStep}
+var nativeSteps = []string{DeployStep, SuspendStep, StepGroupStep, DependsOnAppStep, NotifyStep, WaitHealthyStep, PromoteStep}
 
 func isNativeStep(t string) bool {
 	for _, n := range nativeSteps {

@@ -29,6 +29,23 @@ type World interface {
 	AppHealthy(ctx context.Context, app, revision string) Progress
 	// Notify posts payload as JSON to url.
 	Notify(ctx context.Context, url string, payload any) error
+	// Promote proposes the current release's revision for env p.To
+	// through a pull request once p.From has been healthy at it for
+	// p.Soak; it fails when p.From failed at it.
+	Promote(ctx context.Context, p Promotion) Progress
+}
+
+// Promotion is a promote step's request.
+type Promotion struct {
+	// From is the environment that proves the revision, To the one it is
+	// proposed for.
+	From, To string
+	// Soak is how long From must stay healthy, counted from Since (when
+	// the step started).
+	Soak  time.Duration
+	Since time.Time
+	// AutoMerge merges the pull request once the forge's checks pass.
+	AutoMerge bool
 }
 
 // Options tune Advance.
@@ -178,6 +195,9 @@ func (e *engine) timeout(s Step) time.Duration {
 		return s.Timeout
 	case s.Type == TypeSuspend || s.Type == TypeStepGroup:
 		return 0
+	case s.Type == TypePromote:
+		soak, _ := soakTime(s)
+		return soak + e.opts.DefaultTimeout
 	}
 	return e.opts.DefaultTimeout
 }
@@ -225,6 +245,8 @@ func (e *engine) act(s Step, ss *StepState) {
 		ss.Phase = Running
 	case TypeNotify:
 		e.notify(s, ss)
+	case TypePromote:
+		e.promote(s, ss)
 	default:
 		e.finish(ss, Failed, fmt.Sprintf("step type %q is not supported", s.Type))
 	}
@@ -280,6 +302,41 @@ func (e *engine) notify(s Step, ss *StepState) {
 		return
 	}
 	e.finish(ss, Succeeded, "notified")
+}
+
+// promote runs a promote step: the world waits for the soak and opens or
+// updates the pull request.
+func (e *engine) promote(s Step, ss *StepState) {
+	from, _ := s.Props["from"].(string)
+	to, _ := s.Props["to"].(string)
+	if from == "" || to == "" || from == to {
+		e.finish(ss, Failed, "promote needs properties.from and properties.to, two different environments")
+		return
+	}
+	soak, err := soakTime(s)
+	if err != nil {
+		e.finish(ss, Failed, err.Error())
+		return
+	}
+	auto, _ := s.Props["autoMerge"].(bool)
+	p := e.w.Promote(e.ctx, Promotion{From: from, To: to, Soak: soak, Since: ss.Started, AutoMerge: auto})
+	if left := ss.Started.Add(soak).Sub(e.now); !p.Done && !p.Failed && left > 0 {
+		e.requeue(left)
+	}
+	e.progress(ss, p)
+}
+
+// soakTime reads a promote step's soakTime ("" is none).
+func soakTime(s Step) (time.Duration, error) {
+	raw, _ := s.Props["soakTime"].(string)
+	if raw == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("soakTime %q is not a duration", raw)
+	}
+	return d, nil
 }
 
 func (e *engine) phases() map[string]Phase {

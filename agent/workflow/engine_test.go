@@ -19,6 +19,19 @@ type world struct {
 	notified  []string
 	apps      map[string]string // app -> healthy revision
 	notifyErr error
+	promotes  []Promotion
+}
+
+// Promote proposes once From is healthy and the soak has passed.
+func (w *world) Promote(ctx context.Context, p Promotion) Progress {
+	w.promotes = append(w.promotes, p)
+	if h := w.Healthy(ctx, []string{p.From}); !h.Done {
+		return h
+	}
+	if time.Since(p.Since) < p.Soak {
+		return Progress{Message: "soaking"}
+	}
+	return Progress{Done: true, Message: "pull request #1 opened"}
 }
 
 func (w *world) Deploy(_ context.Context, envs []string) Progress {
@@ -262,5 +275,62 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 	}
 	if st, err := Decode(""); st != nil || err != nil {
 		t.Errorf("Decode(\"\") = %v, %v", st, err)
+	}
+}
+
+// TestPromoteStep: a promote step checks its properties, waits for the
+// soak (asking to be run again when it ends), fails when the source
+// environment failed, and succeeds once the world proposed the pull
+// request. The world here is scripted (pure engine logic); the agent's
+// Promote is tested against a real Gitea (agent TestPromoteStepOnGitea).
+func TestPromoteStep(t *testing.T) {
+	step := func(props map[string]any) (Plan, *State) {
+		app, envs := shopApp(
+			appfile.WorkflowStep{Name: "deploy-staging", Type: TypeDeploy},
+			appfile.WorkflowStep{Name: "promote", Type: TypePromote, Properties: props},
+			appfile.WorkflowStep{Name: "deploy-prod", Type: TypeDeploy},
+		)
+		return NewPlan(app, envs), NewState("r1")
+	}
+	opts := Options{App: "shop", DefaultTimeout: time.Minute, Poll: time.Second}
+
+	plan, st := step(map[string]any{"to": "prod"})
+	w := &world{ready: map[string]bool{"staging": true}}
+	Advance(context.Background(), plan, st, w, opts)
+	if ss := st.Step("promote"); ss.Phase != Failed || ss.Message != "promote needs properties.from and properties.to, two different environments" {
+		t.Errorf("without from: %+v", ss)
+	}
+
+	plan, st = step(map[string]any{"from": "staging", "to": "prod", "soakTime": "1h"})
+	out := Advance(context.Background(), plan, st, w, opts)
+	if ss := st.Step("promote"); ss.Phase != Running || ss.Message != "soaking" || out.RequeueAfter != time.Second {
+		t.Errorf("soaking: %+v, requeue %s", ss, out.RequeueAfter)
+	}
+	if p := w.promotes[len(w.promotes)-1]; p.From != "staging" || p.To != "prod" || p.Soak != time.Hour || p.Since.IsZero() {
+		t.Errorf("promotion asked = %+v", p)
+	}
+
+	plan, st = step(map[string]any{"from": "staging", "to": "prod", "soakTime": "10ms", "autoMerge": true})
+	Advance(context.Background(), plan, st, w, opts)
+	time.Sleep(20 * time.Millisecond)
+	Advance(context.Background(), plan, st, w, opts)
+	if ss := st.Step("promote"); ss.Phase != Succeeded || !w.promotes[len(w.promotes)-1].AutoMerge {
+		t.Errorf("after the soak: %+v", ss)
+	}
+
+	plan, st = step(map[string]any{"from": "staging", "to": "prod", "soakTime": "soon"})
+	Advance(context.Background(), plan, st, w, opts)
+	if ss := st.Step("promote"); ss.Phase != Failed || ss.Message != `soakTime "soon" is not a duration` {
+		t.Errorf("bad soakTime: %+v", ss)
+	}
+
+	plan, st = step(map[string]any{"from": "staging", "to": "prod"})
+	w = &world{ready: map[string]bool{}, failed: map[string]string{"staging": "staging: render failed"}}
+	Advance(context.Background(), plan, st, w, opts)
+	if ss := st.Step("deploy-staging"); ss.Phase != Failed {
+		t.Errorf("staging failed: deploy step %+v", ss)
+	}
+	if len(w.promotes) != 0 {
+		t.Errorf("a failed revision was proposed: %+v", w.promotes)
 	}
 }

@@ -16,6 +16,7 @@ const (
 	TypeDependsOnApp = "depends-on-app"
 	TypeStepGroup    = "step-group"
 	TypeNotify       = "notify"
+	TypePromote      = "promote"
 )
 
 // Modes of a workflow or a step-group.

@@ -141,81 +141,38 @@ func runPromote(ctx context.Context, out io.Writer, app string, f promoteFlags) 
 	if err != nil {
 		return err
 	}
-	p, err := plan(ctx, repo, app, f.to, base, file, f.revision)
+	p, err := pin.Plan(ctx, repo, app, f.to, base, file, f.revision, func(ctx context.Context, commit string) (map[string][]byte, error) {
+		return renderEnv(ctx, repo, commit, app, f.to)
+	})
 	if err != nil {
 		return err
 	}
 	if p.From == p.To {
-		_, err := fmt.Fprintf(out, "%s: %s is already pinned to %s on %s; nothing to promote\n", app, f.to, short(p.To), base)
+		_, err := fmt.Fprintf(out, "%s: %s is already pinned to %s on %s; nothing to promote\n", app, f.to, pin.Short(p.To), base)
 		return err
 	}
-	branch := "carina/promote/" + app + "-" + f.to
-	msg := p.title() + "\n\nWritten by carina promote."
-	res, err := repo.PushChange(ctx, branch, file, pin.Format(app, f.to, pin.Pin{Revision: p.To}), msg, pin.DefaultSignature)
-	if err != nil {
+	res, err := pin.Propose(ctx, repo, client, p, p.Title()+"\n\nWritten by carina promote.", pin.DefaultSignature)
+	if err != nil && res.Push.Commit == "" {
 		return err
 	}
 	verb := "pushed"
-	if !res.Pushed {
+	if !res.Push.Pushed {
 		verb = "already holds"
 	}
-	fmt.Fprintf(out, "%s: branch %s %s %s (%s: %s -> %s, %d commits)\n", app, branch, verb, short(res.Commit), file, cmpOr(short(p.From), "unpinned"), short(p.To), len(p.Commits))
-	if client == nil {
-		_, err := fmt.Fprintf(out, "open a pull request from %s into %s, or re-run with --open-pr\n", branch, base)
+	fmt.Fprintf(out, "%s: branch %s %s %s (%s: %s -> %s, %d commits)\n", app, res.Branch, verb, pin.Short(res.Push.Commit), file, cmpOr(pin.Short(p.From), "unpinned"), pin.Short(p.To), len(p.Commits))
+	if err != nil {
 		return err
 	}
-	pr, created, err := client.OpenOrUpdatePullRequest(ctx, forge.PullRequestSpec{Head: branch, Base: base, Title: p.title(), Body: p.body()})
-	if err != nil {
+	if client == nil {
+		_, err := fmt.Fprintf(out, "open a pull request from %s into %s, or re-run with --open-pr\n", res.Branch, base)
 		return err
 	}
 	verb = "updated"
-	if created {
+	if res.Created {
 		verb = "opened"
 	}
-	_, err = fmt.Fprintf(out, "%s: pull request #%d %s: %s\n", app, pr.Number, verb, pr.URL)
+	_, err = fmt.Fprintf(out, "%s: pull request #%d %s: %s\n", app, res.PR.Number, verb, res.PR.URL)
 	return err
-}
-
-// plan reads the current pin, resolves the new revision, lists the
-// commits between them and summarizes the rendered change.
-func plan(ctx context.Context, repo *pin.Repo, app, env, base, file, revision string) (promotion, error) {
-	p := promotion{App: app, Env: env, Base: base}
-	old, err := repo.ReadPin(file)
-	switch {
-	case errors.Is(err, pin.ErrNotPinned):
-	case err != nil:
-		return p, err
-	default:
-		if p.From, err = repo.Resolve(old.Revision); err != nil {
-			return p, fmt.Errorf("%s: %w", file, err)
-		}
-	}
-	p.To = repo.Head()
-	if revision != "" {
-		if p.To, err = repo.Resolve(revision); err != nil {
-			return p, err
-		}
-	}
-	if p.From == p.To {
-		return p, nil
-	}
-	if p.Commits, p.MoreCommits, err = repo.Commits(ctx, p.From, p.To, 50); err != nil {
-		return p, err
-	}
-	after, err := renderEnv(ctx, repo, p.To, app, env)
-	if err != nil {
-		p.RenderErr = err
-		return p, nil
-	}
-	var before map[string][]byte
-	if p.From != "" {
-		if before, err = renderEnv(ctx, repo, p.From, app, env); err != nil {
-			p.RenderErr = fmt.Errorf("at %s: %w", short(p.From), err)
-			return p, nil
-		}
-	}
-	p.Changes, p.ObjectsRendered = diffSummary(before, after), len(after)
-	return p, nil
 }
 
 // forgeClient builds the API client; the repository defaults to the

@@ -1,0 +1,139 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carina-gitops/carina/e2e/gitea"
+)
+
+// promoteAppfile is a KubeVela Application deployed to staging, then
+// promoted to prod by a promote step after a soak.
+func promoteAppfile(app, ns, greeting string) string {
+	return fmt.Sprintf(`apiVersion: core.oam.dev/v1beta1
+kind: Application
+metadata: {name: %[1]s}
+spec:
+  components:
+    - name: cfg
+      type: k8s-objects
+      properties:
+        objects:
+          - apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: %[1]s}
+            data: {greeting: %[3]q}
+  policies:
+    - {name: staging, type: topology, properties: {clusters: [local], namespace: %[2]s-staging}}
+    - {name: prod, type: topology, properties: {clusters: [local], namespace: %[2]s-prod}}
+  workflow:
+    steps:
+      - {name: deploy-staging, type: deploy, properties: {policies: [staging]}}
+      - {name: promote, type: promote, properties: {from: staging, to: prod, soakTime: 2s}}
+      - {name: deploy-prod, type: deploy, properties: {policies: [prod]}}
+`, app, ns, greeting)
+}
+
+// TestPromoteStepOnGitea: a merge to main deploys staging; after the soak
+// exactly one promotion pull request to prod is opened on a real Gitea,
+// also across an agent restart; merging it deploys the pinned revision to
+// prod, and the status shows the pin. A merged promotion (a commit that
+// changes no rendered object) proposes nothing again.
+func TestPromoteStepOnGitea(t *testing.T) {
+	_, cs := needCluster(t)
+	srv := startGitea(t)
+	ns := testNS("promote")
+	app := ns + "-shop"
+	createNamespaces(t, cs, ns+"-staging", ns+"-prod")
+	repo := srv.CreateRepo(t, app)
+	c1 := srv.CommitFiles(t, repo, "main", "", map[string]string{
+		"app.yaml":               promoteAppfile(app, ns, "v1"),
+		"environments/prod.yaml": "revision: PLACEHOLDER\n",
+	}, "shop v1")
+	c1 = srv.CommitFiles(t, repo, "main", "", map[string]string{"environments/prod.yaml": "revision: " + c1 + "\n"}, "pin prod to v1")
+	tok, err := srv.TokenFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := fmt.Sprintf(`apps:
+    - name: apps
+      url: %q
+      interval: 1h
+      auth: {username: %s, passwordFile: %s}
+      forge: {kind: gitea, apiURL: %q, tokenFile: %s}`, repo.CloneURL, gitea.AdminUser, tok, srv.APIURL(), tok)
+	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
+	r := startAgent(t, cfg)
+	greetings := func(staging, prod string) func() (bool, string) {
+		return func() (bool, string) {
+			s, p := configMapData(t, cs, ns+"-staging", app), configMapData(t, cs, ns+"-prod", app)
+			return s == staging && p == prod, "staging " + s + ", prod " + p
+		}
+	}
+	eventually(t, 60*time.Second, "v1 in staging and prod", greetings("v1", "v1"))
+	openPromotions := func() []gitea.PR {
+		var out []gitea.PR
+		for _, pr := range srv.ListPRs(t, repo, "open") {
+			if pr.Head.Ref == "carina/promote/"+app+"-prod" {
+				out = append(out, pr)
+			}
+		}
+		return out
+	}
+	time.Sleep(3 * time.Second) // the soak of v1 passes: prod is pinned to it already
+	if prs := openPromotions(); len(prs) != 0 {
+		t.Fatalf("a promotion of what prod already holds: %+v", prs)
+	}
+
+	c2 := srv.CommitFiles(t, repo, "main", "", map[string]string{"app.yaml": promoteAppfile(app, ns, "v2")}, "shop v2")
+	r.hook(t)
+	eventually(t, 30*time.Second, "v2 in staging, prod pinned to v1", greetings("v2", "v1"))
+	var pr gitea.PR
+	eventually(t, 30*time.Second, "one promotion pull request after the soak", func() (bool, string) {
+		prs := openPromotions()
+		if len(prs) == 1 {
+			pr = prs[0]
+		}
+		return len(prs) == 1, fmt.Sprintf("%d open", len(prs))
+	})
+	if !strings.Contains(pr.Title, "Promote "+app+" to prod at "+c2[:12]) || !strings.Contains(pr.Body, "changed `ConfigMap/"+ns+"-prod/"+app+"`") {
+		t.Errorf("pull request %q:\n%s", pr.Title, pr.Body)
+	}
+
+	// A restart in the middle: the new agent runs the step again and
+	// updates the same pull request.
+	r.stop(t)
+	r = startAgent(t, cfg)
+	eventually(t, 60*time.Second, "the restarted agent ran the step", func() (bool, string) {
+		a, err := r.client.App(t.Context(), app)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, s := range a.Workflow {
+			if s.Name == "promote" {
+				return s.Phase == "succeeded" && strings.Contains(s.Message, fmt.Sprintf("#%d", pr.Number)), s.Message
+			}
+		}
+		return false, "no promote step"
+	})
+	if prs := openPromotions(); len(prs) != 1 || prs[0].Number != pr.Number {
+		t.Fatalf("after a restart: %d promotion pull requests open, want #%d only", len(prs), pr.Number)
+	}
+
+	srv.MergePR(t, repo, pr.Number)
+	r.hook(t)
+	eventually(t, 60*time.Second, "prod promoted to v2", greetings("v2", "v2"))
+	e, err := r.env(app, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Pinned != c2 {
+		t.Errorf("prod pinned %q, want %s", e.Pinned, c2)
+	}
+	time.Sleep(3 * time.Second) // the merge commit's soak passes
+	if prs := openPromotions(); len(prs) != 0 {
+		t.Errorf("the merged promotion proposed another: %+v", prs)
+	}
+	_ = c1
+}
