@@ -70,6 +70,11 @@ func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs str
 		return 0, err
 	}
 	set := policy.Set(res, run.d.App, e, run.d.Snapshot.Commit)
+	if err := confinePreview(e, set); err != nil {
+		err = terminal(err)
+		run.fail(err, inputs)
+		return 0, err
+	}
 	changes, err := run.apply(ctx, e.Clusters, set, inputs)
 	if err != nil {
 		run.fail(err, "")
