@@ -110,6 +110,13 @@ func (p *previews) isPreview(app, env string) bool {
 	return p.views[envKey{app, env}] != nil
 }
 
+// loadedRevision is the revision of st's last load.
+func (c *catalog) loadedRevision(st *sourceState) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return st.loadedRev
+}
+
 // wake wakes the discovery of the sources of the repositories keys
 // names (a pull request webhook).
 func (p *previews) wake(keys []string) int {
@@ -156,14 +163,27 @@ func (p *previews) run(ctx context.Context) {
 func (p *previews) loop(ctx context.Context, st *sourceState, ps *previewSource, interval time.Duration) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	// A new load of the source (a policy added or changed on the
+	// followed branch) syncs too.
+	loads := time.NewTicker(time.Second)
+	defer loads.Stop()
+	rev := ""
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		case <-ps.wake:
+		case <-loads.C:
+			if cur := p.catalog.loadedRevision(st); cur == rev {
+				continue
+			}
 		}
-		p.sync(ctx, st, ps)
+		// Before the source's first load no app is known: every
+		// preview would look unwanted.
+		if rev = p.catalog.loadedRevision(st); rev != "" {
+			p.sync(ctx, st, ps)
+		}
 		if !t.Stop() {
 			select {
 			case <-t.C:

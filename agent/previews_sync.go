@@ -54,6 +54,7 @@ type previewWant struct {
 func (p *previews) wanted(st *sourceState, prs []forge.PullRequest) map[envKey]*previewWant {
 	out := map[envKey]*previewWant{}
 	slices.SortFunc(prs, func(x, y forge.PullRequest) int { return cmp.Compare(x.Number, y.Number) })
+	branch := p.catalog.followedBranch(st)
 	for _, name := range p.catalog.appsOf(st) {
 		d := p.catalog.app(name)
 		if d == nil {
@@ -65,7 +66,7 @@ func (p *previews) wanted(st *sourceState, prs []forge.PullRequest) map[envKey]*
 		}
 		n := 0
 		for _, pr := range prs {
-			if ok, _ := previewAllowed(pol, pr, st.cfg.Branch); !ok {
+			if ok, _ := previewAllowed(pol, pr, branch); !ok {
 				continue
 			}
 			w := &previewWant{base: d, pol: pol, pr: pr}
@@ -295,4 +296,18 @@ func (p *previews) pruned(app, env string) {
 	if pv == nil {
 		p.store.forgetPreview(app, env)
 	}
+}
+
+// followedBranch is the branch st follows: its configured branch, or
+// the one its snapshot resolved (the remote's default).
+func (c *catalog) followedBranch(st *sourceState) string {
+	if st.cfg.Branch != "" {
+		return st.cfg.Branch
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.snap != nil {
+		return strings.TrimPrefix(st.snap.Ref, "refs/heads/")
+	}
+	return ""
 }
