@@ -78,6 +78,7 @@ type Agent struct {
 	events     *eventRecorder
 	targets    *targetSet
 	hookQueue  *webhook.Queue
+	previews   *previews
 
 	reachable atomic.Bool
 	leading   atomic.Bool
@@ -120,6 +121,7 @@ func New(opts Options) (*Agent, error) {
 	a := compose(cfg, opts)
 	a.reconciler.statuses = st
 	a.driver.promoter = newPromoter(a.catalog, a.reconciler, st)
+	a.previews.statuses = st
 	return a, nil
 }
 
@@ -166,16 +168,26 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.feed = &feed{cfg: cfg, log: log, rec: rec, now: now, fetcher: opts.Fetcher, oci: opts.OCIFetcher, catalog: a.catalog, store: a.store,
 		removals: a.removals, drift: a.drift, driver: a.driver, orphans: a.orphans, work: a.work, events: a.events}
 	a.orphans.onHold, a.orphans.onLift = a.feed.reportHold, a.feed.liftHold
-	a.work.handle = dispatch(a.catalog, a.reconciler, a.driver, a.removals)
+	a.previews = newPreviews(log, rec, now)
+	pv := a.previews
+	pv.catalog, pv.store, pv.rms, pv.work, pv.targets = a.catalog, a.store, a.removals, a.work, a.targets
+	a.removals.envGone = func(app, env string) {
+		a.driver.resetEnv(app, env)
+		pv.pruned(app, env)
+	}
+	a.work.handle = dispatch(a.catalog, a.reconciler, a.driver, a.removals, pv)
 	return a
 }
 
 // dispatch runs a work item with the part that owns it, at the desired
 // state the catalog holds now.
-func dispatch(c *catalog, r *reconciler, d *driver, rms *removals) handler {
+func dispatch(c *catalog, r *reconciler, d *driver, rms *removals, pv *previews) handler {
 	return func(ctx context.Context, it item) (time.Duration, error) {
 		if it.Remove {
 			return rms.run(ctx, it.App, it.Env)
+		}
+		if v := pv.view(it.App, it.Env); v != nil {
+			return r.reconcile(ctx, v, it.Env)
 		}
 		app := c.app(it.App)
 		switch {

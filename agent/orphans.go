@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/carina-gitops/carina/appfile"
 )
 
 // orphanListTimeout bounds the listing of every cluster's inventories by
@@ -139,6 +141,9 @@ func (o *orphans) find(ctx context.Context, sc orphanScope) ([]*removal, bool) {
 		}
 		for _, inv := range invs {
 			k := envKey{inv.App, inv.Env}
+			if _, preview := appfile.PreviewNumber(inv.Env); preview {
+				continue // the previews' own (previews.sweep); the guard does not count them
+			}
 			r := inv.Extra[extraRepo]
 			if inv.Extra[extraSource] != sc.src || (r != "" && r != sc.repo) || sc.live[k] || sc.elsewhere[inv.App] {
 				continue

@@ -71,6 +71,11 @@ func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs str
 	}
 	run.r.plain.set(run.d.Name, run.env, res)
 	set := policy.Set(res, run.d.App, e, run.d.Snapshot.Commit)
+	if err := confinePreview(e, set); err != nil {
+		err = terminal(err)
+		run.fail(err, inputs)
+		return 0, err
+	}
 	changes, err := run.apply(ctx, e.Clusters, set, inputs)
 	if err != nil {
 		run.fail(err, "")

@@ -151,6 +151,7 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 		wg.Go(func() { _ = dsrv.Serve(dln) })
 		context.AfterFunc(ctx, func() { dsrv.Close() })
 	}
+	a.previews.clients = opts.Clients
 	a.probeClusters(ctx, opts.Clients)
 	if err := a.feed.start(ctx, &wg); err != nil {
 		srv.Close()
@@ -176,6 +177,7 @@ func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interfac
 		wg.Go(func() { a.work.resync(ctx, a.catalog.items) })
 		wg.Go(func() { a.drift.run(ctx) })
 		wg.Go(func() { a.restorer.run(ctx) })
+		wg.Go(func() { a.previews.run(ctx) })
 		a.work.add(a.catalog.items())
 		a.work.run(ctx)
 		wg.Wait()

@@ -95,6 +95,10 @@ func (a *Agent) hooks() (map[string]http.Handler, error) {
 			}
 		}()
 		n := a.WakeRepos(ev.Repos...)
+		if ev.Kind == webhook.KindPullRequest {
+			n += a.previews.wake(ev.RepoKeys())
+			a.log.Info("pull request webhook: previews woken", "provider", string(ev.Provider), "ref", ev.Ref)
+		}
 		a.log.Debug("webhook delivered", "provider", string(ev.Provider), "ref", ev.Ref, "woken", n)
 	}, webhook.DefaultQueueOptions())
 	a.hookQueue = q

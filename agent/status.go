@@ -32,6 +32,8 @@ type appRecord struct {
 	plan                         workflow.Plan
 	envOrder                     []string
 	envs                         map[string]*envRecord
+	// previews are the app's preview environments (previews.go).
+	previews []string
 }
 
 // envRecord is the status of one (app, env).
@@ -41,6 +43,8 @@ type envRecord struct {
 	// pinned is the revision the env is pinned to, "" when it follows
 	// the branch head.
 	pinned string
+	// preview is the pull request of a preview env.
+	preview *api.PreviewStatus
 	// applied: what the clusters hold, from our applies or the inventory.
 	applied appliedState
 	sync    api.Sync

@@ -92,9 +92,9 @@ func (s *statusStore) summaries() []api.AppSummary {
 		if a.err != nil {
 			sum.Error = a.err.Message
 		}
-		for _, en := range a.envOrder {
+		for _, en := range a.listed() {
 			e := a.env(en)
-			es := api.EnvSummary{Name: en, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned,
+			es := api.EnvSummary{Name: en, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned, Preview: e.preview,
 				Revision: e.applied.revision, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile}
 			if e.lastError != nil {
 				es.Error = e.lastError.Message
@@ -116,7 +116,7 @@ func (s *statusStore) appStatus(name string) (api.AppStatus, workflow.Plan, bool
 	}
 	out := api.AppStatus{Name: a.name, Source: a.source, Revision: a.revision, File: a.file, Suspended: a.suspended,
 		Error: a.err, Envs: []api.EnvStatus{}}
-	for _, en := range a.envOrder {
+	for _, en := range a.listed() {
 		out.Envs = append(out.Envs, a.envStatus(en))
 	}
 	return out, a.plan, true
@@ -138,7 +138,7 @@ func (s *statusStore) envStatus(app, env string) (api.EnvStatus, workflow.Plan, 
 // object shows its own.
 func (a *appRecord) envStatus(name string) api.EnvStatus {
 	e := a.env(name)
-	out := api.EnvStatus{App: a.name, Name: name, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned, Revision: e.applied.revision,
+	out := api.EnvStatus{App: a.name, Name: name, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned, Preview: e.preview, Revision: e.applied.revision,
 		Digest: e.applied.digest, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile, LastError: e.lastError,
 		History: slices.Clone(e.history)}
 	byComp := map[string]*api.ComponentStatus{}

@@ -94,7 +94,7 @@ func (c *commitStatuses) post(d *desiredApp, env string, state forge.State, desc
 	if !c.enabled() || c.clients[d.Source] == nil || !pin.IsCommit(d.Snapshot.Commit) {
 		return
 	}
-	st := forge.Status{Context: forge.StatusContext(env), State: state, Description: clipStatus(desc)}
+	st := forge.Status{Context: statusContext(env), State: state, Description: clipStatus(desc)}
 	if base := c.links[d.Source]; base != "" {
 		st.TargetURL = base + "/api/v1/apps/" + url.PathEscape(d.Name) + "/envs/" + url.PathEscape(env)
 	}

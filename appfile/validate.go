@@ -51,6 +51,7 @@ func validate(app *Application, errs *ErrorList) {
 	validatePolicies(app.Policies, components, errs)
 	validateWorkflow(app.Workflow, errs)
 	deriveEnvironments(app, errs)
+	appPreview(app, errs)
 }
 
 // validateComponents checks components and returns them by name.

@@ -23,7 +23,7 @@ func TestBuiltinLibraryIsComplete(t *testing.T) {
 			"storage", "resource", "affinity", "service-account", "command", "container-image", "securitycontext",
 			"json-patch", "json-merge-patch", "startup-probe", "service-binding", "podsecuritycontext", "k8s-update-strategy",
 			"lifecycle", "container-ports", "hostalias", "topologyspreadconstraints", "pure-ingress", "cpuscaler", "nocalhost"},
-		KindPolicy: {"topology", "override", "apply-once", "garbage-collect", "shared-resource", "read-only", "take-over", "drift", "resource-update", "replication"},
+		KindPolicy: {"topology", "override", "apply-once", "garbage-collect", "shared-resource", "read-only", "take-over", "drift", "resource-update", "replication", "preview"},
 	}
 	for kind, names := range want {
 		for _, name := range names {

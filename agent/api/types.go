@@ -60,11 +60,13 @@ type EnvSummary struct {
 	Namespace string   `json:"namespace,omitempty"`
 	// Pinned is the revision the environment is pinned to in Git
 	// (environments/<env>.yaml), "" when it follows the branch head.
-	Pinned        string    `json:"pinned,omitempty"`
-	Revision      string    `json:"revision,omitempty"`
-	Sync          Sync      `json:"sync"`
-	Health        Health    `json:"health"`
-	LastReconcile time.Time `json:"lastReconcile,omitzero"`
+	Pinned string `json:"pinned,omitempty"`
+	// Preview is the pull request of a preview environment (pr-<n>).
+	Preview       *PreviewStatus `json:"preview,omitempty"`
+	Revision      string         `json:"revision,omitempty"`
+	Sync          Sync           `json:"sync"`
+	Health        Health         `json:"health"`
+	LastReconcile time.Time      `json:"lastReconcile,omitzero"`
 	// Drifted counts the objects that drifted and are not corrected yet.
 	Drifted int `json:"drifted,omitempty"`
 	// Error is the env's last error, sanitized, while it is not
@@ -130,6 +132,8 @@ type EnvStatus struct {
 	// Pinned is the revision the environment is pinned to in Git
 	// (environments/<env>.yaml), "" when it follows the branch head.
 	Pinned string `json:"pinned,omitempty"`
+	// Preview is the pull request of a preview environment (pr-<n>).
+	Preview *PreviewStatus `json:"preview,omitempty"`
 	// Revision is the source revision last applied.
 	Revision string `json:"revision,omitempty"`
 	// Digest is the render digest last applied.
@@ -254,4 +258,17 @@ func HealthOf(s health.Status) Health {
 		return HealthMissing
 	}
 	return HealthUnknown
+}
+
+// PreviewStatus is the pull request a preview environment deploys.
+type PreviewStatus struct {
+	Number int    `json:"number"`
+	Title  string `json:"title,omitempty"`
+	Author string `json:"author,omitempty"`
+	Branch string `json:"branch,omitempty"`
+	// Head is the pull request's head commit the preview deploys.
+	Head string `json:"head,omitempty"`
+	// Waiting says why the preview does not run (maxPreviews, ttl, a
+	// load error), "" while it runs.
+	Waiting string `json:"waiting,omitempty"`
 }

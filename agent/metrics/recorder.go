@@ -62,6 +62,7 @@ type Recorder struct {
 	webhookRequests   *prometheus.CounterVec
 	panics            *prometheus.CounterVec
 	pruneHeld         *prometheus.GaugeVec
+	previews          *prometheus.GaugeVec
 
 	mu        sync.Mutex
 	revisions map[string]string   // source -> revision label in use
@@ -115,6 +116,9 @@ func NewRecorder() *Recorder {
 		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "carina_panics_total", Help: "Panics contained (a work item or request failed, the agent went on), by component.",
 		}, []string{"component"}),
+		previews: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "carina_preview_environments", Help: "Preview environments (one per pull request) running, by source.",
+		}, []string{"source"}),
 		pruneHeld: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "carina_prune_held", Help: "Apps of a source whose prune the mass-deletion guard holds until a person confirms (0 when none).",
 		}, []string{"source"}),
@@ -133,7 +137,7 @@ func (r *Recorder) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{
 		r.reconcileTotal, r.reconcileDuration, r.fetchTotal, r.fetchDuration, r.sourceRevision, r.appInfo,
 		r.applyObjects, r.driftDetected, r.driftCorrected, r.driftObjects, r.driftCorrection, r.webhookRequests,
-		r.panics, r.pruneHeld,
+		r.panics, r.pruneHeld, r.previews,
 	}
 }
 
@@ -343,4 +347,9 @@ func NewRegistry(r *Recorder) (*prometheus.Registry, error) {
 		}
 	}
 	return reg, nil
+}
+
+// PreviewEnvironments sets how many preview environments of source run.
+func (r *Recorder) PreviewEnvironments(source string, n int) {
+	r.previews.WithLabelValues(source).Set(float64(n))
 }

@@ -1,0 +1,76 @@
+package agent
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/source/forge"
+)
+
+// TestPreviewAllowed is the security filter of previews as a pure
+// function: a fork gets no preview unless it carries requireLabel or the
+// policy allows forks. (Gitea cannot easily make a fork in the e2e
+// tests, so the fork rule is tested here.)
+func TestPreviewAllowed(t *testing.T) {
+	same := forge.PullRequest{Number: 1, BaseBranch: "main", Title: "feat: x"}
+	fork := forge.PullRequest{Number: 2, BaseBranch: "main", Fork: true, Title: "feat: y"}
+	labelled := fork
+	labelled.Labels = []string{"safe-to-preview"}
+	tests := []struct {
+		name    string
+		pol     appfile.Preview
+		pr      forge.PullRequest
+		want    bool
+		wantWhy string
+	}{
+		{"same repository, default branch", appfile.Preview{}, same, true, ""},
+		{"another target branch", appfile.Preview{}, forge.PullRequest{BaseBranch: "dev"}, false, "targets branch dev, not main"},
+		{"listed target branch", appfile.Preview{Branches: []string{"dev"}}, forge.PullRequest{BaseBranch: "dev"}, true, ""},
+		{"fork by default", appfile.Preview{}, fork, false, "comes from a fork (the policy does not allow forks)"},
+		{"fork without the required label", appfile.Preview{RequireLabel: "safe-to-preview"}, fork, false, "comes from a fork and has no label safe-to-preview"},
+		{"fork with the required label", appfile.Preview{RequireLabel: "safe-to-preview"}, labelled, true, ""},
+		{"fork allowed", appfile.Preview{AllowForks: true}, fork, true, ""},
+		{"labels: none of them", appfile.Preview{Labels: []string{"preview"}}, same, false, "has none of the labels preview"},
+		{"title pattern", appfile.Preview{TitlePattern: regexp.MustCompile(`^fix`)}, same, false, "has a title that does not match ^fix"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, why := previewAllowed(&tt.pol, tt.pr, "main")
+			if got != tt.want || why != tt.wantWhy {
+				t.Errorf("previewAllowed = %v, %q; want %v, %q", got, why, tt.want, tt.wantWhy)
+			}
+		})
+	}
+}
+
+func TestConfinePreview(t *testing.T) {
+	obj := func(kind, ns, name string) apply.Object {
+		u := &unstructured.Unstructured{}
+		u.SetKind(kind)
+		u.SetNamespace(ns)
+		u.SetName(name)
+		return apply.Object{Obj: u}
+	}
+	env := appfile.Environment{Name: "pr-4", Namespace: "shop-pr-4"}
+	ok := &apply.Set{Objects: []apply.Object{obj("ConfigMap", "shop-pr-4", "a")}}
+	if err := confinePreview(env, ok); err != nil {
+		t.Errorf("own namespace: %v", err)
+	}
+	bad := &apply.Set{Objects: []apply.Object{obj("ConfigMap", "shop-pr-4", "a"), obj("ConfigMap", "kube-system", "b"), obj("ClusterRoleBinding", "", "c")}}
+	err := confinePreview(env, bad)
+	want := "preview pr-4 writes only into namespace shop-pr-4; refused: ConfigMap/kube-system/b is in another namespace; ClusterRoleBinding/c is cluster-scoped"
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %q", err, want)
+	}
+	if err := confinePreview(appfile.Environment{Name: "prod", Namespace: "x"}, bad); err != nil {
+		t.Errorf("a non-preview env is not confined: %v", err)
+	}
+	if got := statusContext("pr-4"); got != "carina/preview" || !strings.HasPrefix(statusContext("prod"), "carina/prod") {
+		t.Errorf("statusContext = %q", got)
+	}
+}
