@@ -225,7 +225,7 @@ func (d *driver) restore(ctx context.Context, app *desiredApp) error {
 			best = st
 		}
 		ok = inv.Result == inventory.ResultSuccess
-		applied := appliedState{ok: ok, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs]}
+		applied := appliedState{ok: ok, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs], kubeVersion: inv.Extra[extraKubeVersion]}
 		if d.store.restoreApplied(app.Name, e.Name, applied, inv.Health == "Current") {
 			d.holdDrift(app.Name, e.Name, e.Clusters)
 			d.work.addEnv(app.Name, e.Name)

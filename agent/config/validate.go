@@ -92,6 +92,9 @@ func (v *validator) sources(c *Config) {
 			if list == "capabilities" && s.AllowEmpty {
 				v.addf(p+".allowEmpty", "the mass-deletion guard applies to application sources only")
 			}
+			if list == "capabilities" && s.Strict {
+				v.addf(p+".strict", "strict applies to application sources only (their apps' renders)")
+			}
 			if f := s.MaxPruneFraction; f != nil && (*f <= 0 || *f > 1) {
 				v.addf(p+".maxPruneFraction", "must be more than 0 and at most 1, got %g", *f)
 			}
