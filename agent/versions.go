@@ -127,7 +127,7 @@ func (c *clusterVersions) get(ctx context.Context, cluster string) (kubeVersion,
 		e.err = fmt.Errorf("the version of cluster %s could not be read: %w", cluster, err)
 		return e.v, e.unknown()
 	}
-	if e.err != nil || (e.v.git != "" && e.v != v) {
+	if e.err != nil || e.v != v {
 		c.log.Info("cluster version read", "cluster", cluster, "version", v.git, "previous", e.v.git)
 	}
 	e.v, e.err = v, nil
