@@ -59,6 +59,7 @@ type Options struct {
 //   - orphans: what was removed while no agent ran;
 //   - drift: watchers, findings, contests;
 //   - restorer: applied state read back after a restart;
+//   - versions: each cluster's Kubernetes version, for renders;
 //   - store: the status the API reads.
 type Agent struct {
 	cfg *config.Config
@@ -74,6 +75,7 @@ type Agent struct {
 	orphans    *orphans
 	drift      *driftBook
 	restorer   *restorer
+	versions   *clusterVersions
 	store      *statusStore
 	events     *eventRecorder
 	targets    *targetSet
@@ -139,7 +141,8 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	log, rec, now := opts.Logger, opts.Recorder, opts.Now
 	a := &Agent{cfg: cfg, log: log, rec: rec, targets: newTargetSet(opts.Targets),
 		store: newStatusStore(cfg.Reconcile.History), work: newWorkers(cfg.Reconcile, log, rec),
-		events: newEventRecorder(opts.Events, log), drift: newDriftBook(cfg.Drift), restorer: newRestorer()}
+		events: newEventRecorder(opts.Events, log), drift: newDriftBook(cfg.Drift), restorer: newRestorer(),
+		versions: newClusterVersions(log, now)}
 	renderOpts := render.DefaultOptions()
 	renderOpts.Timeout = cfg.Limits.Render.Timeout
 	renderOpts.MaxObjects = cfg.Limits.Render.MaxObjects
@@ -159,11 +162,11 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.drift.redact = plain.err
 	a.reconciler = &reconciler{log: log, rec: rec, now: now, store: a.store, drift: a.drift, released: a.driver.released, restorer: a.restorer,
 		events: a.events, work: a.work, targets: a.targets, renderer: opts.Renderer, renderOpts: renderOpts, secrets: secrets, plain: plain,
-		forced: map[envKey]bool{}}
+		versions: a.versions, forced: map[envKey]bool{}}
 	a.removals.force = a.reconciler.force
 	r := a.restorer
 	r.log, r.now, r.catalog, r.store, r.drift, r.renderer, r.opts, r.targets = log, now, a.catalog, a.store, a.drift, opts.Renderer, renderOpts, a.targets
-	r.secrets, r.plain = secrets, plain
+	r.secrets, r.plain, r.versions = secrets, plain, a.versions
 	a.orphans = newOrphans(log, a.catalog, a.removals, a.targets)
 	a.feed = &feed{cfg: cfg, log: log, rec: rec, now: now, fetcher: opts.Fetcher, oci: opts.OCIFetcher, catalog: a.catalog, store: a.store,
 		removals: a.removals, drift: a.drift, driver: a.driver, orphans: a.orphans, work: a.work, events: a.events}

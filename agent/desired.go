@@ -36,9 +36,14 @@ type desiredApp struct {
 	Envs     []appfile.Environment
 	Plan     workflow.Plan
 	Registry *capabilities.Registry
-	// Inputs is the digest of everything a render of the env reads: the
-	// files under the app's directory, the definitions it uses and the
-	// environment. Equal inputs render equal objects.
+	// Strict is the source's strict: KubeVela's warnings are render
+	// errors.
+	Strict bool
+	// Inputs is the digest of everything a render of the env reads from
+	// Git and the configuration: the files under the app's directory,
+	// the definitions it uses, the environment and strict. Equal inputs
+	// render equal objects for the same cluster version (which the
+	// reconciler compares on its own: see observe).
 	Inputs map[string]string
 	// Release is the digest of every env's inputs and the workflow: a new
 	// release starts the workflow over.
@@ -164,6 +169,9 @@ func (d *desiredApp) computeInputs(files map[string]string) {
 		envJSON, _ := json.Marshal(e)
 		h := sha256.New()
 		fmt.Fprintf(h, "files %s\ndefs %s\nenv %s\n", files0, defsDigest(d.Registry, d.App, e), envJSON)
+		if d.Strict {
+			fmt.Fprintf(h, "strict\n")
+		}
 		d.Inputs[e.Name] = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	}
 	d.computeRelease()
@@ -244,7 +252,8 @@ func loadApps(ctx context.Context, src config.Source, snap *source.Snapshot, reg
 				envs[i].Clusters = []string{defaultCluster}
 			}
 		}
-		d := &desiredApp{Name: a.Name, Source: name, Repo: sourceRepo(src), Snapshot: snap, App: a, Envs: envs, Plan: workflow.NewPlan(a, envs), Registry: reg}
+		d := &desiredApp{Name: a.Name, Source: name, Repo: sourceRepo(src), Snapshot: snap, App: a, Envs: envs, Plan: workflow.NewPlan(a, envs),
+			Registry: reg, Strict: src.Strict}
 		d.computeInputs(files)
 		out = append(out, d)
 	}

@@ -226,7 +226,8 @@ func (d *driver) restore(ctx context.Context, app *desiredApp) error {
 		if st, err := workflow.Decode(inv.Extra[extraWorkflow]); err == nil && st != nil && (best == nil || st.Release == app.Release) {
 			best = st
 		}
-		applied := appliedState{ok: inv.Result == inventory.ResultSuccess, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs]}
+		applied := appliedState{ok: inv.Result == inventory.ResultSuccess, revision: inv.Revision, digest: inv.Digest, inputs: inv.Extra[extraInputs],
+			kubeVersion: inv.Extra[extraKubeVersion]}
 		if d.store.restoreApplied(app.Name, e.Name, applied, inv.Health == "Current") {
 			d.holdDrift(app.Name, e.Name, e.Clusters)
 			d.work.addEnv(app.Name, e.Name)

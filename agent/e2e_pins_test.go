@@ -30,7 +30,7 @@ func TestPinnedEnvironmentDeploysItsRevision(t *testing.T) {
 	eventually(t, 30*time.Second, "v1 everywhere", greetings("v1", "v1"))
 
 	second := repo.commit("shop v2, prod pinned to v1's commit", map[string]string{
-		app + "/Appfile":          twoEnvAppfile(app, ns, "v2", "staging", "prod"),
+		app + "/Appfile":         twoEnvAppfile(app, ns, "v2", "staging", "prod"),
 		"environments/prod.yaml": "revision: " + first + "\n",
 	})
 	r.hook(t)

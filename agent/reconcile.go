@@ -17,6 +17,9 @@ import (
 const (
 	extraInputs   = "carina.inputs"
 	extraWorkflow = "carina.workflow"
+	// extraKubeVersion is the cluster version the applied set was
+	// rendered for ("" when it was the default).
+	extraKubeVersion = "carina.kubeVersion"
 )
 
 // healthPoll is how soon a progressing env is looked at again.
@@ -51,7 +54,8 @@ const (
 	// stateDrifted: the inputs are applied; drifted objects are due.
 	stateDrifted
 	// stateStale: the inputs changed, were never applied here, the last
-	// apply failed, or a reconcile was asked for: render and apply.
+	// apply failed, the cluster's version changed, or a reconcile was
+	// asked for: render and apply.
 	stateStale
 )
 
@@ -81,6 +85,8 @@ type reconciler struct {
 	// apply.
 	secrets *sourceSecrets
 	plain   *plaintexts
+	// versions are the clusters' versions (context.clusterVersion).
+	versions *clusterVersions
 
 	renders atomic.Int64
 
@@ -116,11 +122,14 @@ type observation struct {
 	due map[string][]dueObject
 }
 
-// observe determines the state of (app, env) at d. After a restart the
-// last set is not known, so the first reconcile is Stale: it writes
-// nothing that did not change and it tells the drift watcher what to
-// compare with; a gated env reads its set back in the background.
-func (r *reconciler) observe(d *desiredApp, env string) observation {
+// observe determines the state of (app, env) at d for a cluster at
+// version kv (the env's first cluster's; "" when unknown). After a
+// restart the last set is not known, so the first reconcile is Stale: it
+// writes nothing that did not change and it tells the drift watcher what
+// to compare with; a gated env reads its set back in the background. An
+// env applied for another cluster version than kv is Stale too: its
+// templates may read context.clusterVersion.
+func (r *reconciler) observe(d *desiredApp, env string, kv string) observation {
 	e, ok := d.env(env)
 	if !ok {
 		return observation{state: stateRemoved}
@@ -148,9 +157,10 @@ func (r *reconciler) observe(d *desiredApp, env string) observation {
 	switch {
 	case forced:
 		ob.state = stateStale
-	case v.terminal != "" && v.terminal == ob.inputs:
+	case v.terminal != "" && v.terminal == terminalKey(ob.inputs, kv):
 		ob.state = stateFailed
-	case !v.applied.ok || v.applied.inputs != ob.inputs || v.lastError != nil || ob.set == nil:
+	case !v.applied.ok || v.applied.inputs != ob.inputs || v.lastError != nil || ob.set == nil,
+		kv != "" && v.applied.kubeVersion != kv:
 		ob.state = stateStale
 	default:
 		ob.due = r.drift.due(d.Name, env, r.now())
@@ -174,12 +184,16 @@ const gateWorkflow = "waiting for the workflow to reach this environment"
 // one switch on the state. It returns when to look again, and an error
 // for the queue (a terminal one is not retried).
 func (r *reconciler) reconcile(ctx context.Context, d *desiredApp, env string) (time.Duration, error) {
-	ob := r.observe(d, env)
+	e, ok := d.env(env)
+	if !ok {
+		return 0, nil // Removed: a removal item, if any, prunes it
+	}
+	kv, kvErr := r.versions.get(ctx, firstOr(e.Clusters, ""))
+	ob := r.observe(d, env, kv.git)
 	if ob.state == stateRemoved {
 		return 0, nil
 	}
-	e, _ := d.env(env)
-	run := r.newRun(ctx, d, e)
+	run := r.newRun(ctx, d, e, kv, kvErr)
 	switch ob.state {
 	case stateSuspended:
 		run.finish(metrics.ResultSkipped, "application is suspended", nil)
@@ -211,4 +225,13 @@ func (r *reconciler) reconcile(ctx context.Context, d *desiredApp, env string) (
 		return run.health(ctx, ob.set, e.Clusters, "drift corrected")
 	}
 	return run.deploy(ctx, e, ob.inputs)
+}
+
+// terminalKey names what a terminal render error is terminal for: the
+// inputs at a cluster version.
+func terminalKey(inputs, kubeVersion string) string {
+	if kubeVersion == "" {
+		return inputs
+	}
+	return inputs + " " + kubeVersion
 }

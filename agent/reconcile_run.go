@@ -16,11 +16,11 @@ import (
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/health"
 	"github.com/carina-gitops/carina/apply/inventory"
-	"github.com/carina-gitops/carina/source/forge"
 	"github.com/carina-gitops/carina/apply/policy"
 	"github.com/carina-gitops/carina/internal/panics"
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/render/pool"
+	"github.com/carina-gitops/carina/source/forge"
 )
 
 // envRun is one reconcile of an (app, env) at one desired state.
@@ -29,16 +29,20 @@ type envRun struct {
 	d   *desiredApp
 	env string
 	// as is who its requests run as: the agent or the env's tenant.
-	as     identity
-	id     string
-	start  time.Time
-	log    *slog.Logger
-	record api.Reconcile
+	as identity
+	// kube is the version of the env's (first) cluster the run renders
+	// for; kubeErr says why it is unknown.
+	kube    kubeVersion
+	kubeErr error
+	id      string
+	start   time.Time
+	log     *slog.Logger
+	record  api.Reconcile
 }
 
-func (r *reconciler) newRun(ctx context.Context, d *desiredApp, e appfile.Environment) *envRun {
+func (r *reconciler) newRun(ctx context.Context, d *desiredApp, e appfile.Environment, kv kubeVersion, kvErr error) *envRun {
 	id, start := reconcileID(ctx), r.now()
-	return &envRun{r: r, d: d, env: e.Name, as: identityOf(e), id: id, start: start, log: r.log.With("app", d.Name, "env", e.Name),
+	return &envRun{r: r, d: d, env: e.Name, as: identityOf(e), kube: kv, kubeErr: kvErr, id: id, start: start, log: r.log.With("app", d.Name, "env", e.Name),
 		record: api.Reconcile{ID: id, Start: start, Revision: d.Snapshot.Revision()}}
 }
 
@@ -63,7 +67,7 @@ func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs str
 		notePanic(run.log, run.r.rec, metrics.PanicRender, err)
 		if isTerminalRender(ctx, run.d.App, err) {
 			err = terminal(err)
-			run.fail(err, inputs)
+			run.fail(err, terminalKey(inputs, run.kube.git))
 			return 0, err
 		}
 		run.fail(err, "")
@@ -109,20 +113,49 @@ func isTerminalRender(ctx context.Context, app *appfile.Application, err error) 
 	return true
 }
 
+// render renders the env for its first cluster, at that cluster's
+// version, strict when the source is, and records the render's warnings
+// in status.
 func (run *envRun) render(ctx context.Context, e appfile.Environment) (*render.Result, error) {
 	t0 := time.Now()
-	opts, err := run.r.secrets.renderOptions(ctx, run.d.Source, run.r.renderOpts)
+	opts, err := run.r.secrets.renderOptions(ctx, run.d.Source, renderOptions(run.r.renderOpts, run.d, e, run.kube))
 	if err != nil {
 		return nil, fmt.Errorf("render of %s in %s at %s: %w", run.d.Name, run.env, run.d.Snapshot.Revision(), err)
 	}
-	opts.Cluster = firstOr(e.Clusters, "")
 	res, err := renderDecrypted(ctx, run.r.renderer, run.d.App, e, run.d.Registry, run.d.Snapshot.FS(), opts)
 	run.r.rec.Phase(run.d.Name, run.env, metrics.PhaseRender, time.Since(t0))
 	run.r.renders.Add(1)
 	if err != nil {
 		return nil, fmt.Errorf("render of %s in %s at %s: %w", run.d.Name, run.env, run.d.Snapshot.Revision(), err)
 	}
+	run.r.store.setWarnings(run.d.Name, run.env, renderWarnings(res, run.kubeErr))
 	return res, nil
+}
+
+// renderOptions are base with what one render of d's env e sets: the
+// cluster (context.cluster, the env's first), its version
+// (context.clusterVersion, and Helm's .Capabilities.KubeVersion; the
+// defaults when unknown) and the source's strict.
+func renderOptions(base render.Options, d *desiredApp, e appfile.Environment, kv kubeVersion) render.Options {
+	opts := base
+	opts.Cluster = firstOr(e.Clusters, "")
+	opts.KubeVersion, opts.KubePlatform = kv.git, kv.platform
+	if kv.git != "" {
+		opts.Engines.KubeVersion = kv.git
+	}
+	opts.Strict = d.Strict
+	return opts
+}
+
+// renderWarnings are what status shows of a render: its warnings, and
+// that context.clusterVersion is the default when the cluster's version
+// could not be read.
+func renderWarnings(res *render.Result, kubeErr error) []string {
+	ws := slices.Clone(res.Warnings)
+	if kubeErr != nil {
+		ws = append(ws, versionWarning(kubeErr))
+	}
+	return ws
 }
 
 // apply applies set to every cluster of the env and records the inputs
@@ -173,19 +206,25 @@ func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set,
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	r.store.setApplied(app, env, appliedState{ok: true, inputs: inputs, revision: run.record.Revision, digest: set.Digest, set: set}, changes)
+	r.store.setApplied(app, env, appliedState{ok: true, inputs: inputs, revision: run.record.Revision, digest: set.Digest,
+		kubeVersion: run.kube.git, set: set}, changes)
 	return changes, nil
 }
 
-// markInventory records the inputs digest, the source (name and
-// repository; see orphans) and a tenant's service account in an
-// inventory.
+// markInventory records the inputs digest, the cluster version rendered
+// for, the source (name and repository; see orphans) and a tenant's
+// service account in an inventory.
 func (run *envRun) markInventory(inputs string) func(*inventory.Inventory) error {
 	return func(inv *inventory.Inventory) error {
 		if inv.Extra == nil {
 			inv.Extra = map[string]string{}
 		}
 		inv.Extra[extraInputs] = inputs
+		if run.kube.git != "" {
+			inv.Extra[extraKubeVersion] = run.kube.git
+		} else {
+			delete(inv.Extra, extraKubeVersion)
+		}
 		inv.Extra[extraSource] = run.d.Source
 		if run.d.Repo != "" {
 			inv.Extra[extraRepo] = run.d.Repo

@@ -40,6 +40,7 @@ type restorer struct {
 	opts     render.Options
 	secrets  *sourceSecrets
 	plain    *plaintexts
+	versions *clusterVersions
 
 	mu    sync.Mutex
 	tried map[envKey]string // applied revision tried
@@ -95,13 +96,13 @@ func (s *restorer) run(ctx context.Context) {
 
 func (s *restorer) restore(ctx context.Context, rq restoreRequest) {
 	log := s.log.With("app", rq.app.Name, "env", rq.env.Name, "revision", rq.applied.revision)
-	set, err := s.appliedSet(ctx, rq)
+	set, warnings, err := s.appliedSet(ctx, rq)
 	if err != nil {
 		s.release(rq.app.Name, rq.env.Name, rq.env.Clusters)
 		log.Warn("drift of the environment is not watched until the workflow deploys it", "error", sanitize(err, s.now()).Message)
 		return
 	}
-	if !s.store.setAppliedSet(rq.app.Name, rq.env.Name, rq.applied.revision, set) {
+	if !s.store.setAppliedSet(rq.app.Name, rq.env.Name, rq.applied.revision, set, warnings) {
 		return
 	}
 	for _, c := range s.store.view(rq.app.Name, rq.env.Name).clusters {
@@ -117,15 +118,17 @@ func (s *restorer) restore(ctx context.Context, rq restoreRequest) {
 }
 
 // appliedSet renders the env at the applied commit, when that
-// reproduces the recorded inputs.
-func (s *restorer) appliedSet(ctx context.Context, rq restoreRequest) (*apply.Set, error) {
+// reproduces the recorded inputs, for the cluster version the inventory
+// recorded (the one it was rendered for), and returns the render's
+// warnings too.
+func (s *restorer) appliedSet(ctx context.Context, rq restoreRequest) (*apply.Set, []string, error) {
 	commit := commitID.FindString(rq.applied.revision)
 	if commit == "" {
-		return nil, fmt.Errorf("recorded revision %q names no commit", rq.applied.revision)
+		return nil, nil, fmt.Errorf("recorded revision %q names no commit", rq.applied.revision)
 	}
 	l, err := s.catalog.loadAt(ctx, rq.app.Source, commit)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, old := range l.apps {
 		if old.Name != rq.app.Name {
@@ -134,23 +137,28 @@ func (s *restorer) appliedSet(ctx context.Context, rq restoreRequest) (*apply.Se
 		e, ok := old.env(rq.env.Name)
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("application %s has no environment %s at %s", old.Name, rq.env.Name, commit)
+			return nil, nil, fmt.Errorf("application %s has no environment %s at %s", old.Name, rq.env.Name, commit)
 		case old.Inputs[rq.env.Name] != rq.applied.inputs:
-			return nil, fmt.Errorf("the applied state cannot be reproduced at %s: its definitions or files changed since", commit)
+			return nil, nil, fmt.Errorf("the applied state cannot be reproduced at %s: its definitions or files changed since", commit)
 		}
-		opts, err := s.secrets.renderOptions(ctx, rq.app.Source, s.opts)
+		kv := kubeVersion{git: rq.applied.kubeVersion}
+		if kv.git != "" {
+			if cur, _ := s.versions.get(ctx, firstOr(e.Clusters, "")); cur.git == kv.git {
+				kv = cur
+			}
+		}
+		opts, err := s.secrets.renderOptions(ctx, rq.app.Source, renderOptions(s.opts, old, e, kv))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		opts.Cluster = firstOr(e.Clusters, "")
 		res, err := renderDecrypted(ctx, s.renderer, old.App, e, old.Registry, old.Snapshot.FS(), opts)
 		if err != nil {
-			return nil, fmt.Errorf("render of %s in %s at %s: %w", old.Name, e.Name, commit, err)
+			return nil, nil, fmt.Errorf("render of %s in %s at %s: %w", old.Name, e.Name, commit, err)
 		}
 		s.plain.set(rq.app.Name, e.Name, res)
-		return policy.Set(res, old.App, e, l.snap.Commit), nil
+		return policy.Set(res, old.App, e, l.snap.Commit), renderWarnings(res, nil), nil
 	}
-	return nil, fmt.Errorf("application %s is not in %s at %s", rq.app.Name, rq.app.Source, commit)
+	return nil, nil, fmt.Errorf("application %s is not in %s at %s", rq.app.Name, rq.app.Source, commit)
 }
 
 // release lets go of the drift findings held for an env whose applied

@@ -89,7 +89,8 @@ func BuildClusters(ctx context.Context, cfg *config.Config) (*Clusters, error) {
 
 // RunOptions configure Run.
 type RunOptions struct {
-	// Clients are the cluster clients (leader election, readiness).
+	// Clients are the cluster clients (leader election, readiness, and
+	// each cluster's version for context.clusterVersion).
 	Clients map[string]kubernetes.Interface
 	// REST are the clusters' configs; the drift watchers use them. Nil
 	// runs without drift detection.
@@ -117,6 +118,9 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 	}
 	if err := a.drift.build(opts.REST, a.targets.clusters); err != nil {
 		return err
+	}
+	if len(opts.Clients) > 0 {
+		a.versions.use(discoveryVersions(opts.Clients))
 	}
 	ln := opts.Listener
 	if ln == nil {

@@ -56,9 +56,12 @@ type envRecord struct {
 	actions       map[string]string // object -> last action
 	lastReconcile time.Time
 	lastError     *api.ErrorStatus
-	// terminal is the inputs digest whose render or validation failed:
-	// those inputs are not tried again (see errTerminal).
+	// terminal is the inputs digest (and cluster version, see
+	// terminalKey) whose render or validation failed: those inputs are
+	// not tried again (see errTerminal).
 	terminal string
+	// warnings are the last successful render's (see setWarnings).
+	warnings []string
 	history  []api.Reconcile
 }
 
@@ -66,6 +69,9 @@ type envRecord struct {
 type appliedState struct {
 	ok                       bool
 	revision, digest, inputs string
+	// kubeVersion is the cluster version the set was rendered for; ""
+	// for the default.
+	kubeVersion string
 	// set is what the last apply sent, for health and drift on the fast
 	// path; nil when the state came from an inventory after a restart
 	// and could not be read back.
@@ -153,15 +159,47 @@ func (s *statusStore) setApplied(app, env string, st appliedState, actions map[s
 }
 
 // setAppliedSet records the set read back for an env applied at rev
-// (restore), and reports whether it was still missing.
-func (s *statusStore) setAppliedSet(app, env, rev string, set *apply.Set) bool {
+// (restore), and its render's warnings when no render since the start
+// recorded any, and reports whether the set was still missing.
+func (s *statusStore) setAppliedSet(app, env, rev string, set *apply.Set, warnings []string) bool {
 	ok := false
 	s.with(app, env, func(e *envRecord) {
 		if ok = e.applied.set == nil && e.applied.revision == rev; ok {
 			e.applied.set = set
+			if e.warnings == nil {
+				e.warnings = boundWarnings(warnings)
+			}
 		}
 	})
 	return ok
+}
+
+// maxWarnings bounds the warnings status keeps of one env.
+const maxWarnings = 20
+
+// setWarnings records the warnings of a successful render of (app, env):
+// they stay until the next successful render.
+func (s *statusStore) setWarnings(app, env string, warnings []string) {
+	s.with(app, env, func(e *envRecord) { e.warnings = boundWarnings(warnings) })
+}
+
+// boundWarnings drops repeated warnings and keeps at most maxWarnings,
+// the last of them saying how many were left out. It never returns nil,
+// so that "rendered without warnings" differs from "not rendered yet".
+func boundWarnings(ws []string) []string {
+	out := make([]string, 0, min(len(ws), maxWarnings))
+	seen := make(map[string]bool, len(ws))
+	for _, w := range ws {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	if len(out) > maxWarnings {
+		n := len(out) - (maxWarnings - 1)
+		out = append(out[:maxWarnings-1], fmt.Sprintf("… and %d more warnings", n))
+	}
+	return out
 }
 
 // restoreApplied takes what an inventory says an env holds, when nothing

@@ -95,7 +95,7 @@ func (s *statusStore) summaries() []api.AppSummary {
 		for _, en := range a.listed() {
 			e := a.env(en)
 			es := api.EnvSummary{Name: en, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned, Preview: e.preview,
-				Revision: e.applied.revision, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile}
+				Revision: e.applied.revision, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile, Warnings: len(e.warnings)}
 			if e.lastError != nil {
 				es.Error = e.lastError.Message
 			}
@@ -140,7 +140,7 @@ func (a *appRecord) envStatus(name string) api.EnvStatus {
 	e := a.env(name)
 	out := api.EnvStatus{App: a.name, Name: name, Clusters: e.clusters, Namespace: e.namespace, Pinned: e.pinned, Preview: e.preview, Revision: e.applied.revision,
 		Digest: e.applied.digest, Sync: e.sync, Health: e.health, LastReconcile: e.lastReconcile, LastError: e.lastError,
-		History: slices.Clone(e.history)}
+		Warnings: slices.Clone(e.warnings), History: slices.Clone(e.history)}
 	byComp := map[string]*api.ComponentStatus{}
 	var comps []string
 	status := map[string]health.Status{}

@@ -73,14 +73,16 @@ func applyPolicy(ctx context.Context, set *Set, g group, idx []int, items []*ite
 	if !ok {
 		return // the workload is missing: kstatus says NotFound
 	}
-	r, err := policy.Evaluate(ctx, pc)
 	worst := health.Current
 	msg := ""
+	pc.Healthy = true
 	for _, i := range idx {
 		if s := eff[i].Status; s == health.Failed || s == health.Terminating {
 			worst, msg = health.Worst(worst, s), eff[i].Message
 		}
+		pc.Healthy = pc.Healthy && eff[i].Status == health.Current
 	}
+	r, err := policy.Evaluate(ctx, pc)
 	var status health.Status
 	switch {
 	case err != nil:

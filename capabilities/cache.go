@@ -161,6 +161,10 @@ func (c *Cache) compile(d *Definition) (cue.Value, contextRefs, error) {
 
 // Snippet compiles a status snippet (a healthPolicy or customStatus) with
 // open context and parameter fields, cached by content like templates.
+// What is incomplete only because context and parameter are open (a
+// field of the live object, a comprehension that branches on one) is not
+// an error: it resolves when they are filled. Syntax errors, references
+// to nothing and conflicts are.
 func (c *Cache) Snippet(name, src string) (cue.Value, error) {
 	d := &Definition{Name: name, src: []byte(src), Origin: Origin{File: name}}
 	d.Digest = fileDigest("snippet:"+name, d.src)
@@ -181,7 +185,11 @@ func (c *Cache) Snippet(name, src string) (cue.Value, error) {
 			e.err = ProblemsFromCUE(err, Position{File: name})
 			return
 		}
-		if e.v, e.err = c.build(f); e.err != nil {
+		e.v, e.err = c.build(f)
+		if cue.IsIncomplete(e.err) {
+			e.err = e.v.Validate()
+		}
+		if e.err != nil {
 			e.err = ProblemsFromCUE(e.err, Position{File: name})
 		}
 	})

@@ -185,6 +185,10 @@ func TestVetReportsEveryProblem(t *testing.T) {
 		{Pos: Position{File: "mod/bad/f-dup.cue", Line: 1, Col: 1}, Msg: "trait twice is defined twice in the module (first at mod/bad/e-dup.cue:1:1)"},
 		{Pos: Position{File: "mod/bad/g-nooutput.cue", Line: 1, Col: 1}, Msg: "nooutput: a component template needs output or outputs (or attributes.engine)"},
 		{Pos: Position{File: "mod/bad/h-ref.cue", Line: 6, Col: 64}, Msg: `template.output.metadata.name: reference "paramter" not found`},
+		// The branch on context.output is not a problem: it resolves once
+		// the live object is there.
+		{Pos: Position{File: "mod/bad/j-status.cue", Line: 1, Col: 1}, Msg: `badstatus: attributes.status.healthPolicy does not compile: badstatus.healthPolicy:1:44: isHealth: reference "ready" not found`},
+		{Pos: Position{File: "mod/bad/j-status.cue", Line: 1, Col: 1}, Msg: `badstatus: attributes.status.customStatus does not compile: badstatus.customStatus:1:16: message: conflicting values "b" and "a"`},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Vet (-want +got):\n%s", diff)

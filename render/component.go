@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -50,12 +51,17 @@ func (r *renderer) component(ctx context.Context, c appfile.Component) ([]Object
 	if err := r.warn(c, problems); err != nil {
 		return nil, err
 	}
+	// owner[j] is the trait that added w.Outputs[j]; -1 the component.
+	owner := slices.Repeat([]int{-1}, len(w.Outputs))
 	for i, t := range c.Traits {
 		if err := cue.Trait(ctx, traits[i], t.Properties, cc, w); err != nil {
 			return nil, fmt.Errorf("%s%w", at(t.Pos), err)
 		}
+		for len(owner) < len(w.Outputs) {
+			owner = append(owner, i)
+		}
 	}
-	return r.workloadObjects(c, def, traits, w), nil
+	return r.workloadObjects(c, def, traits, w, owner), nil
 }
 
 // traitDefs resolves the component's traits. The same trait type may be
@@ -111,12 +117,10 @@ func notApplicable(t appfile.Trait, def *capabilities.Definition, compType, work
 }
 
 // workloadObjects lists what a CUE component rendered: its workload, then
-// its own outputs and its traits' outputs in order.
-func (r *renderer) workloadObjects(c appfile.Component, def *capabilities.Definition, traits []*capabilities.Definition, w *cue.Workload) []Object {
-	byType := map[string]*capabilities.Definition{}
-	for _, t := range traits {
-		byType[t.Name] = t
-	}
+// its own outputs and its traits' outputs in order. owner says which
+// trait added each output (see component).
+func (r *renderer) workloadObjects(c appfile.Component, def *capabilities.Definition, traits []*capabilities.Definition, w *cue.Workload, owner []int) []Object {
+	param := statusParameter(def.Attributes.Status, c.Properties)
 	var out []Object
 	if w.Output != nil {
 		u := toUnstructured(w.Output)
@@ -124,17 +128,35 @@ func (r *renderer) workloadObjects(c appfile.Component, def *capabilities.Defini
 			u.SetName(c.Name)
 		}
 		out = append(out, Object{Object: u, Component: c.Name, Env: r.env.Name, Definition: def.String(),
-			Workload: true, Health: def.Attributes.Status})
+			Workload: true, Health: def.Attributes.Status, Parameter: param})
 	}
-	for _, o := range w.Outputs {
+	for j, o := range w.Outputs {
 		obj := Object{Object: toUnstructured(o.Object), Component: c.Name, Env: r.env.Name, Definition: def.String(),
-			OutputName: o.Name, Health: def.Attributes.Status}
-		if td := byType[o.Trait]; td != nil {
-			obj.Definition, obj.Trait, obj.Health, obj.Stage = td.String(), td.Name, td.Attributes.Status, td.Attributes.Stage
+			OutputName: o.Name, Health: def.Attributes.Status, Parameter: param}
+		if o.Trait != "" {
+			i := slices.IndexFunc(traits, func(td *capabilities.Definition) bool { return td.Name == o.Trait })
+			if j < len(owner) && owner[j] >= 0 && traits[owner[j]].Name == o.Trait {
+				i = owner[j]
+			}
+			if i >= 0 {
+				td := traits[i]
+				obj.Definition, obj.Trait, obj.Health, obj.Stage = td.String(), td.Name, td.Attributes.Status, td.Attributes.Stage
+				obj.Parameter = statusParameter(td.Attributes.Status, c.Traits[i].Properties)
+			}
 		}
 		out = append(out, obj)
 	}
 	return out
+}
+
+// statusParameter is the `parameter` a definition's status snippets see:
+// the properties it was given, as KubeVela passes them, and only when a
+// snippet mentions parameter (the rest need not carry them).
+func statusParameter(st capabilities.Status, props map[string]any) map[string]any {
+	if !strings.Contains(st.HealthPolicy, "parameter") && !strings.Contains(st.CustomStatus, "parameter") {
+		return nil
+	}
+	return props
 }
 
 // engineComponent renders a Helm, Kustomize or manifests component and
@@ -158,7 +180,8 @@ func (r *renderer) engineComponent(ctx context.Context, c appfile.Component, def
 	}
 	out := make([]Object, len(objs))
 	for i, u := range objs {
-		out[i] = Object{Object: u, Component: c.Name, Env: r.env.Name, Definition: def.String(), Health: def.Attributes.Status}
+		out[i] = Object{Object: u, Component: c.Name, Env: r.env.Name, Definition: def.String(), Health: def.Attributes.Status,
+			Parameter: statusParameter(def.Attributes.Status, c.Properties)}
 	}
 	for i, t := range c.Traits {
 		extra, err := r.traitOnObjects(ctx, c, t, traits[i], cc, out)
@@ -193,7 +216,8 @@ func (r *renderer) traitOnObjects(ctx context.Context, c appfile.Component, t ap
 		u.Object = w.Output
 		for _, o := range w.Outputs {
 			obj := Object{Object: toUnstructured(o.Object), Component: c.Name, Env: r.env.Name, Definition: td.String(),
-				Trait: td.Name, OutputName: o.Name, Health: td.Attributes.Status, Stage: td.Attributes.Stage}
+				Trait: td.Name, OutputName: o.Name, Health: td.Attributes.Status, Stage: td.Attributes.Stage,
+				Parameter: statusParameter(td.Attributes.Status, t.Properties)}
 			if !slices.ContainsFunc(extra, func(e Object) bool { return reflect.DeepEqual(e.Object.Object, obj.Object.Object) }) {
 				extra = append(extra, obj)
 			}

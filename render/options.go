@@ -32,6 +32,9 @@ type Options struct {
 	// (context.clusterVersion), "1.X" or "v1.X.Y", as the cluster's /version
 	// reports it. Empty means DefaultKubeVersion.
 	KubeVersion string
+	// KubePlatform is context.clusterVersion.platform, as the cluster's
+	// /version reports it ("linux/arm64"). Empty means "linux/amd64".
+	KubePlatform string
 	// Strict turns warnings (a trait outside its appliesToWorkloads, two
 	// traits that conflictsWith names) into errors.
 	Strict bool

@@ -60,6 +60,9 @@ func Render(ctx context.Context, app *appfile.Application, env appfile.Environme
 			done <- outcome{err: fmt.Errorf("render of application %s (env %s): %w", app.Name, env.Name, err)}
 			return
 		}
+		if opts.KubePlatform != "" {
+			cv.Platform = opts.KubePlatform
+		}
 		r.clusterVersion = cv
 		res, err := r.run(ctx)
 		done <- outcome{res, err}

@@ -43,6 +43,10 @@ type Object struct {
 	// Health holds the producing definition's health policy and custom
 	// status, evaluated against the live objects by the apply engine.
 	Health capabilities.Status `json:"health,omitzero"`
+	// Parameter is the snippets' `parameter`: the properties the
+	// component or trait was given, as in KubeVela. It is set only when a
+	// status snippet reads parameter, and only read.
+	Parameter map[string]any `json:"parameter,omitempty"`
 	// Stage is the trait's dispatch stage: "", "PreDispatch" or
 	// "PostDispatch".
 	Stage string `json:"stage,omitempty"`
@@ -79,6 +83,7 @@ type digestRecord struct {
 	Workload   bool                   `json:"w,omitempty"`
 	OutputName string                 `json:"o,omitempty"`
 	Health     capabilities.Status    `json:"h,omitzero"`
+	Parameter  map[string]any         `json:"p,omitempty"`
 	Stage      string                 `json:"s,omitempty"`
 	Object     map[string]interface{} `json:"x"`
 }
@@ -90,7 +95,7 @@ func digest(objs []Object, maxBytes int64) (string, int64, error) {
 	for _, o := range objs {
 		rec := digestRecord{
 			Component: o.Component, Definition: o.Definition, Trait: o.Trait, Workload: o.Workload,
-			OutputName: o.OutputName, Health: o.Health, Stage: o.Stage, Object: o.Object.Object,
+			OutputName: o.OutputName, Health: o.Health, Parameter: o.Parameter, Stage: o.Stage, Object: o.Object.Object,
 		}
 		b, err := json.Marshal(rec)
 		if err != nil {

@@ -32,6 +32,9 @@ func WriteApps(w io.Writer, apps []AppSummary) error {
 			if e.Drifted > 0 {
 				m = strings.TrimSpace(fmt.Sprintf("%d drifted %s", e.Drifted, m))
 			}
+			if e.Warnings > 0 {
+				m = strings.TrimSpace(fmt.Sprintf("%s %s", plural(e.Warnings, "warning"), m))
+			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.Name, e.Name, strings.Join(e.Clusters, ","),
 				ShortRevision(e.Revision), e.Sync, e.Health, age(e.LastReconcile), m)
 		}
@@ -77,11 +80,40 @@ func WriteApp(w io.Writer, a AppStatus) error {
 			fmt.Fprintln(tw, l)
 		}
 	}
+	if hasWarnings(a.Envs) {
+		fmt.Fprintln(tw, "\nENV\tWARNING")
+		for _, e := range a.Envs {
+			for _, w := range e.Warnings {
+				fmt.Fprintf(tw, "%s\t%s\n", e.Name, oneLine(w))
+			}
+		}
+	}
 	if len(a.Workflow) > 0 {
 		fmt.Fprintln(tw, "\nSTEP\tTYPE\tPHASE\tMESSAGE")
 		printSteps(tw, a.Workflow, "")
 	}
 	return tw.Flush()
+}
+
+func hasWarnings(envs []EnvStatus) bool {
+	for _, e := range envs {
+		if len(e.Warnings) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// oneLine joins a message's lines, so that a table row stays one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func printSteps(w io.Writer, steps []StepStatus, indent string) {

@@ -34,3 +34,36 @@ func TestWriteAppsShowsTheErrorOfAStalledEnv(t *testing.T) {
 		t.Errorf("staging shows prod's error: %q", lines[1])
 	}
 }
+
+// TestWritesShowWarnings: `carina status` counts an env's warnings in
+// MESSAGE, and `carina status APP` lists them, one line each.
+func TestWritesShowWarnings(t *testing.T) {
+	var buf bytes.Buffer
+	if err := WriteApps(&buf, []AppSummary{{Name: "shop", Envs: []EnvSummary{{Name: "prod", Warnings: 2}, {Name: "dev", Warnings: 1}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "2 warnings") || !strings.Contains(out, "1 warning\n") {
+		t.Errorf("summary table does not count the warnings:\n%s", out)
+	}
+	buf.Reset()
+	a := AppStatus{Name: "shop", Envs: []EnvStatus{
+		{Name: "staging"},
+		{Name: "prod", Warnings: []string{`component "web": trait "expose" does not apply`, "context.clusterVersion is Kubernetes 1.36 (the default):\nforbidden"}},
+	}}
+	if err := WriteApp(&buf, a); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"ENV   WARNING", `prod  component "web": trait "expose" does not apply`, "prod  context.clusterVersion is Kubernetes 1.36 (the default): forbidden"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("carina status APP does not show %q:\n%s", want, out)
+		}
+	}
+	buf.Reset()
+	if err := WriteApp(&buf, AppStatus{Name: "shop", Envs: []EnvStatus{{Name: "prod"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "WARNING") {
+		t.Errorf("a WARNING section without warnings:\n%s", buf.String())
+	}
+}

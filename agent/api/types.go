@@ -69,6 +69,8 @@ type EnvSummary struct {
 	LastReconcile time.Time      `json:"lastReconcile,omitzero"`
 	// Drifted counts the objects that drifted and are not corrected yet.
 	Drifted int `json:"drifted,omitempty"`
+	// Warnings counts the env's warnings (EnvStatus.Warnings).
+	Warnings int `json:"warnings,omitempty"`
 	// Error is the env's last error, sanitized, while it is not
 	// reconciled again successfully.
 	Error string `json:"error,omitempty"`
@@ -147,6 +149,12 @@ type EnvStatus struct {
 	// Drift are the objects whose live state left the last applied one
 	// and that are not corrected yet.
 	Drift []DriftStatus `json:"drift,omitempty"`
+	// Warnings are what the last successful render flagged without
+	// failing: what KubeVela accepts and Carina warns about (a trait
+	// outside its appliesToWorkloads, two traits that conflictsWith
+	// names; errors when the source is strict), and a cluster version
+	// that could not be read. Each once, at most 20.
+	Warnings []string `json:"warnings,omitempty"`
 	// History is the last reconciles, newest first.
 	History []Reconcile `json:"history,omitempty"`
 }

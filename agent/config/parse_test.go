@@ -153,6 +153,13 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 			want: []string{`f.yaml:6:7: sources.capabilities[0].prune: prune applies to application sources only`},
 		},
 		{
+			name: "strict on a capability source",
+			in: "sources:\n  apps: [{name: demo, url: \"https://git.example.com/demo.git\", strict: true}]\n" +
+				"  capabilities:\n    - name: defs\n      url: https://git.example.com/defs.git\n      strict: true\n" +
+				"clusters: [{name: c1, inCluster: true}]\n",
+			want: []string{`f.yaml:6:7: sources.capabilities[0].strict: strict applies to application sources only (their apps' renders)`},
+		},
+		{
 			name: "mass-deletion guard out of range",
 			in: "sources:\n  apps:\n    - name: demo\n      url: https://git.example.com/demo.git\n      maxPruneFraction: 1.5\n" +
 				"  capabilities:\n    - name: defs\n      url: https://git.example.com/defs.git\n      allowEmpty: true\n" +

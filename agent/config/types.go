@@ -79,6 +79,12 @@ type Source struct {
 	// number of its applications may be pruned at once, all of them
 	// included.
 	AllowEmpty bool `yaml:"allowEmpty"`
+	// Strict, for an app source, makes what KubeVela only warns about an
+	// error for its applications' renders: a trait outside its
+	// appliesToWorkloads and two traits that conflictsWith names (as
+	// `carina render --strict`). Off, they render and the environment's
+	// status lists them as warnings.
+	Strict bool `yaml:"strict"`
 	// Digest pins the manifest of an oci:// source ("sha256:<hex>");
 	// Tag and SemVer also apply to oci:// sources.
 	Digest string `yaml:"digest"`

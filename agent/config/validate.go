@@ -96,6 +96,9 @@ func (v *validator) sources(c *Config) {
 			if s.Forge != nil {
 				v.forge(p+".forge", list, s)
 			}
+			if list == "capabilities" && s.Strict {
+				v.addf(p+".strict", "strict applies to application sources only (their apps' renders)")
+			}
 			if f := s.MaxPruneFraction; f != nil && (*f <= 0 || *f > 1) {
 				v.addf(p+".maxPruneFraction", "must be more than 0 and at most 1, got %g", *f)
 			}

@@ -16,14 +16,21 @@ import (
 )
 
 // Policy is a definition's status snippets, in KubeVela's format: CUE that
-// reads `context.output` (the component's workload, live) and
-// `context.outputs.<name>` (its other objects, live).
+// reads `context.output` (the component's workload, live),
+// `context.outputs.<name>` (its other objects, live) and `parameter` (the
+// properties the definition was given).
 type Policy struct {
 	// HealthPolicy must set `isHealth: bool`. Empty means the objects'
 	// own (kstatus) health decides.
 	HealthPolicy string
 	// CustomStatus may set `message: string`, shown next to the status.
+	// It also sees `context.status.healthy`: the healthPolicy's verdict,
+	// or the objects' own health without one.
 	CustomStatus string
+	// Parameter is the snippets' `parameter`: the component's or trait's
+	// properties as the application gives them, as KubeVela passes them.
+	// Nil is {}. It is only read.
+	Parameter map[string]any
 }
 
 // IsZero reports whether the policy has no snippets.
@@ -40,6 +47,17 @@ type PolicyContext struct {
 	Name      string `json:"name"`
 	AppName   string `json:"appName"`
 	Namespace string `json:"namespace"`
+	// Healthy is the objects' own health (kstatus), which customStatus
+	// sees as context.status.healthy when there is no healthPolicy.
+	Healthy bool `json:"-"`
+}
+
+// snippetContext is the context as the snippets see it: PolicyContext
+// and `status` ({} for healthPolicy, {healthy: bool} for customStatus, as
+// KubeVela gives them).
+type snippetContext struct {
+	PolicyContext
+	Status map[string]any `json:"status"`
 }
 
 // PolicyResult is the outcome of a policy.
@@ -68,9 +86,13 @@ func (p Policy) Evaluate(ctx context.Context, c PolicyContext) (PolicyResult, er
 	if c.Outputs == nil {
 		c.Outputs = map[string]map[string]any{}
 	}
-	ctxJSON, err := json.Marshal(c)
+	params := p.Parameter
+	if params == nil {
+		params = map[string]any{}
+	}
+	paramJSON, err := json.Marshal(params)
 	if err != nil {
-		return PolicyResult{}, err
+		return PolicyResult{}, fmt.Errorf("parameter: %w: %w", ErrPolicy, err)
 	}
 	type outcome struct {
 		r   PolicyResult
@@ -79,7 +101,7 @@ func (p Policy) Evaluate(ctx context.Context, c PolicyContext) (PolicyResult, er
 	done := make(chan outcome, 1)
 	go func() {
 		var o outcome
-		if perr := panics.Catch("health", func() { o.r, o.err = p.evaluate(string(ctxJSON)) }); perr != nil {
+		if perr := panics.Catch("health", func() { o.r, o.err = p.evaluate(c, string(paramJSON)) }); perr != nil {
 			o.err = perr
 		}
 		done <- o
@@ -92,39 +114,58 @@ func (p Policy) Evaluate(ctx context.Context, c PolicyContext) (PolicyResult, er
 	}
 }
 
-func (p Policy) evaluate(ctxJSON string) (PolicyResult, error) {
-	var r PolicyResult
+func (p Policy) evaluate(c PolicyContext, paramJSON string) (PolicyResult, error) {
+	r := PolicyResult{Healthy: c.Healthy}
 	if p.HealthPolicy != "" {
-		v, err := compile("healthPolicy", p.HealthPolicy, ctxJSON)
+		ctxJSON, err := json.Marshal(snippetContext{PolicyContext: c, Status: map[string]any{}})
 		if err != nil {
-			return r, err
+			return PolicyResult{}, err
+		}
+		v, err := compile("healthPolicy", p.HealthPolicy, string(ctxJSON), paramJSON)
+		if err != nil {
+			return PolicyResult{}, err
 		}
 		h := v.LookupPath(cue.ParsePath("isHealth"))
 		if !h.Exists() {
-			return r, fmt.Errorf("healthPolicy does not set isHealth: %w", ErrPolicy)
+			return PolicyResult{}, fmt.Errorf("healthPolicy does not set isHealth: %w", ErrPolicy)
 		}
 		if r.Healthy, err = h.Bool(); err != nil {
-			return r, fmt.Errorf("healthPolicy: isHealth: %w: %w", ErrPolicy, err)
+			return PolicyResult{}, fmt.Errorf("healthPolicy: isHealth: %w: %w", ErrPolicy, err)
 		}
 		r.HasHealth = true
 	}
 	if p.CustomStatus != "" {
-		v, err := compile("customStatus", p.CustomStatus, ctxJSON)
-		if err != nil {
-			return r, err
-		}
-		if m := v.LookupPath(cue.ParsePath("message")); m.Exists() {
-			if r.Message, err = m.String(); err != nil {
-				return r, fmt.Errorf("customStatus: message: %w: %w", ErrPolicy, err)
-			}
-		}
+		r.Message = p.message(c, r.Healthy, paramJSON)
+	}
+	if !r.HasHealth {
+		r.Healthy = false
 	}
 	return r, nil
 }
 
-// compile evaluates one snippet with `context` set. Only standard-library
-// imports outside tool/ are allowed.
-func compile(name, src, ctxJSON string) (cue.Value, error) {
+// message evaluates customStatus. As in KubeVela, a customStatus that
+// fails or leaves message non-concrete gives no message and does not
+// change health: KubeVela's own expose trait leaves it open while a load
+// balancer is pending.
+func (p Policy) message(c PolicyContext, healthy bool, paramJSON string) string {
+	ctxJSON, err := json.Marshal(snippetContext{PolicyContext: c, Status: map[string]any{"healthy": healthy}})
+	if err != nil {
+		return ""
+	}
+	v, err := compile("customStatus", p.CustomStatus, string(ctxJSON), paramJSON)
+	if err != nil {
+		return ""
+	}
+	m, err := v.LookupPath(cue.ParsePath("message")).String()
+	if err != nil {
+		return ""
+	}
+	return m
+}
+
+// compile evaluates one snippet with `context` and `parameter` set. Only
+// standard-library imports outside tool/ are allowed.
+func compile(name, src, ctxJSON, paramJSON string) (cue.Value, error) {
 	if len(src) > MaxPolicyBytes {
 		return cue.Value{}, fmt.Errorf("%s is %d bytes, more than %d: %w", name, len(src), MaxPolicyBytes, ErrPolicy)
 	}
@@ -138,7 +179,7 @@ func compile(name, src, ctxJSON string) (cue.Value, error) {
 			return cue.Value{}, fmt.Errorf("%s: import %q is not allowed: %w", name, path, ErrPolicy)
 		}
 	}
-	v := cuecontext.New().CompileString(src+"\ncontext: "+ctxJSON+"\n", cue.Filename(name))
+	v := cuecontext.New().CompileString(src+"\ncontext: "+ctxJSON+"\nparameter: "+paramJSON+"\n", cue.Filename(name))
 	if err := v.Err(); err != nil {
 		return cue.Value{}, fmt.Errorf("%s: %w: %w", name, ErrPolicy, err)
 	}

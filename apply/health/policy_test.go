@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,11 @@ func TestPolicyEvaluate(t *testing.T) {
 		{"unhealthy", Policy{HealthPolicy: webservicePolicy}, progressing, PolicyResult{HasHealth: true}, ""},
 		{"custom status with outputs and import", Policy{CustomStatus: readyStatus}, available, PolicyResult{Message: "Ready: 3 of ClusterIP"}, ""},
 		{"both", Policy{HealthPolicy: "isHealth: context.name == \"web\"", CustomStatus: `message: "app " + context.appName`}, available, PolicyResult{HasHealth: true, Healthy: true, Message: "app shop"}, ""},
+		{"parameter", Policy{HealthPolicy: "isHealth: context.name == parameter.name", Parameter: map[string]any{"name": "web"}}, available, PolicyResult{HasHealth: true, Healthy: true}, ""},
+		{"no parameter is {}", Policy{HealthPolicy: "isHealth: parameter.name == _|_"}, available, PolicyResult{HasHealth: true, Healthy: true}, ""},
+		{"custom status sees the health policy", Policy{HealthPolicy: "isHealth: false", CustomStatus: `message: "healthy: \(context.status.healthy)"`}, available, PolicyResult{HasHealth: true, Message: "healthy: false"}, ""},
+		{"custom status that fails says nothing", Policy{HealthPolicy: "isHealth: true", CustomStatus: "message: context.output.nope"}, available, PolicyResult{HasHealth: true, Healthy: true}, ""},
+		{"custom status without a message", Policy{CustomStatus: `message: *"" | string` + "\n" + `message: *"x" | string`}, available, PolicyResult{}, ""},
 		{"no isHealth", Policy{HealthPolicy: "x: 1"}, available, PolicyResult{}, "does not set isHealth"},
 		{"isHealth not a bool", Policy{HealthPolicy: "isHealth: 1"}, available, PolicyResult{}, "isHealth"},
 		{"incomplete", Policy{HealthPolicy: "isHealth: context.output.status.nope"}, available, PolicyResult{}, "healthPolicy"},
@@ -80,5 +86,21 @@ func TestPolicyEvaluateContextDone(t *testing.T) {
 	p := Policy{HealthPolicy: "isHealth: true"}
 	if _, err := p.Evaluate(ctx, PolicyContext{}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Evaluate after the deadline = %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestPolicyCustomStatusSeesObjectHealth: without a healthPolicy,
+// customStatus's context.status.healthy is the objects' own health.
+func TestPolicyCustomStatusSeesObjectHealth(t *testing.T) {
+	p := Policy{CustomStatus: `message: "healthy: \(context.status.healthy)"`}
+	for _, healthy := range []bool{true, false} {
+		got, err := p.Evaluate(t.Context(), PolicyContext{Healthy: healthy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := PolicyResult{Message: fmt.Sprintf("healthy: %v", healthy)}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("healthy %v (-want +got):\n%s", healthy, diff)
+		}
 	}
 }

@@ -268,7 +268,7 @@ func Set(res *render.Result, app *appfile.Application, env appfile.Environment, 
 		}
 		set.Objects[i] = apply.Object{
 			Obj: o.Object, Component: o.Component, Trait: o.Trait, Workload: o.Workload, OutputName: o.OutputName,
-			Health: health.Policy{HealthPolicy: o.Health.HealthPolicy, CustomStatus: o.Health.CustomStatus},
+			Health: health.Policy{HealthPolicy: o.Health.HealthPolicy, CustomStatus: o.Health.CustomStatus, Parameter: o.Parameter},
 			Policies: Resolve(pols, Target{
 				Component: o.Component, ComponentType: compType, Trait: o.Trait,
 				Kind: o.Object.GetKind(), Name: o.Object.GetName(),
