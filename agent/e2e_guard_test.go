@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -339,6 +340,10 @@ func TestLostOrCorruptInventoryStallsEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	invNS, invName := apply.DefaultOptions().InventoryNamespace, inventory.Name(shop, "default")
+	// The corrupt inventory is left for no other test of this cluster.
+	t.Cleanup(func() {
+		_ = cs.CoreV1().ConfigMaps(invNS).Delete(context.Background(), invName, metav1.DeleteOptions{})
+	})
 	stalledWith := func(what string) func() (bool, string) {
 		return func() (bool, string) {
 			e, err := r.env(shop, "default")

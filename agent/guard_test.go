@@ -12,6 +12,7 @@ import (
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/apply/inventory"
 )
 
 // TestGuardDecisions walks the mass-deletion guard through loads of one
@@ -188,4 +189,23 @@ func metricText(t *testing.T, collectors ...prometheus.Collector) string {
 		}
 	}
 	return b.String()
+}
+
+// TestOnlyCorrupt: a listing whose errors are all undecodable
+// inventories is complete; any other error is not.
+func TestOnlyCorrupt(t *testing.T) {
+	corrupt := &inventory.CorruptError{Ref: "ConfigMap/carina-system/carina-inv.a.b", Err: errors.New("bad")}
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{corrupt, true},
+		{errors.Join(corrupt, corrupt), true},
+		{errors.Join(corrupt, errors.New("list failed: forbidden")), false},
+		{errors.New("list failed"), false},
+	} {
+		if got := onlyCorrupt(tt.err); got != tt.want {
+			t.Errorf("onlyCorrupt(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/carina-gitops/carina/appfile"
+	"github.com/carina-gitops/carina/apply/inventory"
 )
 
 // orphanListTimeout bounds the listing of every cluster's inventories by
@@ -136,7 +138,7 @@ func (o *orphans) find(ctx context.Context, sc orphanScope) ([]*removal, bool) {
 	for _, c := range slices.Sorted(maps.Keys(o.targets.clusters)) {
 		invs, err := o.targets.clusters[c].ListAllInventories(ctx)
 		if err != nil {
-			complete = false
+			complete = complete && onlyCorrupt(err)
 			o.log.Warn("inventories cannot be listed", "source", sc.src, "cluster", c, "error", sanitize(err, time.Time{}).Message)
 		}
 		for _, inv := range invs {
@@ -163,4 +165,20 @@ func (o *orphans) find(ctx context.Context, sc orphanScope) ([]*removal, bool) {
 		}
 	}
 	return slices.Collect(maps.Values(byKey)), complete
+}
+
+// onlyCorrupt reports whether a listing's error names only inventories
+// that do not decode (inventory.ErrCorrupt): the listing is complete,
+// since what such an inventory lists cannot be pruned before a person
+// rebuilds it, and listing again would not change that.
+func onlyCorrupt(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !onlyCorrupt(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, inventory.ErrCorrupt)
 }

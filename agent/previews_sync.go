@@ -251,8 +251,8 @@ func (p *previews) sweep(ctx context.Context, ps *previewSource, want map[envKey
 	for _, c := range slices.Sorted(maps.Keys(p.targets.clusters)) {
 		invs, err := p.targets.clusters[c].ListAllInventories(ctx)
 		if err != nil {
-			complete = false
-			continue
+			// With an error, the inventories that could be read.
+			complete = complete && onlyCorrupt(err)
 		}
 		for _, inv := range invs {
 			k := envKey{inv.App, inv.Env}
