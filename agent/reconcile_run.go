@@ -127,7 +127,7 @@ func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set,
 			continue
 		}
 		r.drift.pause(c, app, env)
-		cs, err := t.Apply(ctx, set, applyOptions())
+		cs, err := applyContained(ctx, t, set, applyOptions())
 		if err != nil {
 			r.drift.track(c, app, env, nil)
 		} else {
