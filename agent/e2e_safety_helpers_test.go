@@ -15,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/e2e/cluster"
 )
 
 // startAgentWith is startAgent with the agent's Options changed by
@@ -155,4 +158,67 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	rank := int(float64(len(s))*p/100+0.999999) - 1
 	return s[min(max(rank, 0), len(s)-1)]
+}
+
+// writeRecord is what the audit log holds of one object's writes by the
+// agents of a test.
+type writeRecord struct {
+	creates     []string // users whose write created it (201)
+	interrupted []string // users whose write has no success answer: cut off by a kill (the server may have done it all the same)
+}
+
+// objectWrites reads the audit log's non-dry-run writes of resource in
+// namespace ns by users, per object name.
+func objectWrites(events []auditv1.Event, ns, resource string, users ...string) map[string]*writeRecord {
+	out := map[string]*writeRecord{}
+	for _, user := range users {
+		for _, ev := range cluster.Select(events, cluster.Filter{User: user, Writes: true, Namespace: ns, Resource: resource}) {
+			if isDryRun(ev.RequestURI) {
+				continue
+			}
+			w := out[ev.ObjectRef.Name]
+			if w == nil {
+				w = &writeRecord{}
+				out[ev.ObjectRef.Name] = w
+			}
+			switch {
+			case ev.ResponseStatus == nil || ev.ResponseStatus.Code >= 300:
+				code := int32(0)
+				if ev.ResponseStatus != nil {
+					code = ev.ResponseStatus.Code
+				}
+				w.interrupted = append(w.interrupted, fmt.Sprintf("%s (%d)", user, code))
+			case ev.ResponseStatus.Code == 201:
+				w.creates = append(w.creates, user)
+			}
+		}
+	}
+	return out
+}
+
+// checkCreatedOnce fails the test for an object of names created more
+// than once, or not created and not the object of a write the kill cut
+// off; at most maxCut objects may be the latter (the writes in flight).
+func checkCreatedOnce(t *testing.T, writes map[string]*writeRecord, names []string, killed string, maxCut int) {
+	t.Helper()
+	var cut []string
+	for _, name := range names {
+		w := writes[name]
+		switch {
+		case w == nil:
+			t.Errorf("%s exists but the audit log has no write of it", name)
+		case len(w.creates) > 1:
+			t.Errorf("%s created %d times (by %v), want once", name, len(w.creates), w.creates)
+		case len(w.creates) == 0 && !slices.ContainsFunc(w.interrupted, func(s string) bool { return strings.HasPrefix(s, killed+" ") }):
+			t.Errorf("%s exists but no write created it, and no write of the killed agent was cut off (writes cut off: %v)", name, w.interrupted)
+		case len(w.creates) == 0:
+			cut = append(cut, fmt.Sprintf("%s by %v", name, w.interrupted))
+		}
+	}
+	if len(cut) > maxCut {
+		t.Errorf("%d objects were created by writes the kill cut off, more than the %d that may be in flight: %v", len(cut), maxCut, cut)
+	}
+	if len(cut) > 0 {
+		t.Logf("created by writes the kill cut off (the server did them; the audit log has no success answer): %v", cut)
+	}
 }
