@@ -55,10 +55,11 @@ func TestKillDuringAHeldWriteConverges(t *testing.T) {
 		t.Fatal(err)
 	}
 	held, release, abandoned := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	t.Cleanup(func() { close(release) }) // before p.Close: an abandoned hold must not be forwarded
 	prodWrite := faultproxy.Name("configmaps", heldName)
 	p.Add(faultproxy.Rule{Action: faultproxy.Hold, Held: held, Release: release, Abandoned: abandoned,
-		Match: func(r *http.Request) bool { return prodWrite(r) && strings.Contains(r.URL.Path, "/namespaces/"+ns+"-prod/") }})
+		Match: func(r *http.Request) bool {
+			return prodWrite(r) && strings.Contains(r.URL.Path, "/namespaces/"+ns+"-prod/")
+		}})
 
 	cfg1, _ := agentConfigFile(t, repo.url(), "", kc, freeAddr(t), "")
 	first := startBinary(t, bin, cfg1)
