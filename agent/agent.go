@@ -94,7 +94,7 @@ func New(opts Options) (*Agent, error) {
 	}
 	opts.Logger = orDefault(opts.Logger, slog.New(slog.DiscardHandler))
 	opts.Recorder = orDefault(opts.Recorder, metrics.NewRecorder())
-	opts.Renderer = orDefault[Renderer](opts.Renderer, RenderFunc(render.Render))
+	opts.Renderer = containedRenderer{orDefault[Renderer](opts.Renderer, RenderFunc(render.Render))}
 	opts.HTTPClient = orDefault(opts.HTTPClient, &http.Client{Timeout: 10 * time.Second})
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -122,6 +122,9 @@ func (f *feed) onUpdate(ctx context.Context, st *sourceState, u source.Update) {
 	log.Info("source revision", "revision", u.Snapshot.Revision(), "kind", string(u.Kind))
 	f.rec.SourceRevision(st.cfg.Name, u.Snapshot.Revision())
 	appSrcs := f.catalog.setSnapshot(st, u.Snapshot)
+	if u.Kind == source.UpdateRewritten {
+		f.reportRewrite(st, u, appSrcs)
+	}
 	f.store.setAppError(f.catalog.appsOf(st), nil, true)
 	for _, s := range appSrcs {
 		f.loadSource(ctx, s)

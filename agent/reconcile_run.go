@@ -175,7 +175,7 @@ func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set,
 			continue
 		}
 		r.drift.pause(c, app, env)
-		cs, err := t.Apply(ctx, set, applyOptions())
+		cs, err := applyContained(ctx, t, set, applyOptions())
 		err = r.plain.err(err)
 		r.plain.changeSet(cs)
 		if err != nil {

@@ -85,6 +85,10 @@ func newJob(app *appfile.Application, env appfile.Environment, reg *capabilities
 	}
 	j := &job{App: app, Env: env, RepoDir: repo.DiskDir(), Builtin: reg.Builtin(), Options: opts}
 	j.Options.Engines.Helm.HTTPClient = nil
+	// The parent's deadline, which kills the worker, is the only one: a
+	// worker that timed out by itself would answer a plain job error and
+	// be kept, its runaway evaluation still running.
+	j.Options.Timeout = 0
 	for _, m := range reg.Modules() {
 		d, ok := m.FS.(DiskFS)
 		if !ok {

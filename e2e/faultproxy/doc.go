@@ -3,9 +3,10 @@
 // Retry-After, a 503, a connection reset before the request is forwarded
 // or after its answer came back, and a hold that keeps a request waiting
 // until the test releases it (to kill a process while its write is in
-// flight). Everything else is forwarded unchanged, watches included, with
-// the upstream configuration's credentials, so the API server's audit log
-// shows what really arrived.
+// flight; the rule's Abandoned channel then says the client went away
+// before the request was forwarded). Everything else is forwarded
+// unchanged, watches included, with the upstream configuration's
+// credentials, so the API server's audit log shows what really arrived.
 //
 // It is for tests only:
 //

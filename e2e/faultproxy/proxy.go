@@ -1,8 +1,10 @@
 package faultproxy
 
 import (
+	"bytes"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -52,6 +54,10 @@ type Rule struct {
 	Held chan struct{}
 	// Release, when closed, lets held requests go on.
 	Release chan struct{}
+	// Abandoned is signalled (closed) when the client of a held request
+	// goes away (its process killed, say) before Release: that request
+	// was never forwarded nor answered.
+	Abandoned chan struct{}
 }
 
 // Injection is one fault injected.
@@ -73,8 +79,9 @@ type Proxy struct {
 
 type rule struct {
 	Rule
-	fired int
-	once  sync.Once
+	fired     int
+	once      sync.Once
+	abandoned sync.Once
 }
 
 // Start serves a proxy to upstream's API server on a loopback port. The
@@ -193,12 +200,24 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.rp.ServeHTTP(httptest.NewRecorder(), r)
 		reset(w)
 	case Hold:
+		// Read the body first: only a server that has read it watches
+		// the connection, so that r's context ends when the client goes
+		// away (otherwise a killed client's write would still be
+		// forwarded at the release).
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		if ru.Held != nil {
 			ru.once.Do(func() { close(ru.Held) })
 		}
 		select {
 		case <-ru.Release:
 		case <-r.Context().Done():
+			if ru.Abandoned != nil {
+				ru.abandoned.Do(func() { close(ru.Abandoned) })
+			}
 			return
 		}
 		p.rp.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package faultproxy
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/rest"
 )
@@ -129,5 +131,50 @@ func TestHoldKeepsARequestUntilReleased(t *testing.T) {
 	close(release)
 	if c := <-got; c != 200 {
 		t.Errorf("released request answered %d, want 200", c)
+	}
+}
+
+// TestHoldAbandonedByItsClient: a held request whose client goes away
+// before the release is signalled as abandoned and never reaches the
+// upstream, even when released afterwards.
+func TestHoldAbandonedByItsClient(t *testing.T) {
+	var arrived atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { arrived.Add(1) }))
+	defer up.Close()
+	p, err := Start(&rest.Config{Host: up.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	held, release, abandoned := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	p.Add(Rule{Match: Write("configmaps"), Action: Hold, Held: held, Release: release, Abandoned: abandoned})
+	rt, err := rest.TransportFor(p.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPatch, p.URL()+"/api/v1/namespaces/ns/configmaps/x", strings.NewReader("{}"))
+		resp, err := (&http.Client{Transport: rt}).Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-held
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the cancelled request got an answer")
+	}
+	select {
+	case <-abandoned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the abandoned hold was not signalled")
+	}
+	close(release)
+	time.Sleep(100 * time.Millisecond)
+	if n := arrived.Load(); n != 0 {
+		t.Errorf("the upstream saw %d requests, want 0", n)
 	}
 }

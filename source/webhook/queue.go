@@ -10,7 +10,8 @@ import (
 )
 
 // ErrQueueFull is returned by Enqueue when the queue holds as many
-// distinct keys as it may; the handler answers 503.
+// distinct keys as it may, or the event's repository as many pull
+// request keys as it may; the handler answers 503.
 var ErrQueueFull = errors.New("webhook queue is full")
 
 // QueueOptions configure a Queue.
@@ -25,6 +26,13 @@ type QueueOptions struct {
 	// first event of a key is delivered at once; events during the
 	// cooldown merge into one delivery when it ends. Zero means none.
 	Cooldown time.Duration
+	// PerRepo is the most pull request keys one repository may hold, so
+	// that a flood of one repository's pull request events (each pull
+	// request has its own key) cannot fill the queue and have the pushes
+	// of other repositories refused. A repository's pushes and tags
+	// share one key, which this limit never refuses. Zero means Size/8,
+	// at least 2.
+	PerRepo int
 }
 
 // DefaultQueueOptions returns 256 keys, 4 workers and a 1s cooldown.
@@ -45,13 +53,15 @@ type Queue struct {
 
 	mu      sync.Mutex
 	pending map[string]*entry
+	prs     map[string]int // pull request keys pending per repository
 	ready   chan string
 }
 
 type entry struct {
 	ev     Event
-	queued bool // waiting in ready
-	again  bool // changed since its delivery began: deliver once more
+	queued bool   // waiting in ready
+	again  bool   // changed since its delivery began: deliver once more
+	prRepo string // the repository of a pull request key, counted in prs
 }
 
 // NewQueue returns a Queue that calls deliver for each coalesced event.
@@ -64,22 +74,26 @@ func NewQueue(deliver func(context.Context, Event), opts QueueOptions) *Queue {
 	if opts.Workers <= 0 {
 		opts.Workers = def.Workers
 	}
-	return &Queue{deliver: deliver, opts: opts, pending: map[string]*entry{}, ready: make(chan string, opts.Size)}
+	if opts.PerRepo <= 0 {
+		opts.PerRepo = max(opts.Size/8, 2)
+	}
+	return &Queue{deliver: deliver, opts: opts, pending: map[string]*entry{}, prs: map[string]int{}, ready: make(chan string, opts.Size)}
 }
 
-// coalesceKey groups events that one delivery can stand for.
-func coalesceKey(e Event) string {
+// coalesceKey groups events that one delivery can stand for. repo is the
+// repository part of a pull request's key, "" for other events.
+func coalesceKey(e Event) (key, repo string) {
 	keys := e.RepoKeys()
-	repo := strings.Join(keys, ",")
+	repos := strings.Join(keys, ",")
 	if e.Kind == KindPullRequest && e.PullRequest != nil {
-		return repo + "#pr" + strconv.Itoa(e.PullRequest.Number)
+		return repos + "#pr" + strconv.Itoa(e.PullRequest.Number), repos
 	}
-	return repo
+	return repos, ""
 }
 
 // Enqueue adds e. coalesced is true when e merged into a pending event.
 func (q *Queue) Enqueue(e Event) (coalesced bool, err error) {
-	key := coalesceKey(e)
+	key, prRepo := coalesceKey(e)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if ent, ok := q.pending[key]; ok {
@@ -89,10 +103,13 @@ func (q *Queue) Enqueue(e Event) (coalesced bool, err error) {
 		}
 		return true, nil
 	}
-	if len(q.pending) >= q.opts.Size {
+	if len(q.pending) >= q.opts.Size || prRepo != "" && q.prs[prRepo] >= q.opts.PerRepo {
 		return false, ErrQueueFull
 	}
-	q.pending[key] = &entry{ev: e, queued: true}
+	if prRepo != "" {
+		q.prs[prRepo]++
+	}
+	q.pending[key] = &entry{ev: e, queued: true, prRepo: prRepo}
 	q.ready <- key // never blocks: ready holds at most len(pending) keys
 	return false, nil
 }
@@ -150,4 +167,9 @@ func (q *Queue) cooled(key string) {
 		return
 	}
 	delete(q.pending, key)
+	if r := ent.prRepo; r != "" {
+		if q.prs[r]--; q.prs[r] == 0 {
+			delete(q.prs, r)
+		}
+	}
 }

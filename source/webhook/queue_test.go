@@ -129,3 +129,68 @@ func TestQueueCooldownDeliversFirstAtOnceAndTheRestOnce(t *testing.T) {
 		t.Errorf("deliveries (-want +got):\n%s", diff)
 	}
 }
+
+// TestQueuePullRequestsOfOneRepositoryLeaveRoomForOthers: a flood of
+// pull request events of one repository takes at most PerRepo keys and
+// its further pull requests are refused, while another repository's push
+// and pull requests, and the first repository's own push, are queued.
+// Without the limit the flood filled the queue and another source's push
+// was refused (agent TestWebhookFloodOfOneSourceSparesAnother).
+func TestQueuePullRequestsOfOneRepositoryLeaveRoomForOthers(t *testing.T) {
+	pr := func(repo string, n int) Event {
+		return Event{Provider: GitHub, Kind: KindPullRequest, Repos: []string{repo},
+			Ref: fmt.Sprintf("refs/pull/%d/head", n), PullRequest: &PullRequest{Number: n, Action: ActionSynchronized}}
+	}
+	const a, b = "https://git.example/o/a.git", "https://git.example/o/b.git"
+	q := NewQueue(func(context.Context, Event) {}, QueueOptions{Size: 16, PerRepo: 4})
+	refused := 0
+	for n := 1; n <= 100; n++ {
+		_, err := q.Enqueue(pr(a, n))
+		switch {
+		case errors.Is(err, ErrQueueFull):
+			refused++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if refused != 96 {
+		t.Errorf("%d of a's 100 pull requests refused, want 96 (4 queued)", refused)
+	}
+	for _, e := range []Event{pushEvent(b, "b000001"), pr(b, 1), pushEvent(a, "a000001"), pr(a, 2)} {
+		if _, err := q.Enqueue(e); err != nil {
+			t.Errorf("enqueue %s %s: %v", e.Kind, e.Repos[0], err)
+		}
+	}
+	if q.Len() != 7 {
+		t.Errorf("Len = %d, want 7 (a's 4 pull requests and push, b's push and pull request)", q.Len())
+	}
+}
+
+// TestQueueForgetsAPullRequestKeyAfterItsCooldown: a repository's pull
+// request keys count against its limit only while they are pending.
+func TestQueueForgetsAPullRequestKeyAfterItsCooldown(t *testing.T) {
+	rec := &recorder{}
+	q := NewQueue(rec.deliver, QueueOptions{Size: 16, PerRepo: 1, Workers: 1})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() { _ = q.Run(ctx) }()
+	for n := 1; n <= 2; n++ {
+		e := Event{Provider: GitHub, Kind: KindPullRequest, Repos: []string{"https://git.example/o/a.git"},
+			Ref: fmt.Sprintf("refs/pull/%d/head", n), PullRequest: &PullRequest{Number: n, Action: ActionOpened}}
+		if _, err := q.Enqueue(e); err != nil {
+			t.Fatalf("pull request %d: %v", n, err)
+		}
+		waitFor(t, func() bool { return q.Len() == 0 })
+	}
+	if got := len(rec.all()); got != 2 {
+		t.Errorf("%d deliveries, want 2", got)
+	}
+}
+
+func TestQueueDefaultPerRepo(t *testing.T) {
+	for size, want := range map[int]int{256: 32, 8: 2, 2: 2} {
+		if got := NewQueue(nil, QueueOptions{Size: size}).opts.PerRepo; got != want {
+			t.Errorf("Size %d: PerRepo = %d, want %d", size, got, want)
+		}
+	}
+}
