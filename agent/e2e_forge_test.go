@@ -24,6 +24,20 @@ func startGitea(t *testing.T) *gitea.Server {
 	return srv
 }
 
+// giteaSource is the sources section of one app source on a Gitea
+// repository, with its forge; extra adds to the forge section.
+func giteaSource(srv *gitea.Server, repo gitea.Repo, tokenFile, extra string) string {
+	if extra != "" {
+		extra = ", " + extra
+	}
+	return fmt.Sprintf(`apps:
+    - name: apps
+      url: %q
+      interval: 1h
+      auth: {username: %s, passwordFile: %s}
+      forge: {kind: gitea, apiURL: %q, tokenFile: %s%s}`, repo.CloneURL, gitea.AdminUser, tokenFile, srv.APIURL(), tokenFile, extra)
+}
+
 // TestCommitStatusesOnGitea: the agent posts carina/<env> commit
 // statuses to a real Gitea: success, with a link to the status API,
 // once a commit is applied and healthy; failure, with the sanitized
@@ -40,13 +54,7 @@ func TestCommitStatusesOnGitea(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sources := fmt.Sprintf(`apps:
-    - name: apps
-      url: %q
-      interval: 1h
-      auth: {username: %s, passwordFile: %s}
-      forge: {kind: gitea, apiURL: %q, tokenFile: %s, statusURL: "http://carina.test"}`, repo.CloneURL, gitea.AdminUser, tok, srv.APIURL(), tok)
-	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
+	_, cfg := agentConfigSources(t, giteaSource(srv, repo, tok, `statusURL: "http://carina.test"`), "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
 	r := startAgent(t, cfg)
 	eventually(t, 60*time.Second, "shop healthy", healthyEnv(r, app, "default"))
 

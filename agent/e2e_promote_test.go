@@ -57,13 +57,7 @@ func TestPromoteStepOnGitea(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sources := fmt.Sprintf(`apps:
-    - name: apps
-      url: %q
-      interval: 1h
-      auth: {username: %s, passwordFile: %s}
-      forge: {kind: gitea, apiURL: %q, tokenFile: %s}`, repo.CloneURL, gitea.AdminUser, tok, srv.APIURL(), tok)
-	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
+	_, cfg := agentConfigSources(t, giteaSource(srv, repo, tok, ""), "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
 	r := startAgent(t, cfg)
 	greetings := func(staging, prod string) func() (bool, string) {
 		return func() (bool, string) {

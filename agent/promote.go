@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -178,19 +177,7 @@ func renderAt(c *catalog, r *reconciler) func(ctx context.Context, d *desiredApp
 			if err != nil {
 				return nil, err
 			}
-			out := map[string][]byte{}
-			for _, o := range res.Objects {
-				data, err := json.Marshal(o.Object.Object)
-				if err != nil {
-					return nil, err
-				}
-				ref := o.Object.GetKind() + "/" + o.Object.GetName()
-				if ns := o.Object.GetNamespace(); ns != "" {
-					ref = o.Object.GetKind() + "/" + ns + "/" + o.Object.GetName()
-				}
-				out[ref] = data
-			}
-			return out, nil
+			return res.ByRef()
 		}
 		return nil, fmt.Errorf("no application %s at %s", d.Name, pin.Short(commit))
 	}

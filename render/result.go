@@ -128,3 +128,22 @@ type BudgetError struct {
 func (e *BudgetError) Error() string {
 	return fmt.Sprintf("render exceeds its budget of %d %s", e.Limit, e.What)
 }
+
+// ByRef returns the result's objects as JSON by "Kind/namespace/name"
+// ("Kind/name" for a cluster-scoped one): what a promotion compares
+// between two renders.
+func (r *Result) ByRef() (map[string][]byte, error) {
+	out := make(map[string][]byte, len(r.Objects))
+	for _, o := range r.Objects {
+		data, err := json.Marshal(o.Object.Object)
+		if err != nil {
+			return nil, err
+		}
+		ref := o.Object.GetKind() + "/" + o.Object.GetName()
+		if ns := o.Object.GetNamespace(); ns != "" {
+			ref = o.Object.GetKind() + "/" + ns + "/" + o.Object.GetName()
+		}
+		out[ref] = data
+	}
+	return out, nil
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,26 +50,9 @@ func renderEnv(ctx context.Context, repo *pin.Repo, commit, app, env string) (ma
 			if err != nil {
 				return nil, err
 			}
-			out := map[string][]byte{}
-			for _, o := range res.Objects {
-				data, err := json.Marshal(o.Object.Object)
-				if err != nil {
-					return nil, err
-				}
-				out[objectRef(o)] = data
-			}
-			return out, nil
+			return res.ByRef()
 		}
 		return nil, fmt.Errorf("application %s has no environment %s", app, env)
 	}
 	return nil, fmt.Errorf("no application %s at %s", app, pin.Short(commit))
 }
-
-func objectRef(o render.Object) string {
-	u := o.Object
-	if ns := u.GetNamespace(); ns != "" {
-		return u.GetKind() + "/" + ns + "/" + u.GetName()
-	}
-	return u.GetKind() + "/" + u.GetName()
-}
-

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carina-gitops/carina/source"
 	"github.com/carina-gitops/carina/e2e/gitserver"
+	"github.com/carina-gitops/carina/source"
 )
 
 // TestFloodOfWebhooksCostsAtMostTwoFetches sends 1,000 signed GitHub push
