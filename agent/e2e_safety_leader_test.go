@@ -114,8 +114,14 @@ func TestLeaderKilledMidApplyFollowerTakesOver(t *testing.T) {
 	})
 	t.Logf("takeover %s after the kill, %s after the dead leader's last renewal (lease duration %s, retry period %s)",
 		takeover.Sub(killedAt).Round(time.Millisecond), takeover.Sub(lastRenew).Round(time.Millisecond), le.LeaseDuration, le.RetryPeriod)
-	if d := takeover.Sub(killedAt); d > le.LeaseDuration+2*le.RetryPeriod {
-		t.Errorf("the follower took over %s after the kill, want within the lease duration and two retry periods (%s)", d, le.LeaseDuration+2*le.RetryPeriod)
+	// A follower may take the lease once it has seen it unrenewed for the
+	// lease duration from its own last look (client-go), so it takes over
+	// up to a retry period (jittered by 1.2) after the lease runs out; and
+	// on 2 cores under the whole race-enabled suite the follower's and the
+	// API server's goroutines run late by up to a few seconds (5.9 s was
+	// seen). The bound is what that allows, well before a second lease.
+	if bound := le.LeaseDuration + 3*le.RetryPeriod + 3*time.Second; takeover.Sub(killedAt) > bound {
+		t.Errorf("the follower took over %s after the kill, want within the lease duration, its retries and scheduling slack (%s)", takeover.Sub(killedAt), bound)
 	}
 
 	eventually(t, 120*time.Second, "the apply in flight at the kill converged under b", func() (bool, string) {
