@@ -45,6 +45,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// HookOptions, when set, adjusts each webhook receiver's options
+	// after the configuration's: a seam for fault injection in tests.
+	HookOptions func(*webhook.Options)
 }
 
 // Agent is the composition root: it builds the parts, each of which owns
@@ -81,6 +84,8 @@ type Agent struct {
 	targets    *targetSet
 	hookQueue  *webhook.Queue
 	previews   *previews
+
+	hookOptions func(*webhook.Options)
 
 	reachable atomic.Bool
 	leading   atomic.Bool
@@ -123,6 +128,7 @@ func New(opts Options) (*Agent, error) {
 	a := compose(cfg, opts)
 	a.reconciler.statuses = st
 	a.driver.promoter = newPromoter(a.catalog, a.reconciler, st)
+	a.hookOptions = opts.HookOptions
 	a.previews.statuses = st
 	return a, nil
 }

@@ -112,6 +112,9 @@ func (a *Agent) hooks() (map[string]http.Handler, error) {
 		o.Secret = secret
 		o.OnResult = func(r webhook.Result) { a.rec.Webhook(string(r.Provider), r.EventName, string(r.Outcome)) }
 		o.OnPanic = func(p *panics.Error) { notePanic(a.log.With("webhook", w.Path), a.rec, metrics.PanicWebhook, p) }
+		if a.hookOptions != nil {
+			a.hookOptions(&o)
+		}
 		h, err := newHookHandler(q, o)
 		if err != nil {
 			return nil, err

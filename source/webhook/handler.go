@@ -66,7 +66,15 @@ type Options struct {
 	// process goes on). It runs on the request's goroutine before
 	// OnResult.
 	OnPanic func(*panics.Error)
+	// WrapParse, when set, wraps the provider's parser of a verified
+	// body: a seam for fault injection in tests (a parser that panics on
+	// a hostile payload), never set by the agent's configuration.
+	WrapParse func(ParseFunc) ParseFunc
 }
+
+// ParseFunc parses a verified body of event into an Event; known says
+// whether the event is one Carina acts on.
+type ParseFunc func(event string, body []byte) (ev Event, known bool, err error)
 
 // DefaultOptions returns a 3 MiB body cap and a 10 second read timeout
 // for provider; Secret is left empty.
@@ -96,6 +104,9 @@ func NewHandler(q *Queue, opts Options) (*Handler, error) {
 	}
 	if opts.ReadTimeout <= 0 {
 		opts.ReadTimeout = def.ReadTimeout
+	}
+	if opts.WrapParse != nil {
+		prov.parse = opts.WrapParse(prov.parse)
 	}
 	return &Handler{q: q, opts: opts, prov: prov}, nil
 }
