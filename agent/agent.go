@@ -162,7 +162,6 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.removals.catalog = a.catalog
 	a.driver = &driver{store: a.store, targets: a.targets, work: a.work, httpClient: opts.HTTPClient, now: now,
 		stepTimeout: cfg.Reconcile.StepTimeout, holdDrift: a.drift.hold, flows: map[string]*flow{}}
-	a.removals.envGone = a.driver.resetEnv
 	a.removals.appGone = a.driver.forget
 	secrets, plain := newSourceSecrets(cfg, opts.ReadSecret, now), newPlaintexts()
 	a.drift.redact = plain.err
@@ -180,9 +179,9 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.previews = newPreviews(log, rec, now)
 	pv := a.previews
 	pv.catalog, pv.store, pv.rms, pv.work, pv.targets = a.catalog, a.store, a.removals, a.work, a.targets
-	a.removals.envGone = func(app, env string) {
+	a.removals.envGone = func(ctx context.Context, app, env string) {
 		a.driver.resetEnv(app, env)
-		pv.pruned(app, env)
+		pv.pruned(ctx, app, env)
 	}
 	a.work.handle = dispatch(a.catalog, a.reconciler, a.driver, a.removals, pv)
 	return a

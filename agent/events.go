@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -128,6 +129,18 @@ func (r *eventRecorder) driftCorrected(ctx context.Context, cluster, app, env st
 func (r *eventRecorder) driftLeft(ctx context.Context, cluster, app, env, namespace, object, why string) {
 	r.post(ctx, cluster, Event{App: app, Env: env, Namespace: namespace, Type: corev1.EventTypeWarning,
 		Reason: "DriftDetected", Message: object + " " + why})
+}
+
+// appWarning posts a Warning Event about d in each cluster of each of its
+// environments, in the environment's namespace (the app's, or
+// "default").
+func (r *eventRecorder) appWarning(ctx context.Context, d *desiredApp, reason, message string) {
+	for _, e := range d.Envs {
+		ns := cmp.Or(e.Namespace, d.App.Namespace, "default")
+		for _, c := range e.Clusters {
+			r.post(ctx, c, Event{App: d.Name, Env: e.Name, Namespace: ns, Type: corev1.EventTypeWarning, Reason: reason, Message: message})
+		}
+	}
 }
 
 // setNamespace is the namespace of a set's first namespaced object, where

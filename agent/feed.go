@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
@@ -123,7 +120,7 @@ func (f *feed) onUpdate(ctx context.Context, st *sourceState, u source.Update) {
 	f.rec.SourceRevision(st.cfg.Name, u.Snapshot.Revision())
 	appSrcs := f.catalog.setSnapshot(st, u.Snapshot)
 	if u.Kind == source.UpdateRewritten {
-		f.reportRewrite(st, u, appSrcs)
+		f.reportRewrite(ctx, st, u, appSrcs)
 	}
 	f.store.setAppError(f.catalog.appsOf(st), nil, true)
 	for _, s := range appSrcs {
@@ -155,7 +152,7 @@ func (f *feed) loadSource(ctx context.Context, st *sourceState) {
 	if l.gone != "" {
 		f.log.Warn("the source's path is not in its snapshot", "source", st.cfg.Name, "revision", l.snap.Revision(), "path", l.gone)
 	}
-	f.take(st, l)
+	f.take(ctx, st, l)
 	if len(l.errs) > 0 {
 		es := sanitize(l.errs, f.now())
 		f.log.Warn("application files cannot be loaded", "source", st.cfg.Name, "revision", l.snap.Revision(),
@@ -169,7 +166,7 @@ func (f *feed) loadSource(ctx context.Context, st *sourceState) {
 
 // take makes a load the desired state of its source and acts on what
 // changed.
-func (f *feed) take(st *sourceState, l *loaded) {
+func (f *feed) take(ctx context.Context, st *sourceState, l *loaded) {
 	ch := f.catalog.replace(st, l)
 	if ch.clean {
 		ch.released = f.removals.releaseHeld(st.cfg.Name)
@@ -182,7 +179,7 @@ func (f *feed) take(st *sourceState, l *loaded) {
 			f.rec.InitApp(d.Name, e.Name, e.Clusters...)
 		}
 	}
-	f.apply(st, ch)
+	f.apply(ctx, st, ch)
 }
 
 // markBroken sets the errors of list on the apps of st whose files they
@@ -208,7 +205,7 @@ func (f *feed) markBroken(st *sourceState, list appfile.ErrorList, at time.Time)
 // apply acts on a load's change outside the catalog's lock: removals,
 // status of held apps, reloads of sources taking apps over, and the
 // queue.
-func (f *feed) apply(st *sourceState, ch *catalogChange) {
+func (f *feed) apply(ctx context.Context, st *sourceState, ch *catalogChange) {
 	log := f.log.With("source", st.cfg.Name, "revision", st.loadedRev)
 	for _, c := range ch.conflicts {
 		log.Warn("application is defined by two sources", "app", c.app, "other", c.other)
@@ -217,7 +214,7 @@ func (f *feed) apply(st *sourceState, ch *catalogChange) {
 		f.liftHold(st, ch.lifted)
 	}
 	if ch.hold != nil {
-		f.reportHold(st, ch.hold)
+		f.reportHold(ctx, st, ch.hold)
 	}
 	rms := f.appRemovals(st, ch, log)
 	rms = append(rms, f.clusterRemovals(st, ch, log)...)
@@ -247,7 +244,7 @@ func (f *feed) apply(st *sourceState, ch *catalogChange) {
 // reportHold tells of a prune the mass-deletion guard holds: a log
 // line, the metric, the error of each held app, and a PruneHeld Event
 // in each of its environments.
-func (f *feed) reportHold(st *sourceState, h *pruneHold) {
+func (f *feed) reportHold(ctx context.Context, st *sourceState, h *pruneHold) {
 	src := st.cfg.Name
 	msg := h.message(src)
 	f.log.Warn("prune held by the mass-deletion guard", "source", src, "revision", h.revision,
@@ -256,16 +253,8 @@ func (f *feed) reportHold(st *sourceState, h *pruneHold) {
 	es := &api.ErrorStatus{Time: f.now(), Message: h.appMessage(src)}
 	for _, name := range h.apps {
 		f.store.setAppError([]string{name}, es, false)
-		d := f.catalog.app(name)
-		if d == nil {
-			continue
-		}
-		for _, e := range d.Envs {
-			ns := cmp.Or(e.Namespace, d.App.Namespace, "default")
-			for _, c := range e.Clusters {
-				f.events.post(context.Background(), c, Event{App: name, Env: e.Name, Namespace: ns,
-					Type: corev1.EventTypeWarning, Reason: "PruneHeld", Message: msg})
-			}
+		if d := f.catalog.app(name); d != nil {
+			f.events.appWarning(ctx, d, "PruneHeld", msg)
 		}
 	}
 }

@@ -1,11 +1,8 @@
 package agent
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/carina-gitops/carina/source"
 )
@@ -15,7 +12,7 @@ import (
 // (Git is the truth), but a rewritten history may drop commits someone
 // relied on, so a log line and a Warning Event in each environment of
 // the apps that came from the old history name both commits.
-func (f *feed) reportRewrite(st *sourceState, u source.Update, appSrcs []*sourceState) {
+func (f *feed) reportRewrite(ctx context.Context, st *sourceState, u source.Update, appSrcs []*sourceState) {
 	if u.Previous == nil || u.Snapshot == nil {
 		return
 	}
@@ -25,16 +22,8 @@ func (f *feed) reportRewrite(st *sourceState, u source.Update, appSrcs []*source
 		st.cfg.Name, prev, next)
 	for _, s := range appSrcs {
 		for _, name := range f.catalog.appsOf(s) {
-			d := f.catalog.app(name)
-			if d == nil {
-				continue
-			}
-			for _, e := range d.Envs {
-				ns := cmp.Or(e.Namespace, d.App.Namespace, "default")
-				for _, c := range e.Clusters {
-					f.events.post(context.Background(), c, Event{App: name, Env: e.Name, Namespace: ns,
-						Type: corev1.EventTypeWarning, Reason: "HistoryRewritten", Message: msg})
-				}
+			if d := f.catalog.app(name); d != nil {
+				f.events.appWarning(ctx, d, "HistoryRewritten", msg)
 			}
 		}
 	}

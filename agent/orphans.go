@@ -36,7 +36,8 @@ type orphans struct {
 	targets  *targetSet
 	// onHold and onLift report a hold of the mass-deletion guard and its
 	// end.
-	onHold, onLift func(*sourceState, *pruneHold)
+	onHold func(context.Context, *sourceState, *pruneHold)
+	onLift func(*sourceState, *pruneHold)
 
 	mu    sync.Mutex
 	state map[string]*orphanState // by source
@@ -86,7 +87,7 @@ func (o *orphans) collect(ctx context.Context, st *sourceState) {
 	rms, complete := o.find(ctx, sc)
 	if h := orphanHold(sc, rms); h != nil {
 		o.catalog.holdOrphans(st, h)
-		o.onHold(st, h)
+		o.onHold(ctx, st, h)
 		o.mu.Lock()
 		s.collecting, s.heldAt = false, sc.rev
 		o.mu.Unlock()

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"slices"
 	"time"
 
@@ -81,9 +80,4 @@ func (a *appRecord) listed() []string {
 		}
 	}
 	return out
-}
-
-// pruned runs in the removal's worker; it bounds its own calls.
-func previewCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 30*time.Second)
 }

@@ -280,7 +280,7 @@ func (p *previews) sweep(ctx context.Context, ps *previewSource, want map[envKey
 // pruned is told that the removal of (app, env) finished: a preview
 // that is not wanted again loses its namespace where the agent created
 // it, and its status.
-func (p *previews) pruned(app, env string) {
+func (p *previews) pruned(ctx context.Context, app, env string) {
 	if _, ok := appfile.PreviewNumber(env); !ok {
 		return
 	}
@@ -290,7 +290,7 @@ func (p *previews) pruned(app, env string) {
 	if pv != nil && pv.view != nil {
 		return
 	}
-	ctx, cancel := previewCtx()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	p.deleteNamespaces(ctx, app, env)
 	if pv == nil {

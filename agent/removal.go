@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -83,7 +84,7 @@ type removals struct {
 	// envGone and appGone tell the workflow driver an env's status
 	// starts over and an app is gone.
 	force   func(app, env string)
-	envGone func(app, env string)
+	envGone func(ctx context.Context, app, env string)
 	appGone func(app string)
 
 	mu       sync.Mutex

@@ -38,7 +38,7 @@ func (r *removals) run(ctx context.Context, app, env string) (time.Duration, err
 	}
 	log := r.log.With("app", app, "env", env, "source", rm.source, "revision", rm.revision, "reconcile", reconcileID(ctx))
 	if r.store.suspended(app) {
-		r.finish(src, rm, nil, nil, log)
+		r.finish(ctx, src, rm, nil, nil, log)
 		if !rm.stays {
 			r.store.setRemovalError(rm.app, rm.env, rm.whole, rm.reason()+"; pruning waits: the application is suspended", r.now())
 		}
@@ -56,7 +56,7 @@ func (r *removals) run(ctx context.Context, app, env string) (time.Duration, err
 		done = append(done, c)
 	}
 	err := errors.Join(errs...)
-	r.finish(src, rm, done, err, log)
+	r.finish(ctx, src, rm, done, err, log)
 	return 0, err
 }
 
@@ -127,14 +127,14 @@ func foreignInventory(src config.Source, rm *removal, inv *inventory.Inventory) 
 // finish records the outcome of a removal's work item and acts on it:
 // an env desired again meanwhile is applied again, a finished removal
 // drops its status and series, a failed one says why.
-func (r *removals) finish(src string, cp *removal, done []string, err error, log *slog.Logger) {
+func (r *removals) finish(ctx context.Context, src string, cp *removal, done []string, err error, log *slog.Logger) {
 	_, desired := r.catalog.env(cp.app, cp.env)
 	out := r.end(src, cp, done, desired, r.catalog.app(cp.app) != nil)
 	switch {
 	case out.returned:
 		r.store.resetEnv(cp.app, cp.env)
 		r.drift.dropFindings(cp.app, cp.env)
-		r.envGone(cp.app, cp.env)
+		r.envGone(ctx, cp.app, cp.env)
 		r.work.addWorkflow(cp.app)
 		r.work.addEnv(cp.app, cp.env)
 	case len(out.back) > 0:
@@ -152,7 +152,7 @@ func (r *removals) finish(src string, cp *removal, done []string, err error, log
 	case out.finished:
 		r.store.forgetEnv(cp.app, cp.env, out.appGone)
 		r.drift.dropFindings(cp.app, cp.env)
-		r.envGone(cp.app, cp.env)
+		r.envGone(ctx, cp.app, cp.env)
 		if out.appGone {
 			r.appGone(cp.app)
 			r.rec.DeleteApp(cp.app)

@@ -72,7 +72,7 @@ func (d *decisions) load(src string, apps []*desiredApp, broken ...string) {
 		l.broken[f] = true
 		l.errs = append(l.errs, &appfile.Error{Pos: appfile.Position{File: f, Line: 1}, Msg: "broken"})
 	}
-	d.a.feed.take(d.srcs[src], l)
+	d.a.feed.take(d.t.Context(), d.srcs[src], l)
 }
 
 // decisionState is what the decisions left: desired apps, pending removals,
@@ -446,7 +446,7 @@ func TestRemovedClusterDecisions(t *testing.T) {
 			if got := d.clusterState(); !slices.Equal(got.Removals, []string{"a: shop/prod whole=false [second third] stays running back=[second]"}) || len(got.Applies) > 0 {
 				t.Errorf("while running: removals %v, applies %v", got.Removals, got.Applies)
 			}
-			d.a.removals.finish(st, cp, []string{"second", "third"}, nil, d.a.log)
+			d.a.removals.finish(d.t.Context(), st, cp, []string{"second", "third"}, nil, d.a.log)
 		},
 		want: clusterState{
 			Status:  []string{"blog default:Unknown", "shop staging:Unknown prod:Unknown"},
@@ -462,7 +462,7 @@ func TestRemovedClusterDecisions(t *testing.T) {
 			st, cp := d.startRemoval("shop", "prod")
 			d.load("a", []*desiredApp{d.appOn("a", "shop", "shop/Appfile", "staging=local", "prod=local,second"), blog})
 			d.load("a", []*desiredApp{onlyLocal(), blog})
-			d.a.removals.finish(st, cp, []string{"third"}, errors.New("cluster second: forbidden"), d.a.log)
+			d.a.removals.finish(d.t.Context(), st, cp, []string{"third"}, errors.New("cluster second: forbidden"), d.a.log)
 		},
 		want: clusterState{
 			Removals: []string{"a: shop/prod whole=false [second] stays"},
