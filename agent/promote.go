@@ -35,13 +35,7 @@ type promoter struct {
 // newPromoter builds the promoter of the agent: the catalog's sources,
 // the forge clients of the commit statuses, and renders for the diff.
 func newPromoter(c *catalog, r *reconciler, st *commitStatuses) *promoter {
-	return &promoter{sources: c.sourceConfig, render: renderAt(c, r), done: map[string]pin.Proposal{},
-		forges: func(src string) *forge.Client {
-			if st == nil {
-				return nil
-			}
-			return st.clients[src]
-		}}
+	return &promoter{sources: c.sourceConfig, render: renderAt(c, r), done: map[string]pin.Proposal{}, forges: st.client}
 }
 
 // promoteTimeout bounds one proposal (a clone, a push, API calls).
