@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/carina-gitops/carina/e2e/freeport"
 )
 
 // Options configures a cluster.
@@ -125,7 +126,7 @@ func (c *Cluster) mark(began time.Time, name string) {
 // retry until it answers.
 func (c *Cluster) boot(ctx context.Context, bins *Binaries, opts Options) error {
 	began := time.Now()
-	ports, err := freePorts(3)
+	ports, err := freeport.Ports(3)
 	if err != nil {
 		return err
 	}
@@ -351,25 +352,6 @@ func (c *Cluster) Logs(lines int) string {
 		fmt.Fprintf(&b, "==> %s <==\n%s\n", p.name, tail(p.log, lines))
 	}
 	return b.String()
-}
-
-func freePorts(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // sweepStale removes directories of clusters whose owner process is gone

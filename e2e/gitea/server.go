@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/carina-gitops/carina/e2e/freeport"
 )
 
 // Options configures a Gitea server.
@@ -91,7 +92,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 }
 
 func (s *Server) boot(ctx context.Context) error {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return err
 	}
@@ -275,15 +276,6 @@ func (s *Server) APIURL() string { return s.URL + "/api/v1" }
 func (s *Server) TokenFile(dir string) (string, error) {
 	p := filepath.Join(dir, "gitea-token")
 	return p, os.WriteFile(p, []byte(s.Token+"\n"), 0o600)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func randomHex(n int) string {

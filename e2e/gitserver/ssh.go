@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/carina-gitops/carina/e2e/freeport"
 )
 
 // SSHServer is a real OpenSSH sshd on loopback that runs git-shell for one
@@ -146,7 +148,7 @@ func StartSSH(tb testing.TB, repos *Repos) *SSHServer {
 // start runs sshd on a free port; it returns an error when sshd does not
 // come up (for example because another process took the port).
 func (s *SSHServer) start(tb testing.TB, dir string) error {
-	port, err := freePort()
+	port, err := freeport.Port()
 	if err != nil {
 		return err
 	}
@@ -216,15 +218,6 @@ func (s *SSHServer) config(dir string, port int, penalties bool) string {
 		b.WriteString("PerSourcePenalties no\n")
 	}
 	return b.String()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // RepoURL returns the ssh:// clone URL of the repository name.
