@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/e2e/cluster"

@@ -86,7 +86,7 @@ func writeSpec(t *testing.T, bundle string, args, env []string, confDir string) 
 			{"destination": "/etc/carina", "type": "bind", "source": confDir, "options": []string{"rbind", "ro"}},
 		},
 		"linux": map[string]any{
-			"namespaces": []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}},
+			"namespaces":  []map[string]string{{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}},
 			"maskedPaths": []string{"/proc/kcore", "/proc/keys"}, "readonlyPaths": []string{"/proc/sys"},
 		},
 	}

@@ -104,9 +104,18 @@ func TestTenantEscalationRefused(t *testing.T) {
 		})
 	}
 	for _, get := range []func() error{
-		func() error { _, err := cs.CoreV1().ConfigMaps("tenant-a").Get(t.Context(), "esc-settings", metav1.GetOptions{}); return err },
-		func() error { _, err := cs.CoreV1().ConfigMaps("tenant-b").Get(t.Context(), "esc-foreign", metav1.GetOptions{}); return err },
-		func() error { _, err := cs.RbacV1().ClusterRoleBindings().Get(t.Context(), "esc-admin", metav1.GetOptions{}); return err },
+		func() error {
+			_, err := cs.CoreV1().ConfigMaps("tenant-a").Get(t.Context(), "esc-settings", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := cs.CoreV1().ConfigMaps("tenant-b").Get(t.Context(), "esc-foreign", metav1.GetOptions{})
+			return err
+		},
+		func() error {
+			_, err := cs.RbacV1().ClusterRoleBindings().Get(t.Context(), "esc-admin", metav1.GetOptions{})
+			return err
+		},
 	} {
 		if err := get(); err == nil {
 			t.Error("an object of the refused app exists")
