@@ -212,6 +212,7 @@ func (d *demo) printWhere() {
 	for _, env := range envNames {
 		d.say("  %-12s %s --kubeconfig %s get deploy,pods,svc -n hello-%s", env, kubectl, d.clusters[env].Kubeconfig(), env)
 	}
+	d.say("  forge        %s/repos/%s/pulls (bearer token in %s; a stand-in for GitHub's pull request and status API)", d.forge.url, forgeRepo, filepath.Join(d.dir, "forge-token"))
 	d.say("  agent log    %s", d.logPath)
 	d.say("  Git          %s (work tree %s; commit and `git push`: the agent polls every minute)", d.repoURL, d.work)
 }
