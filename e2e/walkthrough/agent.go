@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/carina-gitops/carina/agent"
@@ -103,4 +104,14 @@ func RandomHex() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// CarinaCommand is how to run carina from the repository root: the
+// binary make built (bin/carina), by its absolute path, or `go run`.
+func CarinaCommand(root string) string {
+	bin := filepath.Join(root, "bin", "carina")
+	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return bin
+	}
+	return "go run ./cmd/carina"
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/e2e/gitserver"
+	"github.com/carina-gitops/carina/e2e/walkthrough"
 )
 
 const (
@@ -241,10 +242,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // carinaCommand is how to run carina from the repository root: the
 // binary `make demo` built, by its absolute path, or `go run`.
-func carinaCommand(root string) string {
-	bin := filepath.Join(root, "bin", "carina")
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-		return bin
-	}
-	return "go run ./cmd/carina"
-}
+func carinaCommand(root string) string { return walkthrough.CarinaCommand(root) }
