@@ -13,7 +13,7 @@ TEST_TIMEOUT ?= 60m
 # sqlite) and runc (the image is run for real).
 APT_PACKAGES := git openssh-server openssh-client prometheus gcc libc6-dev runc
 
-.PHONY: all build test test-unit test-e2e deps binaries demo cluster lint bench bench-source bench-render bench-apply bench-agent check-orphans clean
+.PHONY: all build test test-unit test-e2e deps binaries demo demo-forge cluster lint bench bench-source bench-render bench-apply bench-agent check-orphans clean
 
 all: build
 
@@ -59,9 +59,17 @@ check-orphans:
 	if [ -n "$$left" ]; then echo "orphaned control-plane processes:"; ps -o pid,args -p $$(echo $$left | tr ' ' ,); exit 1; fi; \
 	echo "no control-plane processes left running"
 
-## demo: the quick start on the built-in local control plane.
+## demo: the quick start on the built-in local control plane. The program
+## is built and then run (not `go run`, which exits 1 after Ctrl-C even
+## when the program stopped cleanly), so Ctrl-C ends make demo with 0.
 demo: binaries build
-	$(GO) run ./e2e/cmd/demo
+	$(GO) build -o bin/demo ./e2e/cmd/demo
+	bin/demo
+
+## demo-forge: previews and promotion through pull requests on a local Gitea.
+demo-forge: binaries build gitea
+	$(GO) build -o bin/demo-forge ./e2e/cmd/demo-forge
+	bin/demo-forge
 
 ## cluster: start one local cluster, print its kubeconfig, stop on Ctrl-C.
 cluster: binaries

@@ -133,10 +133,12 @@ func firstLine(s string) string {
 
 // ShortRevision shortens "<ref>@sha1:<commit>" to 12 hex digits of the
 // commit, and an OCI artifact's "<tag>@sha256:<digest>" to 12 hex digits
-// of the digest.
+// of the digest; a bare "sha1:<commit>" (what a pinned environment
+// applies) too.
 func ShortRevision(r string) string {
-	for _, sep := range []string{"@sha1:", "@sha256:"} {
-		if i := strings.Index(r, sep); i >= 0 && len(r) > i+len(sep)+12 {
+	for _, sep := range []string{"sha1:", "sha256:"} {
+		i := strings.Index(r, sep)
+		if i >= 0 && (i == 0 || r[i-1] == '@') && len(r) > i+len(sep)+12 {
 			return r[:i+len(sep)+12]
 		}
 	}

@@ -67,3 +67,23 @@ func TestWritesShowWarnings(t *testing.T) {
 		t.Errorf("a WARNING section without warnings:\n%s", buf.String())
 	}
 }
+
+// TestShortRevision: revisions are shortened to 12 digits, also the bare
+// commit a pinned environment applies (bug: "sha1:<40 digits>" of a
+// pinned env filled the REVISION column).
+func TestShortRevision(t *testing.T) {
+	full := "5441b0b83ddc3ed636e97b75b02a5684edc2c081"
+	for _, c := range []struct{ in, want string }{
+		{"main@sha1:" + full, "main@sha1:5441b0b83ddc"},
+		{"refs/pull/1/head@sha1:" + full, "refs/pull/1/head@sha1:5441b0b83ddc"},
+		{"sha1:" + full, "sha1:5441b0b83ddc"},
+		{"v1.2.0@sha256:" + full + full, "v1.2.0@sha256:5441b0b83ddc"},
+		{"sha1:abc", "sha1:abc"},
+		{"main", "main"},
+		{"", ""},
+	} {
+		if got := ShortRevision(c.in); got != c.want {
+			t.Errorf("ShortRevision(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

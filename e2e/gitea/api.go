@@ -34,7 +34,12 @@ type PR struct {
 	Merged bool   `json:"merged"`
 	Title  string `json:"title"`
 	Body   string `json:"body"`
-	Head   struct {
+	// HTMLURL is the pull request's page.
+	HTMLURL string `json:"html_url"`
+	User    struct {
+		Login string `json:"login"`
+	} `json:"user"`
+	Head struct {
 		Ref string `json:"ref"`
 		SHA string `json:"sha"`
 	} `json:"head"`
@@ -45,6 +50,11 @@ type PR struct {
 // body marshalled as JSON (nil for none). It decodes a 2xx answer into out
 // (when not nil) and returns the status code; other codes are errors.
 func (s *Server) Do(ctx context.Context, method, path string, body, out any) (int, error) {
+	return s.DoAs(ctx, s.Token, method, path, body, out)
+}
+
+// DoAs is Do with another user's token.
+func (s *Server) DoAs(ctx context.Context, token, method, path string, body, out any) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		data, err := json.Marshal(body)
@@ -57,7 +67,7 @@ func (s *Server) Do(ctx context.Context, method, path string, body, out any) (in
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "token "+s.Token)
+	req.Header.Set("Authorization", "token "+token)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
@@ -80,30 +90,45 @@ func (s *Server) Do(ctx context.Context, method, path string, body, out any) (in
 	return resp.StatusCode, nil
 }
 
-func (s *Server) must(tb testing.TB, method, path string, body, out any) {
+// The methods below come in two forms: one that takes a context and
+// returns an error (for programs such as make demo-forge), and one that
+// takes a testing.TB and fails the test.
+
+func mustDo(tb testing.TB, err error) {
 	tb.Helper()
-	if _, err := s.Do(tb.Context(), method, path, body, out); err != nil {
+	if err != nil {
 		tb.Fatal(err)
 	}
 }
 
-// CreateRepo creates a public repository of the admin with one commit (a
+func (s *Server) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := s.Do(ctx, method, path, body, out)
+	return err
+}
+
+// NewRepo creates a public repository of the admin with one commit (a
 // README) on main.
-func (s *Server) CreateRepo(tb testing.TB, name string) Repo {
-	tb.Helper()
+func (s *Server) NewRepo(ctx context.Context, name string) (Repo, error) {
 	var r Repo
-	s.must(tb, http.MethodPost, "/user/repos", map[string]any{
+	err := s.do(ctx, http.MethodPost, "/user/repos", map[string]any{
 		"name": name, "auto_init": true, "default_branch": "main", "readme": "Default",
 	}, &r)
 	r.Owner = AdminUser
-	return r
+	return r, err
 }
 
-// CommitFiles writes files (path to content) as one commit on branch, or
-// on a new branch newBranch started from branch when newBranch is not "",
-// and returns the commit id. The commit is made by Gitea itself.
-func (s *Server) CommitFiles(tb testing.TB, r Repo, branch, newBranch string, files map[string]string, msg string) string {
+// CreateRepo is NewRepo for a test.
+func (s *Server) CreateRepo(tb testing.TB, name string) Repo {
 	tb.Helper()
+	v, err := s.NewRepo(tb.Context(), name)
+	mustDo(tb, err)
+	return v
+}
+
+// Commit writes files (path to content) as one commit on branch, or on a
+// new branch newBranch started from branch when newBranch is not "", and
+// returns the commit id. The commit is made by Gitea itself.
+func (s *Server) Commit(ctx context.Context, r Repo, branch, newBranch string, files map[string]string, msg string) (string, error) {
 	paths := make([]string, 0, len(files))
 	for p := range files {
 		paths = append(paths, p)
@@ -123,11 +148,21 @@ func (s *Server) CommitFiles(tb testing.TB, r Repo, branch, newBranch string, fi
 			SHA string `json:"sha"`
 		} `json:"commit"`
 	}
-	s.must(tb, http.MethodPost, "/repos/"+r.path()+"/contents", body, &resp)
-	if resp.Commit.SHA == "" {
-		tb.Fatalf("gitea: commit to %s returned no id", r.FullName)
+	if err := s.do(ctx, http.MethodPost, "/repos/"+r.path()+"/contents", body, &resp); err != nil {
+		return "", err
 	}
-	return resp.Commit.SHA
+	if resp.Commit.SHA == "" {
+		return "", fmt.Errorf("gitea: commit to %s returned no id", r.FullName)
+	}
+	return resp.Commit.SHA, nil
+}
+
+// CommitFiles is Commit for a test.
+func (s *Server) CommitFiles(tb testing.TB, r Repo, branch, newBranch string, files map[string]string, msg string) string {
+	tb.Helper()
+	v, err := s.Commit(tb.Context(), r, branch, newBranch, files, msg)
+	mustDo(tb, err)
+	return v
 }
 
 // PushBranch pushes HEAD of the local work tree dir to branch of r with
@@ -172,9 +207,9 @@ func (s *Server) Git(tb testing.TB, dir string, args ...string) string {
 	return string(out)
 }
 
-// WaitBranch polls until branch of r points at sha ("" for any commit).
-func (s *Server) WaitBranch(tb testing.TB, r Repo, branch, sha string) {
-	tb.Helper()
+// AwaitBranch polls until branch of r points at sha ("" for any commit),
+// for at most 30 s.
+func (s *Server) AwaitBranch(ctx context.Context, r Repo, branch, sha string) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var b struct {
@@ -182,54 +217,100 @@ func (s *Server) WaitBranch(tb testing.TB, r Repo, branch, sha string) {
 				ID string `json:"id"`
 			} `json:"commit"`
 		}
-		_, err := s.Do(tb.Context(), http.MethodGet, "/repos/"+r.path()+"/branches/"+url.PathEscape(branch), nil, &b)
+		err := s.do(ctx, http.MethodGet, "/repos/"+r.path()+"/branches/"+url.PathEscape(branch), nil, &b)
 		if err == nil && (sha == "" || b.Commit.ID == sha) {
-			return
+			return nil
 		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("gitea: branch %s of %s not at %s after 30s (last error: %v)", branch, r.FullName, sha, err)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("gitea: branch %s of %s not at %s after 30s (last error: %v)", branch, r.FullName, sha, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// OpenPR opens a pull request from head to base, after waiting for head.
-func (s *Server) OpenPR(tb testing.TB, r Repo, head, base, title, body string) PR {
+// WaitBranch is AwaitBranch for a test.
+func (s *Server) WaitBranch(tb testing.TB, r Repo, branch, sha string) {
 	tb.Helper()
-	s.WaitBranch(tb, r, head, "")
+	mustDo(tb, s.AwaitBranch(tb.Context(), r, branch, sha))
+}
+
+// OpenPullRequest opens a pull request from head to base as the user of
+// token ("" for the admin), after waiting for head.
+func (s *Server) OpenPullRequest(ctx context.Context, token string, r Repo, head, base, title, body string) (PR, error) {
+	if err := s.AwaitBranch(ctx, r, head, ""); err != nil {
+		return PR{}, err
+	}
+	if token == "" {
+		token = s.Token
+	}
 	var pr PR
-	s.must(tb, http.MethodPost, "/repos/"+r.path()+"/pulls", map[string]any{
+	_, err := s.DoAs(ctx, token, http.MethodPost, "/repos/"+r.path()+"/pulls", map[string]any{
 		"head": head, "base": base, "title": title, "body": body,
 	}, &pr)
-	return pr
+	return pr, err
 }
 
-// GetPR reads a pull request.
+// OpenPR opens a pull request from head to base as the admin, after
+// waiting for head.
+func (s *Server) OpenPR(tb testing.TB, r Repo, head, base, title, body string) PR {
+	tb.Helper()
+	v, err := s.OpenPullRequest(tb.Context(), "", r, head, base, title, body)
+	mustDo(tb, err)
+	return v
+}
+
+// PullRequest reads a pull request.
+func (s *Server) PullRequest(ctx context.Context, r Repo, number int) (PR, error) {
+	var pr PR
+	err := s.do(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/pulls/%d", r.path(), number), nil, &pr)
+	return pr, err
+}
+
+// GetPR is PullRequest for a test.
 func (s *Server) GetPR(tb testing.TB, r Repo, number int) PR {
 	tb.Helper()
-	var pr PR
-	s.must(tb, http.MethodGet, fmt.Sprintf("/repos/%s/pulls/%d", r.path(), number), nil, &pr)
-	return pr
+	v, err := s.PullRequest(tb.Context(), r, number)
+	mustDo(tb, err)
+	return v
 }
 
-// ListPRs lists the pull requests of r in state (open, closed or all).
+// PullRequests lists the pull requests of r in state (open, closed or
+// all).
+func (s *Server) PullRequests(ctx context.Context, r Repo, state string) ([]PR, error) {
+	var prs []PR
+	err := s.do(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/pulls?state=%s&limit=50", r.path(), state), nil, &prs)
+	return prs, err
+}
+
+// ListPRs is PullRequests for a test.
 func (s *Server) ListPRs(tb testing.TB, r Repo, state string) []PR {
 	tb.Helper()
-	var prs []PR
-	s.must(tb, http.MethodGet, fmt.Sprintf("/repos/%s/pulls?state=%s&limit=50", r.path(), state), nil, &prs)
-	return prs
+	v, err := s.PullRequests(tb.Context(), r, state)
+	mustDo(tb, err)
+	return v
 }
 
-// ClosePR closes a pull request without merging it.
+// ClosePullRequest closes a pull request without merging it.
+func (s *Server) ClosePullRequest(ctx context.Context, r Repo, number int) error {
+	return s.do(ctx, http.MethodPatch, fmt.Sprintf("/repos/%s/pulls/%d", r.path(), number), map[string]any{"state": "closed"}, nil)
+}
+
+// ClosePR is ClosePullRequest for a test.
 func (s *Server) ClosePR(tb testing.TB, r Repo, number int) {
 	tb.Helper()
-	s.must(tb, http.MethodPatch, fmt.Sprintf("/repos/%s/pulls/%d", r.path(), number), map[string]any{"state": "closed"}, nil)
+	mustDo(tb, s.ClosePullRequest(tb.Context(), r, number))
 }
 
-// MergePR merges a pull request with a merge commit.
+// MergePullRequest merges a pull request with a merge commit, as the
+// admin.
+func (s *Server) MergePullRequest(ctx context.Context, r Repo, number int) error {
+	return s.do(ctx, http.MethodPost, fmt.Sprintf("/repos/%s/pulls/%d/merge", r.path(), number), map[string]any{"Do": "merge"}, nil)
+}
+
+// MergePR is MergePullRequest for a test.
 func (s *Server) MergePR(tb testing.TB, r Repo, number int) {
 	tb.Helper()
-	s.must(tb, http.MethodPost, fmt.Sprintf("/repos/%s/pulls/%d/merge", r.path(), number), map[string]any{"Do": "merge"}, nil)
+	mustDo(tb, s.MergePullRequest(tb.Context(), r, number))
 }
 
 // AddLabel creates the label name in r when missing and puts it on the
@@ -239,18 +320,66 @@ func (s *Server) AddLabel(tb testing.TB, r Repo, number int, name string) {
 	var label struct {
 		ID int64 `json:"id"`
 	}
-	s.must(tb, http.MethodPost, "/repos/"+r.path()+"/labels", map[string]any{"name": name, "color": "#00aabb"}, &label)
-	s.must(tb, http.MethodPost, fmt.Sprintf("/repos/%s/issues/%d/labels", r.path(), number), map[string]any{"labels": []int64{label.ID}}, nil)
+	mustDo(tb, s.do(tb.Context(), http.MethodPost, "/repos/"+r.path()+"/labels", map[string]any{"name": name, "color": "#00aabb"}, &label))
+	mustDo(tb, s.do(tb.Context(), http.MethodPost, fmt.Sprintf("/repos/%s/issues/%d/labels", r.path(), number), map[string]any{"labels": []int64{label.ID}}, nil))
 }
 
-// AddWebhook adds a Gitea webhook to r that posts JSON for events (for
+// CreateWebhook adds a Gitea webhook to r that posts JSON for events (for
 // example "push", "pull_request") to target, signed with secret.
-func (s *Server) AddWebhook(tb testing.TB, r Repo, target, secret string, events ...string) {
-	tb.Helper()
-	s.must(tb, http.MethodPost, "/repos/"+r.path()+"/hooks", map[string]any{
+func (s *Server) CreateWebhook(ctx context.Context, r Repo, target, secret string, events ...string) error {
+	return s.do(ctx, http.MethodPost, "/repos/"+r.path()+"/hooks", map[string]any{
 		"type": "gitea", "active": true, "events": events, "branch_filter": "*",
 		"config": map[string]string{"url": target, "content_type": "json", "secret": secret},
 	}, nil)
+}
+
+// AddWebhook is CreateWebhook for a test.
+func (s *Server) AddWebhook(tb testing.TB, r Repo, target, secret string, events ...string) {
+	tb.Helper()
+	mustDo(tb, s.CreateWebhook(tb.Context(), r, target, secret, events...))
+}
+
+// User is a user created on the test server, with an API token of all
+// scopes.
+type User struct {
+	Name, Password, Token string
+}
+
+// CreateUser creates a user (not an admin) with a password and an API
+// token of all scopes, and makes it a collaborator with write access of
+// repos.
+func (s *Server) CreateUser(ctx context.Context, name string, repos ...Repo) (User, error) {
+	u := User{Name: name, Password: randomHex(24)}
+	if err := s.do(ctx, http.MethodPost, "/admin/users", map[string]any{
+		"username": name, "email": name + "@example.invalid", "password": u.Password, "must_change_password": false,
+	}, nil); err != nil {
+		return User{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.APIURL()+"/users/"+url.PathEscape(name)+"/tokens",
+		strings.NewReader(`{"name":"carina-demo","scopes":["all"]}`))
+	if err != nil {
+		return User{}, err
+	}
+	req.SetBasicAuth(name, u.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return User{}, fmt.Errorf("gitea token of %s: %w", name, err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		SHA1 string `json:"sha1"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tok); err != nil || resp.StatusCode != http.StatusCreated || tok.SHA1 == "" {
+		return User{}, fmt.Errorf("gitea token of %s: %s (%v)", name, resp.Status, err)
+	}
+	u.Token = tok.SHA1
+	for _, r := range repos {
+		if err := s.do(ctx, http.MethodPut, "/repos/"+r.path()+"/collaborators/"+url.PathEscape(name), map[string]any{"permission": "write"}, nil); err != nil {
+			return User{}, err
+		}
+	}
+	return u, nil
 }
 
 func (r Repo) path() string { return url.PathEscape(r.Owner) + "/" + url.PathEscape(r.Name) }

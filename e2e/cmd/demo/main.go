@@ -4,7 +4,9 @@
 // in process against them. The terminal follows the application as the
 // agent deploys it to staging, holds it at a suspend gate, promotes it to
 // prod with the prod override once resumed through the agent's API, and
-// redeploys a commit announced by a signed webhook; it ends with the
+// redeploys a commit announced by a signed webhook, undoes a kubectl
+// edit, and deploys a pull request as a preview environment in a
+// namespace of its own until the pull request closes; it ends with the
 // status table. Everything keeps running until Ctrl-C, or stops at the
 // end with -exit (as the e2e test runs it).
 package main
@@ -100,6 +102,8 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		d.commitAndWebhook,
 		d.promoteAgain,
 		d.undoEdit,
+		d.openPullRequest,
+		d.closePullRequest,
 		d.showStatusTable,
 	}
 	for _, step := range steps {

@@ -2,12 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,11 +12,10 @@ import (
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/carina-gitops/carina/agent"
 	"github.com/carina-gitops/carina/agent/api"
-	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/e2e/cluster"
 	"github.com/carina-gitops/carina/e2e/gitserver"
+	"github.com/carina-gitops/carina/e2e/walkthrough"
 )
 
 // envNames are the environments of the example, in promotion order; each
@@ -46,7 +41,14 @@ type demo struct {
 	hookSecret []byte
 	cfgPath    string
 	logPath    string
+
+	// forge is the stand-in for GitHub's pull request and commit
+	// status API (forge.go).
+	forge *standIn
 }
+
+// forgeRepo is the repository's owner/name on the stand-in forge.
+const forgeRepo = "carina/demo"
 
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
 
@@ -129,75 +131,61 @@ func (d *demo) serveRepo(ctx context.Context) (func(), error) {
 }
 
 // startAgent writes carina.yaml, loads it with the real parser and runs
-// the agent in process, as `carina agent --config` does.
+// the agent in process, as `carina agent --config` does. It starts the
+// stand-in forge API the config names first.
 func (d *demo) startAgent(ctx context.Context) (func(), error) {
-	token, secret := randomHex(), randomHex()
+	token, secret, forgeToken := walkthrough.RandomHex(), walkthrough.RandomHex(), walkthrough.RandomHex()
 	d.hookSecret = []byte(secret)
 	d.cfgPath = filepath.Join(d.dir, "carina.yaml")
 	d.logPath = filepath.Join(d.dir, "agent.log")
-	files := map[string]string{"api-token": token, "webhook-secret": secret, "carina.yaml": d.configText()}
-	for name, content := range files {
-		if err := os.WriteFile(filepath.Join(d.dir, name), []byte(content), 0o600); err != nil {
-			return nil, err
-		}
-	}
-	cfg, err := config.Load(d.cfgPath)
+	fg, stopForge, err := startStandIn(ctx, forgeRepo, forgeToken)
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithCancel(ctx)
-	clusters, err := agent.BuildClusters(actx, cfg)
+	d.forge = fg
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", d.opts.Listen)
 	if err != nil {
-		cancel()
-		return nil, err
-	}
-	logf, err := os.Create(d.logPath)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	host, _ := os.Hostname()
-	a, err := agent.New(agent.Options{Config: cfg, Logger: log, Targets: clusters.Targets,
-		Events: &agent.KubeEvents{Clients: clusters.Clients, Component: "carina-agent", Host: host}})
-	if err != nil {
-		cancel()
-		logf.Close()
-		return nil, err
-	}
-	ln, err := (&net.ListenConfig{}).Listen(actx, "tcp", d.opts.Listen)
-	if err != nil {
-		cancel()
-		logf.Close()
+		stopForge()
 		return nil, err
 	}
 	d.agentURL = "http://" + ln.Addr().String()
-	d.client = &api.Client{BaseURL: d.agentURL, Token: token}
-	done := make(chan error, 1)
-	go func() { done <- a.Run(actx, agent.RunOptions{Clients: clusters.Clients, REST: clusters.REST, Listener: ln}) }()
+	files := map[string]string{"api-token": token, "webhook-secret": secret, "forge-token": forgeToken, "carina.yaml": d.configText()}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(d.dir, name), []byte(content), 0o600); err != nil {
+			ln.Close()
+			stopForge()
+			return nil, err
+		}
+	}
+	a, err := walkthrough.StartAgent(ctx, walkthrough.AgentOptions{Config: d.cfgPath, Log: d.logPath, Listener: ln, Token: token})
+	if err != nil {
+		stopForge()
+		return nil, err
+	}
+	d.client = a.Client
 	d.say("==> agent running in process: API %s, config %s", d.agentURL, d.cfgPath)
 	return func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				d.say("    agent stopped with: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			d.say("    agent did not stop within 15 s")
+		if err := a.Stop(); err != nil {
+			d.say("    %v", err)
 		}
-		logf.Close()
+		stopForge()
 	}, nil
 }
 
 // configText is the demo's carina.yaml. The source polls every minute,
-// so the redeploy the demo measures is the webhook's doing.
+// so the redeploy the demo measures is the webhook's doing. Its forge
+// section names the stand-in GitHub API: the agent lists the open pull
+// requests there (previews) and posts its commit statuses there.
 func (d *demo) configText() string {
 	return fmt.Sprintf(`# carina.yaml written by make demo
 cacheDir: %s
 sources:
   apps:
-    - {name: demo, url: %q, branch: main, interval: 1m}
+    - name: demo
+      url: %q
+      branch: main
+      interval: 1m
+      forge: {kind: github, apiURL: %q, repo: %s, tokenFile: %s, statusURL: %q}
 clusters:
   - name: staging
     kubeconfig: {file: %s}
@@ -210,14 +198,9 @@ server:
   api: {tokenFile: %s, allowWrites: true}
 reconcile: {workers: 4, minBackoff: 200ms, maxBackoff: 5s, stepTimeout: 2m}
 leaderElection: {enabled: false}
-`, filepath.Join(d.dir, "cache"), d.repoURL, d.clusters["staging"].Kubeconfig(), d.clusters["prod"].Kubeconfig(),
+`, filepath.Join(d.dir, "cache"), d.repoURL, d.forge.url, forgeRepo, filepath.Join(d.dir, "forge-token"), d.agentURL,
+		d.clusters["staging"].Kubeconfig(), d.clusters["prod"].Kubeconfig(),
 		filepath.Join(d.dir, "webhook-secret"), d.opts.Listen, filepath.Join(d.dir, "api-token"))
-}
-
-func randomHex() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // copyDir copies the regular files under src to dst (no symlinks).

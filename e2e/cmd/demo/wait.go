@@ -10,10 +10,10 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/carina-gitops/carina/agent/api"
+	"github.com/carina-gitops/carina/e2e/walkthrough"
 	"github.com/carina-gitops/carina/source/webhook"
 )
 
@@ -22,21 +22,7 @@ var getOpts = metav1.GetOptions{}
 // poll calls check every interval until it is done, fails, or the step
 // timeout passes; last describes the state for the timeout error.
 func (d *demo) poll(ctx context.Context, what string, every time.Duration, check func() (done bool, last string, err error)) error {
-	ctx, cancel := context.WithTimeout(ctx, d.opts.StepTimeout)
-	defer cancel()
-	var last string
-	for {
-		done, l, err := check()
-		if err != nil || done {
-			return err
-		}
-		last = l
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last: %s)", what, ctx.Err(), last)
-		case <-time.After(every):
-		}
-	}
+	return walkthrough.Poll(ctx, d.opts.StepTimeout, every, what, check)
 }
 
 // waitEnv polls the agent's API until the environment satisfies ok.
@@ -90,40 +76,39 @@ func (d *demo) waitImage(ctx context.Context, env, image string) (time.Time, err
 // waitDeployment waits until the environment's Deployment runs image and
 // is Available, and says how long that took.
 func (d *demo) waitDeployment(ctx context.Context, env, image string) (*appsv1.Deployment, time.Duration, error) {
+	return d.waitDeploymentIn(ctx, env, "hello-"+env, image)
+}
+
+// waitDeploymentIn is waitDeployment for the app's Deployment in
+// namespace ns of cluster.
+func (d *demo) waitDeploymentIn(ctx context.Context, cluster, ns, image string) (*appsv1.Deployment, time.Duration, error) {
 	start := time.Now()
 	var dep *appsv1.Deployment
-	err := d.poll(ctx, "deployment/"+d.app+" in "+env, 100*time.Millisecond, func() (bool, string, error) {
+	err := d.poll(ctx, "deployment/"+d.app+" in "+ns, 100*time.Millisecond, func() (bool, string, error) {
 		var err error
-		if dep, err = d.kube[env].AppsV1().Deployments("hello-"+env).Get(ctx, d.app, getOpts); err != nil {
+		if dep, err = d.kube[cluster].AppsV1().Deployments(ns).Get(ctx, d.app, getOpts); err != nil {
 			return false, err.Error(), nil
 		}
-		ok := dep.Spec.Template.Spec.Containers[0].Image == image && isAvailable(dep)
+		ok := dep.Spec.Template.Spec.Containers[0].Image == image && walkthrough.Available(dep)
 		return ok, fmt.Sprintf("%d/%d available", dep.Status.AvailableReplicas, *dep.Spec.Replicas), nil
 	})
 	return dep, time.Since(start).Round(time.Millisecond), err
 }
 
-func isAvailable(d *appsv1.Deployment) bool {
-	if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < *d.Spec.Replicas ||
-		d.Status.AvailableReplicas < *d.Spec.Replicas || d.Status.Replicas != *d.Spec.Replicas {
-		return false
-	}
-	for _, c := range d.Status.Conditions {
-		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue {
-			return true
-		}
-	}
-	return false
-}
-
 // sendWebhook posts the push event GitHub would send for commit, signed
 // with the webhook secret.
 func (d *demo) sendWebhook(ctx context.Context, commit string) (int, error) {
-	body, err := json.Marshal(map[string]any{
+	return d.postHook(ctx, "push", map[string]any{
 		"ref":        "refs/heads/main",
 		"after":      commit,
 		"repository": map[string]string{"clone_url": d.repoURL},
 	})
+}
+
+// postHook posts a GitHub webhook of event with payload, signed with the
+// webhook secret, and wants it accepted.
+func (d *demo) postHook(ctx context.Context, event string, payload any) (int, error) {
+	body, err := json.Marshal(payload)
 	if err != nil {
 		return 0, err
 	}
@@ -132,8 +117,8 @@ func (d *demo) sendWebhook(ctx context.Context, commit string) (int, error) {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
-	req.Header.Set("X-GitHub-Delivery", randomHex())
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", walkthrough.RandomHex())
 	req.Header.Set("X-Hub-Signature-256", "sha256="+webhook.Sign(d.hookSecret, body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -141,7 +126,7 @@ func (d *demo) sendWebhook(ctx context.Context, commit string) (int, error) {
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		return resp.StatusCode, fmt.Errorf("webhook answered %d", resp.StatusCode)
+		return resp.StatusCode, fmt.Errorf("%s webhook answered %d", event, resp.StatusCode)
 	}
 	return resp.StatusCode, nil
 }

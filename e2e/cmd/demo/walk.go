@@ -11,6 +11,7 @@ import (
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/e2e/gitserver"
+	"github.com/carina-gitops/carina/e2e/walkthrough"
 )
 
 const (
@@ -212,6 +213,7 @@ func (d *demo) printWhere() {
 	for _, env := range envNames {
 		d.say("  %-12s %s --kubeconfig %s get deploy,pods,svc -n hello-%s", env, kubectl, d.clusters[env].Kubeconfig(), env)
 	}
+	d.say("  forge        %s/repos/%s/pulls (bearer token in %s; a stand-in for GitHub's pull request and status API)", d.forge.url, forgeRepo, filepath.Join(d.dir, "forge-token"))
 	d.say("  agent log    %s", d.logPath)
 	d.say("  Git          %s (work tree %s; commit and `git push`: the agent polls every minute)", d.repoURL, d.work)
 }
@@ -240,10 +242,4 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // carinaCommand is how to run carina from the repository root: the
 // binary `make demo` built, by its absolute path, or `go run`.
-func carinaCommand(root string) string {
-	bin := filepath.Join(root, "bin", "carina")
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
-		return bin
-	}
-	return "go run ./cmd/carina"
-}
+func carinaCommand(root string) string { return walkthrough.CarinaCommand(root) }
