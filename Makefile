@@ -93,8 +93,8 @@ bench-render:
 bench-apply: binaries
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./apply/...
 
-bench-agent: binaries deps
-	$(GO) test -run '^$$' -bench 'CommitToApplied|DriftCorrection|Fleet' -benchtime 1x -timeout 30m ./agent/
+bench-agent: binaries deps gitea
+	$(GO) test -run '^$$' -bench 'CommitToApplied|DriftCorrection|Fleet|PreviewOpenedToHealthy' -benchtime 1x -timeout 30m ./agent/
 
 clean:
 	rm -rf bin/
