@@ -20,14 +20,42 @@ import (
 
 // previewAppfile is simpleAppfile with a preview policy (at most two
 // previews, as a service account bound to edit in the preview
-// namespace), and extra objects appended to its k8s-objects list.
+// namespace), extra objects appended to its k8s-objects list, and a
+// component of the repository's pr-info definition (prInfoDef).
 func previewAppfile(name, ns, greeting, extra string) string {
-	return simpleAppfile(name, ns, greeting) + extra + `policies:
+	return simpleAppfile(name, ns, greeting) + extra + `  prinfo:
+    type: pr-info
+policies:
   - name: previews
     type: preview
     properties: {maxPreviews: 2, serviceAccount: previewer}
 `
 }
+
+// prInfoDef is a definition of the app repository that writes
+// context.pullRequest.number into a ConfigMap "prinfo", "none" outside
+// a preview.
+const prInfoDef = `"pr-info": {
+	type: "component"
+	attributes: workload: definition: {apiVersion: "v1", kind: "ConfigMap"}
+}
+template: {
+	output: {
+		apiVersion: "v1"
+		kind:       "ConfigMap"
+		metadata: name: context.name
+		data: {
+			if context.pullRequest != _|_ {
+				greeting: "\(context.pullRequest.number) \(context.pullRequest.branch)->\(context.pullRequest.base)"
+			}
+			if context.pullRequest == _|_ {
+				greeting: "none"
+			}
+		}
+	}
+	parameter: {}
+}
+`
 
 // previewConfig is an agent config for a Gitea-hosted source with a
 // forge section and a Gitea webhook receiver.
@@ -48,6 +76,7 @@ sources:
     - name: apps
       url: %q
       interval: %s
+      definitions: .carina/definitions
       auth: {username: %s, passwordFile: %s}
       forge: {kind: gitea, apiURL: %q, tokenFile: %s}
 clusters:
@@ -137,7 +166,8 @@ func TestPreviewsOnGitea(t *testing.T) {
 	file := app + "/Appfile"
 	pns := func(n int) string { return fmt.Sprintf("%s-pr-%d", app, n) }
 	repo := srv.CreateRepo(t, app)
-	srv.CommitFiles(t, repo, "main", "", map[string]string{file: previewAppfile(app, base, "main", "")}, "shop with previews")
+	srv.CommitFiles(t, repo, "main", "", map[string]string{file: previewAppfile(app, base, "main", ""),
+		".carina/definitions/pr-info.cue": prInfoDef}, "shop with previews")
 	fc, err := forge.New(forge.Options{Kind: forge.Gitea, BaseURL: srv.APIURL(), Repo: repo.Owner + "/" + repo.Name, TokenFile: mustToken(t, srv)})
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +186,14 @@ func TestPreviewsOnGitea(t *testing.T) {
 	eventually(t, 30*time.Second, "carina/preview success on the head", previewStatus(t, fc, head1, forge.StateSuccess, "applied and healthy"))
 	if got := configMapData(t, cs, base, app); got != "main" {
 		t.Errorf("the main env's ConfigMap says %q; a preview must not touch it", got)
+	}
+	// context.pullRequest: the preview's definition sees its pull
+	// request; the main env's does not.
+	if got, want := configMapData(t, cs, pns(pr1.Number), "prinfo"), fmt.Sprintf("%d feature-1->main", pr1.Number); got != want {
+		t.Errorf("context.pullRequest in the preview wrote %q, want %q", got, want)
+	}
+	if got := configMapData(t, cs, base, "prinfo"); got != "none" {
+		t.Errorf("context.pullRequest outside a preview wrote %q, want none", got)
 	}
 	ns1, err := cs.CoreV1().Namespaces().Get(t.Context(), pns(pr1.Number), metav1.GetOptions{})
 	if err != nil || ns1.Labels[labelPreviewApp] != app {

@@ -115,7 +115,7 @@ func (p *previews) take(ctx context.Context, st *sourceState, ps *previewSource,
 	cur := p.views[k]
 	p.mu.Unlock()
 	now := p.now()
-	if cur != nil && cur.pr.HeadSHA == w.pr.HeadSHA && cur.base == w.base.Release && (cur.view != nil) == (w.wait == "") {
+	if cur != nil && samePR(cur.pr, w.pr) && cur.base == w.base.Release && (cur.view != nil) == (w.wait == "") {
 		if w.pol.TTL > 0 && cur.view != nil && now.Sub(cur.since) > w.pol.TTL {
 			p.expire(ps, k, cur, w.pol.TTL)
 		}
@@ -174,7 +174,7 @@ func (p *previews) build(ctx context.Context, st *sourceState, ps *previewSource
 	if err := p.ensureNamespaces(ctx, w.base.Name, env, w.pol); err != nil {
 		return err
 	}
-	pv.env, pv.view = env, buildView(w.base, l.apps[i], env)
+	pv.env, pv.view = env, buildView(w.base, l.apps[i], env, w.pr)
 	pv.pr.HeadSHA = l.snap.Commit // what was fetched, should the head have moved since the listing
 	return nil
 }

@@ -135,7 +135,8 @@ func (run *envRun) render(ctx context.Context, e appfile.Environment) (*render.R
 // renderOptions are base with what one render of d's env e sets: the
 // cluster (context.cluster, the env's first), its version
 // (context.clusterVersion, and Helm's .Capabilities.KubeVersion; the
-// defaults when unknown) and the source's strict.
+// defaults when unknown), the source's strict and, for a preview, the
+// pull request (context.pullRequest).
 func renderOptions(base render.Options, d *desiredApp, e appfile.Environment, kv kubeVersion) render.Options {
 	opts := base
 	opts.Cluster = firstOr(e.Clusters, "")
@@ -144,6 +145,7 @@ func renderOptions(base render.Options, d *desiredApp, e appfile.Environment, kv
 		opts.Engines.KubeVersion = kv.git
 	}
 	opts.Strict = d.Strict
+	opts.PullRequest = d.PullRequest
 	return opts
 }
 
