@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,12 +151,13 @@ func openPR(t *testing.T, srv *gitea.Server, repo gitea.Repo, branch, file, cont
 
 // TestPreviewsOnGitea: pull requests on a real Gitea get preview
 // environments on the real control plane, through Gitea's signed
-// webhooks: deployed with the carina/preview status on the head,
-// redeployed on a push, pruned with their namespace on close; the PR
-// beyond maxPreviews waits with a status; a PR that writes outside its
-// namespace fails with a status and writes nothing (audit log); and
-// with the webhooks lost (the agent was down, then at another address)
-// polling creates and prunes previews.
+// webhooks: deployed with the carina/preview status on the head and the
+// diff comment, redeployed on a push with the comment edited in place,
+// pruned with their namespace on close; the PR beyond maxPreviews waits
+// with a status; a PR that writes outside its namespace fails with a
+// status and writes nothing (audit log); with the webhooks lost (the
+// agent was down, then at another address) polling creates and prunes
+// previews, and a comment is not posted again after the restart.
 func TestPreviewsOnGitea(t *testing.T) {
 	_, cs := needCluster(t)
 	srv := startGitea(t)
@@ -199,17 +201,33 @@ func TestPreviewsOnGitea(t *testing.T) {
 	if err != nil || ns1.Labels[labelPreviewApp] != app {
 		t.Fatalf("preview namespace: %v, labels %v", err, ns1.GetLabels())
 	}
+	// The diff comment: what merging changes in the main env, and what
+	// the head changed in the preview (computed before it deployed).
+	preview1 := fmt.Sprintf("`%s` · `pr-%d` (this pull request's preview)", app, pr1.Number)
+	eventually(t, 30*time.Second, "one diff comment on pr-1", oneDiffComment(t, srv, repo, pr1.Number,
+		"what merging #"+fmt.Sprint(pr1.Number)+" would change", "The head `"+head1[:12]+"`",
+		"#### `"+app+"` · `default`: 0 created, 1 changed, 0 deleted", "-  greeting: main\n+  greeting: pr1-v1",
+		preview1+": 2 created, 0 changed, 0 deleted"))
+	comment1 := diffComments(t, srv, repo, pr1.Number)[0]
 
 	// Push to the PR: redeployed at the new head.
 	head1b := srv.CommitFiles(t, repo, "feature-1", "", map[string]string{file: previewAppfile(app, base, "pr1-v2", "")}, "v2")
 	eventually(t, 30*time.Second, "pr-1 redeployed", greetingIs(t, cs, pns(pr1.Number), app, "pr1-v2"))
 	eventually(t, 30*time.Second, "carina/preview success on the new head", previewStatus(t, fc, head1b, forge.StateSuccess, "applied and healthy"))
+	eventually(t, 30*time.Second, "the diff comment of pr-1 updated for the new head", oneDiffComment(t, srv, repo, pr1.Number,
+		"The head `"+head1b[:12]+"`", "-  greeting: main\n+  greeting: pr1-v2",
+		preview1+": 0 created, 1 changed, 0 deleted", "-  greeting: pr1-v1\n+  greeting: pr1-v2"))
+	if c := diffComments(t, srv, repo, pr1.Number)[0]; c.ID != comment1.ID {
+		t.Errorf("the push made diff comment %d; want %d edited in place", c.ID, comment1.ID)
+	}
 
 	// Two more PRs: maxPreviews is 2, the third waits.
 	pr2, _ := openPR(t, srv, repo, "feature-2", file, previewAppfile(app, base, "pr2", ""))
 	pr3, head3 := openPR(t, srv, repo, "feature-3", file, previewAppfile(app, base, "pr3", ""))
 	eventually(t, 30*time.Second, "pr-2 applied", greetingIs(t, cs, pns(pr2.Number), app, "pr2"))
 	eventually(t, 30*time.Second, "pr-3 waits with a status", previewStatus(t, fc, head3, forge.StatePending, "maxPreviews"))
+	eventually(t, 30*time.Second, "the diff comment of pr-3 says it waits", oneDiffComment(t, srv, repo, pr3.Number,
+		"#### `"+app+"` · `default`: 0 created, 1 changed, 0 deleted", "No preview runs: waiting: 2 previews"))
 	e3, err := r.env(app, fmt.Sprintf("pr-%d", pr3.Number))
 	if err != nil || e3.Preview == nil || !strings.Contains(e3.Preview.Waiting, "maxPreviews") {
 		t.Errorf("pr-3 in the status API = %+v, %v; want it waiting for maxPreviews", e3.Preview, err)
@@ -250,28 +268,82 @@ func TestPreviewsOnGitea(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The diff comment dry-runs the main env's objects (the escaped
+	// ConfigMap among them): a dry-run writes nothing.
 	for _, ev := range cluster.Select(events, cluster.Filter{Namespace: other, Writes: true, Resource: "configmaps"}) {
-		if ev.ObjectRef.Name == "escaped" {
+		if ev.ObjectRef.Name == "escaped" && !isDryRun(ev.RequestURI) {
 			t.Errorf("%s of ConfigMap %s/escaped by %s; want none", ev.Verb, other, ev.User.Username)
 		}
 	}
+	eventually(t, 30*time.Second, "the diff comment of pr-4 says why its preview is refused", oneDiffComment(t, srv, repo, pr4.Number,
+		fmt.Sprintf("`%s` · `pr-%d` (this pull request's preview): cannot be compared", app, pr4.Number), "writes only into namespace",
+		"- created `ConfigMap/"+other+"/escaped`"))
+	comment4 := diffComments(t, srv, repo, pr4.Number)[0]
 
 	// Webhooks lost: the agent stops, a PR opens, a new agent (at
 	// another address, which the hook does not reach) finds it by
 	// polling, and prunes it by polling once it closes.
+	// PR 4 stays open across the restart: its diff comment is found by
+	// its marker and left as it is (same head, same apps), not posted
+	// again.
 	r.stop(t)
 	srv.ClosePR(t, repo, pr3.Number)
-	srv.ClosePR(t, repo, pr4.Number)
 	pr5, _ := openPR(t, srv, repo, "feature-5", file, previewAppfile(app, base, "pr5", ""))
 	r2 := startAgent(t, previewConfig(t, srv, repo, "2s"))
 	eventually(t, 60*time.Second, "pr-5 created by polling", greetingIs(t, cs, pns(pr5.Number), app, "pr5"))
 	eventually(t, 30*time.Second, "pr-3 closed while no agent ran: pruned", namespaceGone(t, cs, pns(pr3.Number)))
+	eventually(t, 30*time.Second, "one diff comment on pr-5", oneDiffComment(t, srv, repo, pr5.Number, "-  greeting: main\n+  greeting: pr5"))
+	if got := diffComments(t, srv, repo, pr4.Number); len(got) != 1 || got[0].ID != comment4.ID || got[0].Body != comment4.Body || !got[0].Updated.Equal(comment4.Updated) {
+		t.Errorf("after a restart pr-4 has diff comments %+v; want comment %d untouched", got, comment4.ID)
+	}
+
+	srv.ClosePR(t, repo, pr4.Number)
 	srv.ClosePR(t, repo, pr5.Number)
 	eventually(t, 30*time.Second, "pr-5 pruned by polling", namespaceGone(t, cs, pns(pr5.Number)))
 	eventually(t, 30*time.Second, "no preview left in the status", func() (bool, string) {
 		s := appSummary(t, r2, app)
 		return !strings.Contains(s, "pr-"), s
 	})
+}
+
+// prComment is a pull request comment as Gitea lists it.
+type prComment struct {
+	ID      int64     `json:"id"`
+	Body    string    `json:"body"`
+	Updated time.Time `json:"updated_at"`
+}
+
+// diffComments lists the comments of pull request number that carry the
+// diff comment's marker.
+func diffComments(t *testing.T, srv *gitea.Server, repo gitea.Repo, number int) []prComment {
+	t.Helper()
+	var all, out []prComment
+	if _, err := srv.Do(t.Context(), http.MethodGet, fmt.Sprintf("/repos/%s/issues/%d/comments", repo.FullName, number), nil, &all); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range all {
+		if strings.Contains(c.Body, forge.Marker(commentKey)) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// oneDiffComment waits for pull request number to have exactly one diff
+// comment, which says every one of want.
+func oneDiffComment(t *testing.T, srv *gitea.Server, repo gitea.Repo, number int, want ...string) func() (bool, string) {
+	return func() (bool, string) {
+		cs := diffComments(t, srv, repo, number)
+		if len(cs) != 1 {
+			return false, fmt.Sprintf("%d diff comments: %+v", len(cs), cs)
+		}
+		for _, w := range want {
+			if !strings.Contains(cs[0].Body, w) {
+				return false, fmt.Sprintf("the comment lacks %q:\n%s", w, cs[0].Body)
+			}
+		}
+		return true, ""
+	}
 }
 
 func mustToken(t *testing.T, srv *gitea.Server) string {

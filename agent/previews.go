@@ -49,6 +49,8 @@ type previews struct {
 	targets *targetSet
 	// statuses posts the carina/preview commit statuses.
 	statuses *commitStatuses
+	// comments keeps the diff comment of each pull request.
+	comments *prComments
 	// clients create and delete preview namespaces (RunOptions.Clients).
 	clients map[string]kubernetes.Interface
 
