@@ -155,7 +155,9 @@ func openPR(t *testing.T, srv *gitea.Server, repo gitea.Repo, branch, file, cont
 // diff comment, redeployed on a push with the comment edited in place,
 // pruned with their namespace on close; the PR beyond maxPreviews waits
 // with a status; a PR that writes outside its namespace fails with a
-// status and writes nothing (audit log); with the webhooks lost (the
+// status and writes nothing (audit log); a PR that Carina's check lets
+// through but the API server refuses (as the preview's service account)
+// fails with a status that says so; with the webhooks lost (the
 // agent was down, then at another address) polling creates and prunes
 // previews, and a comment is not posted again after the restart.
 func TestPreviewsOnGitea(t *testing.T) {
@@ -250,15 +252,21 @@ func TestPreviewsOnGitea(t *testing.T) {
 	})
 	eventually(t, 30*time.Second, "pr-3 starts once pr-1 left", greetingIs(t, cs, pns(pr3.Number), app, "pr3"))
 
-	// A PR that writes into another namespace: failure status, and
-	// nothing written there.
+	// A PR that writes into another namespace and binds cluster-admin
+	// (a ClusterRoleBinding): failure status, and nothing written
+	// outside its namespace.
 	srv.ClosePR(t, repo, pr2.Number)
 	eventually(t, 30*time.Second, "pr-2 namespace deleted", namespaceGone(t, cs, pns(pr2.Number)))
 	escape := fmt.Sprintf(`      - apiVersion: v1
         kind: ConfigMap
-        metadata: {name: escaped, namespace: %s}
+        metadata: {name: escaped, namespace: %[1]s}
         data: {a: b}
-`, other)
+      - apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: %[2]s-escalate}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+        subjects: [{kind: ServiceAccount, name: previewer, namespace: %[2]s}]
+`, other, app)
 	pr4, head4 := openPR(t, srv, repo, "feature-4", file, previewAppfile(app, base, "pr4", escape))
 	eventually(t, 30*time.Second, "pr-4 fails with a status", previewStatus(t, fc, head4, forge.StateFailure, "writes only into namespace"))
 	if got := configMapData(t, cs, pns(pr4.Number), app); got != "" {
@@ -273,6 +281,11 @@ func TestPreviewsOnGitea(t *testing.T) {
 	for _, ev := range cluster.Select(events, cluster.Filter{Namespace: other, Writes: true, Resource: "configmaps"}) {
 		if ev.ObjectRef.Name == "escaped" && !isDryRun(ev.RequestURI) {
 			t.Errorf("%s of ConfigMap %s/escaped by %s; want none", ev.Verb, other, ev.User.Username)
+		}
+	}
+	for _, ev := range cluster.Select(events, cluster.Filter{Writes: true, Resource: "clusterrolebindings"}) {
+		if ev.ObjectRef.Name == app+"-escalate" && !isDryRun(ev.RequestURI) {
+			t.Errorf("%s of ClusterRoleBinding %s-escalate by %s; want none", ev.Verb, app, ev.User.Username)
 		}
 	}
 	eventually(t, 30*time.Second, "the diff comment of pr-4 says why its preview is refused", oneDiffComment(t, srv, repo, pr4.Number,
@@ -297,9 +310,47 @@ func TestPreviewsOnGitea(t *testing.T) {
 		t.Errorf("after a restart pr-4 has diff comments %+v; want comment %d untouched", got, comment4.ID)
 	}
 
+	// A PR that passes Carina's own check (everything in its namespace)
+	// but writes what its service account may not (a ResourceQuota:
+	// edit may read quotas, not write them): the API server refuses it,
+	// as the preview's account.
 	srv.ClosePR(t, repo, pr4.Number)
+	quota := `      - apiVersion: v1
+        kind: ResourceQuota
+        metadata: {name: sneaky}
+        spec: {hard: {pods: "1000"}}
+`
+	pr6, head6 := openPR(t, srv, repo, "feature-6", file, previewAppfile(app, base, "pr6", quota))
+	eventually(t, 60*time.Second, "pr-6 fails with a status from the API server", previewStatus(t, fc, head6, forge.StateFailure, "forbidden"))
+	sa6 := "system:serviceaccount:" + pns(pr6.Number) + ":previewer"
+	if _, err := cs.CoreV1().ResourceQuotas(pns(pr6.Number)).Get(t.Context(), "sneaky", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("ResourceQuota %s/sneaky: %v; want it never created", pns(pr6.Number), err)
+	}
+	if got := configMapData(t, cs, pns(pr6.Number), app); got != "" {
+		t.Errorf("the refused preview applied its ConfigMap: %q", got)
+	}
+	if events, err = testCluster.AuditEvents(); err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, ev := range cluster.Select(events, cluster.Filter{Namespace: pns(pr6.Number), Resource: "resourcequotas", Writes: true}) {
+		switch {
+		case ev.ResponseStatus != nil && ev.ResponseStatus.Code == 403 && ev.ImpersonatedUser != nil && ev.ImpersonatedUser.Username == sa6:
+			refused++
+		case ev.ResponseStatus != nil && ev.ResponseStatus.Code < 300 && !isDryRun(ev.RequestURI):
+			t.Errorf("%s of ResourceQuota %s by %s answered %d; want none", ev.Verb, ev.ObjectRef.Name, ev.User.Username, ev.ResponseStatus.Code)
+		}
+	}
+	if refused == 0 {
+		t.Errorf("the audit log has no write of a ResourceQuota refused (403) for %s", sa6)
+	}
+	eventually(t, 30*time.Second, "the diff comment of pr-6 shows the refusal", oneDiffComment(t, srv, repo, pr6.Number,
+		fmt.Sprintf("`%s` · `pr-%d` (this pull request's preview)", app, pr6.Number), "forbidden"))
+
 	srv.ClosePR(t, repo, pr5.Number)
+	srv.ClosePR(t, repo, pr6.Number)
 	eventually(t, 30*time.Second, "pr-5 pruned by polling", namespaceGone(t, cs, pns(pr5.Number)))
+	eventually(t, 30*time.Second, "pr-6 namespace deleted", namespaceGone(t, cs, pns(pr6.Number)))
 	eventually(t, 30*time.Second, "no preview left in the status", func() (bool, string) {
 		s := appSummary(t, r2, app)
 		return !strings.Contains(s, "pr-"), s

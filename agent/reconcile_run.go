@@ -366,7 +366,7 @@ func (run *envRun) correctCluster(ctx context.Context, cluster string, set *appl
 // inputs not to try again ("" for a transient error).
 func (run *envRun) fail(err error, terminalInputs string) {
 	es := sanitize(err, run.r.now())
-	run.r.statuses.post(run.d, run.env, forge.StateFailure, es.Message)
+	run.r.statuses.post(run.d, run.env, forge.StateFailure, statusReason(err, es.Message, run.r.plain.text))
 	run.r.store.fail(run.d.Name, run.env, es, terminalInputs)
 	run.record.Error = es.Message
 	run.finish(metrics.ResultError, "failed", nil)
