@@ -179,6 +179,8 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	a.previews = newPreviews(log, rec, now)
 	pv := a.previews
 	pv.catalog, pv.store, pv.rms, pv.work, pv.targets = a.catalog, a.store, a.removals, a.work, a.targets
+	pv.comments = newPRComments(log, &prDiffs{catalog: a.catalog, targets: a.targets, renderer: opts.Renderer, opts: renderOpts,
+		secrets: secrets, versions: a.versions})
 	a.removals.envGone = func(ctx context.Context, app, env string) {
 		a.driver.resetEnv(app, env)
 		pv.pruned(ctx, app, env)

@@ -18,6 +18,7 @@ import (
 	"github.com/carina-gitops/carina/agent/workflow"
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/capabilities"
+	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/source"
 )
 
@@ -50,6 +51,9 @@ type desiredApp struct {
 	Release string
 	// Pinned are the environments pinned to another revision (pins.go).
 	Pinned map[string]*pinnedEnv
+	// PullRequest is what a preview's view renders as
+	// context.pullRequest; nil for every other app.
+	PullRequest *render.PullRequest
 }
 
 // env returns the named environment.

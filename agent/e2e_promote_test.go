@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/carina-gitops/carina/e2e/gitea"
+	"github.com/carina-gitops/carina/source/forge"
 )
 
 // promoteAppfile is a KubeVela Application deployed to staging, then
@@ -40,7 +41,9 @@ spec:
 // exactly one promotion pull request to prod is opened on a real Gitea,
 // also across an agent restart; merging it deploys the pinned revision to
 // prod, and the status shows the pin. A merged promotion (a commit that
-// changes no rendered object) proposes nothing again.
+// changes no rendered object) proposes nothing again. A release that
+// fails in staging is never proposed, and its commit status and the
+// workflow say why.
 func TestPromoteStepOnGitea(t *testing.T) {
 	_, cs := needCluster(t)
 	srv := startGitea(t)
@@ -128,6 +131,48 @@ func TestPromoteStepOnGitea(t *testing.T) {
 	time.Sleep(3 * time.Second) // the merge commit's soak passes
 	if prs := openPromotions(); len(prs) != 0 {
 		t.Errorf("the merged promotion proposed another: %+v", prs)
+	}
+
+	// A release that fails in staging (the API server refuses a
+	// ConfigMap value that is a number) is never proposed: its commit's
+	// carina/staging status and the workflow say why.
+	fc, err := forge.New(forge.Options{Kind: forge.Gitea, BaseURL: srv.APIURL(), Repo: repo.Owner + "/" + repo.Name, TokenFile: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(promoteAppfile(app, ns, "v3"), `{greeting: "v3"}`, `{greeting: 3}`, 1)
+	c3 := srv.CommitFiles(t, repo, "main", "", map[string]string{"app.yaml": broken}, "shop v3, refused by the API server")
+	r.hook(t)
+	eventually(t, 30*time.Second, "carina/staging failure on the failed release, saying why", func() (bool, string) {
+		c, err := fc.CombinedStatus(t.Context(), c3)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, s := range c.Statuses {
+			if s.Context == "carina/staging" {
+				return s.State == forge.StateFailure && strings.Contains(s.Description, "ConfigMap/"+ns+"-staging/"+app), fmt.Sprintf("%+v", s)
+			}
+		}
+		return false, fmt.Sprintf("no carina/staging in %+v", c.Statuses)
+	})
+	eventually(t, 30*time.Second, "the workflow waits at deploy-staging, saying why", func() (bool, string) {
+		a, err := r.client.App(t.Context(), app)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, s := range a.Workflow {
+			if s.Name == "deploy-staging" {
+				return s.Phase != "succeeded" && strings.Contains(s.Message, "ConfigMap/"+ns+"-staging/"+app), fmt.Sprintf("%s: %s", s.Phase, s.Message)
+			}
+		}
+		return false, "no deploy-staging step"
+	})
+	time.Sleep(3 * time.Second) // longer than the soak
+	if prs := openPromotions(); len(prs) != 0 {
+		t.Errorf("a release that failed in staging was proposed: %+v", prs)
+	}
+	if ok, got := greetings("v2", "v2")(); !ok {
+		t.Errorf("after the failed release: %s, want v2 in both", got)
 	}
 	_ = c1
 }

@@ -71,14 +71,7 @@ func applyPins(ctx context.Context, st *sourceState, l *loaded, loadRef pinLoade
 		}
 		var at *loaded
 		if err == nil {
-			ref := st.cfg.SourceRef()
-			ref.Branch, ref.Tag, ref.SemVer, ref.TagPrefix, ref.Name, ref.Commit = "", "", "", "", "", ""
-			if pin.IsCommit(p.Revision) {
-				ref.Commit = p.Revision
-			} else {
-				ref.Tag = p.Revision
-			}
-			at, err = loadRef(ctx, st, ref)
+			at, err = loadRef(ctx, st, pinRef(st, p.Revision))
 			if err != nil {
 				err = fmt.Errorf("environment %s is pinned to %s, which cannot be loaded: %w", env, p.Revision, err)
 			}
@@ -102,6 +95,19 @@ func applyPins(ctx context.Context, st *sourceState, l *loaded, loadRef pinLoade
 			}
 		}
 	}
+}
+
+// pinRef is the ref of st's repository at revision, a commit id or a
+// tag.
+func pinRef(st *sourceState, revision string) source.Ref {
+	ref := st.cfg.SourceRef()
+	ref.Branch, ref.Tag, ref.SemVer, ref.TagPrefix, ref.Name, ref.Commit = "", "", "", "", "", ""
+	if pin.IsCommit(revision) {
+		ref.Commit = revision
+	} else {
+		ref.Tag = revision
+	}
+	return ref
 }
 
 // pin points env of d at the same app in at, the load of the pinned

@@ -17,6 +17,7 @@ import (
 	"github.com/carina-gitops/carina/agent/metrics"
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/source/forge"
 )
 
@@ -48,6 +49,8 @@ type previews struct {
 	targets *targetSet
 	// statuses posts the carina/preview commit statuses.
 	statuses *commitStatuses
+	// comments keeps the diff comment of each pull request.
+	comments *prComments
 	// clients create and delete preview namespaces (RunOptions.Clients).
 	clients map[string]kubernetes.Interface
 
@@ -195,24 +198,42 @@ func (p *previews) loop(ctx context.Context, st *sourceState, ps *previewSource,
 }
 
 // previewInputs is the inputs digest of a preview env: the pull
-// request's commit, the definitions it uses and the environment.
-func previewInputs(d *desiredApp, env appfile.Environment) string {
+// request's commit, the definitions it uses, the environment and what
+// definitions see of the pull request (context.pullRequest).
+func previewInputs(d *desiredApp, env appfile.Environment, pr *render.PullRequest) string {
 	envJSON, _ := json.Marshal(env)
+	prJSON, _ := json.Marshal(pr)
 	h := sha256.New()
-	fmt.Fprintf(h, "preview %s\ndefs %s\nenv %s\n", d.Snapshot.Commit, defsDigest(d.Registry, d.App, env), envJSON)
+	fmt.Fprintf(h, "preview %s\ndefs %s\nenv %s\npr %s\n", d.Snapshot.Commit, defsDigest(d.Registry, d.App, env), envJSON, prJSON)
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // buildView is the preview's view of the pull request's app at: its
 // components, traits and definitions, in env, not gated by the workflow
-// (an empty Release is what an unreleased env has).
-func buildView(base *desiredApp, at *desiredApp, env appfile.Environment) *desiredApp {
+// (an empty Release is what an unreleased env has), rendered with
+// context.pullRequest.
+func buildView(base *desiredApp, at *desiredApp, env appfile.Environment, pr forge.PullRequest) *desiredApp {
 	v := *at
 	v.Source, v.Repo = base.Source, base.Repo
 	v.Envs = []appfile.Environment{env}
-	v.Inputs = map[string]string{env.Name: previewInputs(at, env)}
+	v.PullRequest = prContext(pr, at.Snapshot.Commit)
+	v.Inputs = map[string]string{env.Name: previewInputs(at, env, v.PullRequest)}
 	v.Release, v.Pinned = "", nil
 	return &v
+}
+
+// prContext is context.pullRequest of pr, whose head was fetched at
+// commit.
+func prContext(pr forge.PullRequest, commit string) *render.PullRequest {
+	return &render.PullRequest{Number: pr.Number, Branch: pr.HeadBranch, Base: pr.BaseBranch, HeadSHA: commit,
+		Author: pr.Author, Labels: slices.Clone(pr.Labels)}
+}
+
+// samePR reports whether a and b show definitions the same pull
+// request (context.pullRequest), head included.
+func samePR(a, b forge.PullRequest) bool {
+	return a.Number == b.Number && a.HeadSHA == b.HeadSHA && a.HeadBranch == b.HeadBranch && a.BaseBranch == b.BaseBranch &&
+		a.Author == b.Author && slices.Equal(a.Labels, b.Labels)
 }
 
 // pullRef is the forge's ref of a pull request's head.

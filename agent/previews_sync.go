@@ -92,12 +92,22 @@ func (p *previews) sync(ctx context.Context, st *sourceState, ps *previewSource)
 		return
 	}
 	want := p.wanted(st, prs)
+	var start []envKey
 	for _, k := range slices.SortedFunc(maps.Keys(want), compareKeys) {
 		if ctx.Err() != nil {
 			return
 		}
-		p.take(ctx, st, ps, k, want[k])
+		if p.take(ctx, st, ps, k, want[k]) {
+			start = append(start, k)
+		}
 	}
+	// The diff comments compare the previews before they deploy the
+	// new heads; they are posted once the previews are on their way.
+	jobs := p.prepareComments(ctx, st, ps, want)
+	for _, k := range start {
+		p.work.addEnv(k.app, k.env)
+	}
+	p.postComments(ctx, jobs)
 	p.dropUnwanted(ps, want)
 	if !ps.swept {
 		ps.swept = p.sweep(ctx, ps, want)
@@ -109,20 +119,21 @@ func compareKeys(x, y envKey) int {
 	return cmp.Or(cmp.Compare(x.app, y.app), cmp.Compare(x.env, y.env))
 }
 
-// take starts, updates or holds one wanted preview.
-func (p *previews) take(ctx context.Context, st *sourceState, ps *previewSource, k envKey, w *previewWant) {
+// take updates or holds one wanted preview, and says whether its env is
+// to be (re)deployed.
+func (p *previews) take(ctx context.Context, st *sourceState, ps *previewSource, k envKey, w *previewWant) bool {
 	p.mu.Lock()
 	cur := p.views[k]
 	p.mu.Unlock()
 	now := p.now()
-	if cur != nil && cur.pr.HeadSHA == w.pr.HeadSHA && cur.base == w.base.Release && (cur.view != nil) == (w.wait == "") {
+	if cur != nil && samePR(cur.pr, w.pr) && cur.base == w.base.Release && (cur.view != nil) == (w.wait == "") {
 		if w.pol.TTL > 0 && cur.view != nil && now.Sub(cur.since) > w.pol.TTL {
 			p.expire(ps, k, cur, w.pol.TTL)
 		}
-		return
+		return false
 	}
 	if cur != nil && cur.view == nil && cur.expired && cur.pr.HeadSHA == w.pr.HeadSHA {
-		return // expired at this head: a push starts it again
+		return false // expired at this head: a push starts it again
 	}
 	since := now
 	if cur != nil && cur.pr.HeadSHA == w.pr.HeadSHA {
@@ -136,7 +147,7 @@ func (p *previews) take(ctx context.Context, st *sourceState, ps *previewSource,
 		pv.env = appfile.Environment{Name: k.env}
 		p.set(k, pv, w.wait)
 		p.statuses.postPreview(ps.name, k.app, k.env, w.pr.HeadSHA, forge.StatePending, w.wait)
-		return
+		return false
 	}
 	if err := p.build(ctx, st, ps, w, pv); err != nil {
 		es := sanitize(err, now)
@@ -145,12 +156,12 @@ func (p *previews) take(ctx context.Context, st *sourceState, ps *previewSource,
 		if cur == nil || cur.view == nil {
 			p.set(k, pv, es.Message)
 		}
-		return
+		return false
 	}
 	p.rms.cancel(k.app, k.env, pv.env.Clusters)
 	p.set(k, pv, "")
 	p.log.Info("preview wanted", "source", ps.name, "app", k.app, "env", k.env, "pull_request", w.pr.Number, "commit", w.pr.HeadSHA)
-	p.work.addEnv(k.app, k.env)
+	return true
 }
 
 // build loads the pull request's app, places it as the followed
@@ -174,7 +185,7 @@ func (p *previews) build(ctx context.Context, st *sourceState, ps *previewSource
 	if err := p.ensureNamespaces(ctx, w.base.Name, env, w.pol); err != nil {
 		return err
 	}
-	pv.env, pv.view = env, buildView(w.base, l.apps[i], env)
+	pv.env, pv.view = env, buildView(w.base, l.apps[i], env, w.pr)
 	pv.pr.HeadSHA = l.snap.Commit // what was fetched, should the head have moved since the listing
 	return nil
 }

@@ -5,10 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/render"
+	"github.com/carina-gitops/carina/source"
 	"github.com/carina-gitops/carina/source/forge"
 )
 
@@ -72,5 +75,36 @@ func TestConfinePreview(t *testing.T) {
 	}
 	if got := statusContext("pr-4"); got != "carina/preview" || !strings.HasPrefix(statusContext("prod"), "carina/prod") {
 		t.Errorf("statusContext = %q", got)
+	}
+}
+
+// TestPreviewViewPullRequest: a preview's view renders with its pull
+// request as context.pullRequest (the fetched head), and what the
+// definitions see of it is part of its inputs, so that a new label
+// renders again.
+func TestPreviewViewPullRequest(t *testing.T) {
+	const head = "0123456789abcdef0123456789abcdef01234567"
+	at := &desiredApp{Name: "shop", App: &appfile.Application{Name: "shop"}, Snapshot: &source.Snapshot{Commit: head}}
+	base := &desiredApp{Name: "shop", Source: "apps", Repo: "repo"}
+	env := appfile.Environment{Name: "pr-4", Namespace: "shop-pr-4"}
+	pr := forge.PullRequest{Number: 4, HeadBranch: "feature", HeadSHA: "listed", BaseBranch: "main", Author: "ann", Labels: []string{"a"}}
+	v := buildView(base, at, env, pr)
+	want := &render.PullRequest{Number: 4, Branch: "feature", Base: "main", HeadSHA: head, Author: "ann", Labels: []string{"a"}}
+	if d := cmp.Diff(want, v.PullRequest); d != "" {
+		t.Errorf("context.pullRequest (-want +got):\n%s", d)
+	}
+	if renderOptions(render.Options{}, v, env, kubeVersion{}).PullRequest != v.PullRequest {
+		t.Error("the view's render options lack its pull request")
+	}
+	if renderOptions(render.Options{}, base, env, kubeVersion{}).PullRequest != nil {
+		t.Error("an app that is no preview renders with a pull request")
+	}
+	labelled := pr
+	labelled.Labels = []string{"a", "b"}
+	if buildView(base, at, env, labelled).Inputs["pr-4"] == v.Inputs["pr-4"] {
+		t.Error("a new label leaves the preview's inputs as they were")
+	}
+	if samePR(pr, labelled) || !samePR(pr, pr) {
+		t.Error("samePR does not compare labels")
 	}
 }

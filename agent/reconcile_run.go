@@ -135,7 +135,8 @@ func (run *envRun) render(ctx context.Context, e appfile.Environment) (*render.R
 // renderOptions are base with what one render of d's env e sets: the
 // cluster (context.cluster, the env's first), its version
 // (context.clusterVersion, and Helm's .Capabilities.KubeVersion; the
-// defaults when unknown) and the source's strict.
+// defaults when unknown), the source's strict and, for a preview, the
+// pull request (context.pullRequest).
 func renderOptions(base render.Options, d *desiredApp, e appfile.Environment, kv kubeVersion) render.Options {
 	opts := base
 	opts.Cluster = firstOr(e.Clusters, "")
@@ -144,6 +145,7 @@ func renderOptions(base render.Options, d *desiredApp, e appfile.Environment, kv
 		opts.Engines.KubeVersion = kv.git
 	}
 	opts.Strict = d.Strict
+	opts.PullRequest = d.PullRequest
 	return opts
 }
 
@@ -364,7 +366,7 @@ func (run *envRun) correctCluster(ctx context.Context, cluster string, set *appl
 // inputs not to try again ("" for a transient error).
 func (run *envRun) fail(err error, terminalInputs string) {
 	es := sanitize(err, run.r.now())
-	run.r.statuses.post(run.d, run.env, forge.StateFailure, es.Message)
+	run.r.statuses.post(run.d, run.env, forge.StateFailure, statusReason(err, es.Message, run.r.plain.text))
 	run.r.store.fail(run.d.Name, run.env, es, terminalInputs)
 	run.record.Error = es.Message
 	run.finish(metrics.ResultError, "failed", nil)

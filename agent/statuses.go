@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/source/forge"
 	"github.com/carina-gitops/carina/source/pin"
 )
@@ -124,6 +126,22 @@ func (c *commitStatuses) forget(p statusPost) {
 	c.mu.Lock()
 	delete(c.last, p.sha+" "+p.st.Context)
 	c.mu.Unlock()
+}
+
+// statusReason is what the commit status of a failure says: the first
+// line of msg, the sanitized error, or, when that line is too long for
+// a status (GitHub keeps 140 characters) and err holds the failure of
+// one object, that object's failure, which carries the API server's
+// answer (forbidden, invalid, …) that a reader needs first. redact
+// removes decrypted values.
+func statusReason(err error, msg string, redact func(string) string) string {
+	line, _, _ := strings.Cut(msg, "\n")
+	var oe *apply.ObjectError
+	if len([]rune(line)) <= 140 || !errors.As(err, &oe) || oe.Err == nil {
+		return msg
+	}
+	text := fmt.Sprintf("%s %s: %s", oe.ID, oe.Op, oe.Err)
+	return redact(sanitize(errors.New(text), time.Time{}).Message)
 }
 
 // clipStatus keeps a description to its first line and 140 characters

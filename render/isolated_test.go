@@ -153,3 +153,40 @@ func BenchmarkIsolatedOverhead(b *testing.B) {
 		}
 	})
 }
+
+// TestPullRequestContext: Options.PullRequest is context.pullRequest, in
+// process and through a render worker (the options cross the process
+// boundary as JSON); without it, context.pullRequest is absent.
+func TestPullRequestContext(t *testing.T) {
+	reg, repo := diskInputs(t)
+	app := &appfile.Application{Name: "shop", Components: []appfile.Component{comp("info", "pr-info", 4, nil)}}
+	env := appfile.Environment{Name: "pr-42", Namespace: "shop-pr-42"}
+	pr := &PullRequest{Number: 42, Branch: "feature-x", Base: "main", HeadSHA: "0123456789abcdef0123456789abcdef01234567",
+		Author: "ann", Labels: []string{"preview"}}
+	want := map[string]any{"number": "42", "branch": "feature-x", "base": "main",
+		"headSHA": "0123456789abcdef0123456789abcdef01234567", "author": "ann", "labels": "preview"}
+	w := isolated(t)
+	for _, r := range []struct {
+		name   string
+		render func(context.Context, *appfile.Application, appfile.Environment, *capabilities.Registry, fs.FS, Options) (*Result, error)
+	}{{"in process", Render}, {"in a worker", w.Render}} {
+		t.Run(r.name, func(t *testing.T) {
+			opts := DefaultOptions()
+			opts.PullRequest = pr
+			res, err := r.render(t.Context(), app, env, reg, repo, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(want, res.Objects[0].Object.Object["data"]); diff != "" {
+				t.Errorf("with a pull request (-want +got):\n%s", diff)
+			}
+			res, err = r.render(t.Context(), app, appfile.Environment{Name: "staging"}, reg, repo, DefaultOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(map[string]any{"preview": "no"}, res.Objects[0].Object.Object["data"]); diff != "" {
+				t.Errorf("without a pull request (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -1,6 +1,15 @@
 package render
 
-import "time"
+import (
+	"time"
+
+	"github.com/carina-gitops/carina/render/cue"
+)
+
+// PullRequest is what CUE definitions see as context.pullRequest when a
+// preview environment renders: number, branch, base, headSHA, author and
+// labels.
+type PullRequest = cue.PullRequest
 
 // DefaultKubeVersion is the Kubernetes version templates see as
 // context.clusterVersion when none is given: the minor of the client-go
@@ -42,6 +51,10 @@ type Options struct {
 	Manifests ManifestOptions
 	// Engines configure the Helm and Kustomize engines.
 	Engines EngineOptions
+	// PullRequest is the pull request a preview environment deploys
+	// (context.pullRequest in CUE definitions). Nil, for every other
+	// environment, leaves context.pullRequest out.
+	PullRequest *PullRequest
 	// Decryption, when set, makes Isolated decrypt SOPS values in the
 	// worker after rendering (see Decrypt). Nil leaves them encrypted.
 	Decryption *Decryption

@@ -264,6 +264,7 @@ func (r *renderer) context(c appfile.Component) cue.Context {
 		WorkflowName:   r.app.Name,
 		StepName:       r.env.Step,
 		ClusterVersion: r.clusterVersion,
+		PullRequest:    r.opts.PullRequest,
 	}
 }
 

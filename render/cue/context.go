@@ -28,6 +28,31 @@ type Context struct {
 	// ClusterVersion is the target cluster's Kubernetes version
 	// (context.clusterVersion).
 	ClusterVersion ClusterVersion
+	// PullRequest is the pull request a preview environment deploys
+	// (context.pullRequest, Carina's; KubeVela has none). Nil leaves
+	// context.pullRequest out, so that `if context.pullRequest != _|_`
+	// tells a preview from any other environment.
+	PullRequest *PullRequest
+}
+
+// PullRequest is context.pullRequest: number, branch (the head branch),
+// base (the target branch), headSHA, author and labels.
+type PullRequest struct {
+	Number  int      `json:"number"`
+	Branch  string   `json:"branch"`
+	Base    string   `json:"base"`
+	HeadSHA string   `json:"headSHA"`
+	Author  string   `json:"author"`
+	Labels  []string `json:"labels"`
+}
+
+func (p *PullRequest) value() map[string]any {
+	labels := make([]any, len(p.Labels))
+	for i, l := range p.Labels {
+		labels[i] = l
+	}
+	return map[string]any{"number": int64(p.Number), "branch": p.Branch, "base": p.Base, "headSHA": p.HeadSHA,
+		"author": p.Author, "labels": labels}
 }
 
 // ClusterVersion is context.clusterVersion, KubeVela's shape of a cluster's
@@ -86,6 +111,9 @@ func (c Context) value(def *capabilities.Definition, w *Workload) map[string]any
 			"gitVersion": c.ClusterVersion.GitVersion,
 			"platform":   c.ClusterVersion.Platform,
 		},
+	}
+	if c.PullRequest != nil {
+		m["pullRequest"] = c.PullRequest.value()
 	}
 	if w != nil {
 		if w.Output != nil && def.UsesContext("output") {

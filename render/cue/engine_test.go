@@ -285,6 +285,39 @@ func TestContextFields(t *testing.T) {
 	}
 }
 
+// TestContextPullRequest: context.pullRequest is there when a preview
+// renders, and absent otherwise, so that a definition can test it with
+// != _|_.
+func TestContextPullRequest(t *testing.T) {
+	reg := testRegistry(t)
+	def := get(t, reg, capabilities.KindComponent, "pr-info")
+	for _, tt := range []struct {
+		name string
+		pr   *PullRequest
+		want map[string]any
+	}{
+		{"preview", &PullRequest{Number: 42, Branch: "feature-x", Base: "main", HeadSHA: "0123456789abcdef0123456789abcdef01234567",
+			Author: "ann", Labels: []string{"preview", "safe"}},
+			map[string]any{"number": "42", "branch": "feature-x", "base": "main", "headSHA": "0123456789abcdef0123456789abcdef01234567",
+				"author": "ann", "labels": "preview,safe"}},
+		{"preview without labels", &PullRequest{Number: 7, Branch: "b", Base: "main", HeadSHA: "abc", Author: "bo"},
+			map[string]any{"number": "7", "branch": "b", "base": "main", "headSHA": "abc", "author": "bo", "labels": ""}},
+		{"no pull request", nil, map[string]any{"preview": "no"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := testCtx
+			c.PullRequest = tt.pr
+			w, err := Component(t.Context(), def, nil, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, w.Output["data"]); diff != "" {
+				t.Errorf("data (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestDefaults(t *testing.T) {
 	reg := testRegistry(t)
 	got, err := Defaults(t.Context(), get(t, reg, capabilities.KindComponent, "base"), map[string]any{"image": "x"}, testCtx)

@@ -1,7 +1,8 @@
 // Package forge talks to the REST APIs of GitHub, GitLab and Gitea (and
 // Forgejo) for one repository: it lists open pull requests, posts commit
 // statuses (context "carina/<env>"), keeps one comment per pull request
-// and key up to date in place, opens a pull request or updates the open
+// and key up to date in place (and finds it again by its hidden marker),
+// opens a pull request or updates the open
 // one for a branch, reads combined statuses and merges.
 //
 // The token comes from a file and is never printed or put in an error;

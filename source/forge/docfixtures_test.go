@@ -194,6 +194,19 @@ func TestGitHubClientAgainstDocFixtures(t *testing.T) {
 			t.Errorf("body %q", got)
 		}
 	})
+	t.Run("comment found by its marker", func(t *testing.T) {
+		f.reset()
+		cm, ok, err := c.FindComment(ctx, 1347, "diff")
+		if err != nil || !ok || cm.ID != 2 || cm.Body != "<!-- carina:diff -->\nold diff" {
+			t.Fatalf("find: %+v ok=%v err=%v", cm, ok, err)
+		}
+		if _, ok, err := c.FindComment(ctx, 1348, "diff"); err != nil || ok {
+			t.Fatalf("find on a pull request without it: ok=%v err=%v", ok, err)
+		}
+		if d := cmp.Diff([]string{"GET " + repo + "/issues/1347/comments", "GET " + repo + "/issues/1348/comments"}, f.calls()); d != "" {
+			t.Errorf("calls (-want +got):\n%s", d)
+		}
+	})
 	t.Run("comment created when no marker", func(t *testing.T) {
 		f.reset()
 		_, created, err := c.UpsertComment(ctx, 1348, "diff", "new diff")

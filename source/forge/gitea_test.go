@@ -132,6 +132,14 @@ func TestGiteaClientAgainstRealGitea(t *testing.T) {
 		if d := cmp.Diff([]string{Marker("diff") + "\n## staging\n2 changed"}, ours); d != "" || len(all) != 2 {
 			t.Errorf("comments with the marker (-want +got):\n%s\nall: %d", d, len(all))
 		}
+		restarted := giteaClient(t, srv, repo) // as after an agent restart
+		found, ok, err := restarted.FindComment(ctx, pr.Number, "diff")
+		if err != nil || !ok || found.ID != first.ID || !strings.HasSuffix(found.Body, "2 changed") {
+			t.Errorf("FindComment = %+v, %v, %v; want comment %d with the last body", found, ok, err, first.ID)
+		}
+		if _, ok, err := restarted.FindComment(ctx, pr.Number, "other"); err != nil || ok {
+			t.Errorf("FindComment of another key = %v, %v; want none", ok, err)
+		}
 	})
 	t.Run("open or update is idempotent across two clients", func(t *testing.T) {
 		srv.CommitFiles(t, repo, "main", "carina/promote/shop-prod", map[string]string{"environments/prod.yaml": "revision: " + head + "\n"}, "pin prod")

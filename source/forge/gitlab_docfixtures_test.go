@@ -87,6 +87,10 @@ func TestGitLabClientAgainstDocFixtures(t *testing.T) {
 		if d := cmp.Diff([]string{"GET " + project + "/merge_requests/1/notes", "PUT " + project + "/merge_requests/1/notes/303"}, f.calls()); d != "" {
 			t.Errorf("calls (-want +got):\n%s", d)
 		}
+		found, ok, err := c.FindComment(ctx, 1, "diff")
+		if err != nil || !ok || found.ID != 303 {
+			t.Errorf("find: %+v ok=%v err=%v, want note 303", found, ok, err)
+		}
 	})
 	t.Run("open or update merge request", func(t *testing.T) {
 		f.reset()

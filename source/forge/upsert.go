@@ -58,6 +58,29 @@ func (c *Client) UpsertComment(ctx context.Context, number int, key, body string
 	return created, true, nil
 }
 
+// FindComment returns Carina's comment for key on pull request number,
+// the one that carries Marker(key), and whether there is one. An agent
+// that restarted reads what it posted before from it.
+func (c *Client) FindComment(ctx context.Context, number int, key string) (Comment, bool, error) {
+	if !markerKey.MatchString(key) {
+		return Comment{}, false, fmt.Errorf("comment key %q must be 1-100 letters, digits, '.', '_', '-' or '/'", clip(key, 120))
+	}
+	if number <= 0 {
+		return Comment{}, false, fmt.Errorf("comment: pull request number %d is not positive", number)
+	}
+	existing, err := c.api.comments(ctx, number)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("pull request %d comments: %w", number, err)
+	}
+	marker := Marker(key)
+	for _, cm := range existing {
+		if strings.Contains(cm.Body, marker) {
+			return cm, true, nil
+		}
+	}
+	return Comment{}, false, nil
+}
+
 // cutBody cuts body to n bytes on a line boundary and says so.
 func cutBody(body string, n int) string {
 	if len(body) <= n {
