@@ -226,13 +226,17 @@ func (b *driftBook) onFinding(ctx context.Context, f drift.Finding) {
 	counts := driftCounts(entries, v.clusters)
 	var left string
 	if e != nil && f.Reason != drift.Resolved && (e.state == api.DriftReported || e.state == api.DriftContested) {
-		left = fmt.Sprintf("%s (%s): %s", f.Reason, strings.ToLower(string(e.state)), driftHint(e))
+		left = fmt.Sprintf("%s%s (%s): %s", f.Reason, inKeys(f.Keys), strings.ToLower(string(e.state)), driftHint(e))
 	}
 	b.mu.Unlock()
 	for c, n := range counts {
 		b.rec.DriftObjects(f.App, f.Env, c, n[0], n[1])
 	}
-	b.log.Info("drift", "app", f.App, "env", f.Env, "cluster", f.Cluster, "object", f.ID.String(), "reason", string(f.Reason), "mode", string(f.Mode))
+	attrs := []any{"app", f.App, "env", f.Env, "cluster", f.Cluster, "object", f.ID.String(), "reason", string(f.Reason), "mode", string(f.Mode)}
+	if len(f.Keys) > 0 {
+		attrs = append(attrs, "keys", strings.Join(f.Keys, ","))
+	}
+	b.log.Info("drift", attrs...)
 	if left != "" {
 		b.events.driftLeft(ctx, f.Cluster, f.App, f.Env, cmp.Or(f.ID.Namespace, v.namespace), f.ID.String(), left)
 	}
@@ -242,6 +246,14 @@ func (b *driftBook) onFinding(ctx context.Context, f drift.Finding) {
 	case retry > 0:
 		b.work.addEnvAfter(f.App, f.Env, retry)
 	}
+}
+
+// inKeys names the Secret keys whose values drifted, for a message.
+func inKeys(keys []string) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	return " in keys " + strings.Join(keys, ", ")
 }
 
 // driftHint says what happens next to a drifted object left alone.
@@ -338,7 +350,7 @@ func (b *driftBook) statuses(app, env string) []api.DriftStatus {
 	for _, k := range slices.Sorted(maps.Keys(entries)) {
 		d := entries[k]
 		out = append(out, api.DriftStatus{Cluster: d.f.Cluster, Component: d.f.Component, Kind: d.f.ID.Kind,
-			Namespace: d.f.ID.Namespace, Name: d.f.ID.Name, Reason: string(d.f.Reason), State: d.state,
+			Namespace: d.f.ID.Namespace, Name: d.f.ID.Name, Reason: string(d.f.Reason), Keys: d.f.Keys, State: d.state,
 			Since: d.since, RetryAt: d.retryAt})
 	}
 	return out

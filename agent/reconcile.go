@@ -116,8 +116,10 @@ func (r *reconciler) takeForced(app, env string) bool {
 type observation struct {
 	state  envState
 	inputs string
-	// set is what the env applied last (nil when unknown).
-	set *apply.Set
+	// set is what the env applied last (nil when unknown), without its
+	// Secret values; applied is the rest of what was recorded with it.
+	set     *apply.Set
+	applied appliedState
 	// due are the drifted objects to correct now, by cluster.
 	due map[string][]dueObject
 }
@@ -135,7 +137,7 @@ func (r *reconciler) observe(d *desiredApp, env string, kv string) observation {
 		return observation{state: stateRemoved}
 	}
 	v := r.store.view(d.Name, env)
-	ob := observation{inputs: d.Inputs[env], set: v.applied.set}
+	ob := observation{inputs: d.Inputs[env], set: v.applied.set, applied: v.applied}
 	switch {
 	case r.store.suspended(d.Name):
 		ob.state = stateSuspended
@@ -205,7 +207,7 @@ func (r *reconciler) reconcile(ctx context.Context, d *desiredApp, env string) (
 		// Waiting for the workflow, the env still holds what it applied
 		// last: drift of that is undone. Its sync and health stay (a
 		// newer release waits).
-		if err := run.correct(ctx, ob.set, ob.due, e.Clusters); err != nil {
+		if err := run.correct(ctx, e, ob); err != nil {
 			return 0, err
 		}
 		run.finish(metrics.ResultSuccess, "drift corrected; "+gateWorkflow, nil)
@@ -219,7 +221,7 @@ func (r *reconciler) reconcile(ctx context.Context, d *desiredApp, env string) (
 	case stateProgressing:
 		return run.health(ctx, ob.set, e.Clusters, "health checked")
 	case stateDrifted:
-		if err := run.correct(ctx, ob.set, ob.due, e.Clusters); err != nil {
+		if err := run.correct(ctx, e, ob); err != nil {
 			return 0, err
 		}
 		return run.health(ctx, ob.set, e.Clusters, "drift corrected")

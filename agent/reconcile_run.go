@@ -209,7 +209,7 @@ func (run *envRun) apply(ctx context.Context, clusters []string, set *apply.Set,
 		return nil, err
 	}
 	r.store.setApplied(app, env, appliedState{ok: true, inputs: inputs, revision: run.record.Revision, digest: set.Digest,
-		kubeVersion: run.kube.git, set: set}, changes)
+		kubeVersion: run.kube.git, set: set.WithoutSecretValues()}, changes)
 	return changes, nil
 }
 
@@ -298,9 +298,20 @@ func (run *envRun) health(ctx context.Context, set *apply.Set, clusters []string
 
 // correct re-applies the drifted objects of the last applied set, one
 // forced apply each, without a render: the inputs did not change. A
-// failure is recorded (status Stalled) and returned for the backoff.
-func (run *envRun) correct(ctx context.Context, set *apply.Set, due map[string][]dueObject, clusters []string) error {
+// drifted Secret is the exception (see correctionSet). A failure is
+// recorded (status Stalled) and returned for the backoff; the next
+// reconcile then renders and applies the env again.
+func (run *envRun) correct(ctx context.Context, e appfile.Environment, ob observation) error {
 	t0 := time.Now()
+	set, due, clusters := ob.set, ob.due, e.Clusters
+	if set.Withheld() && dueWithheld(set, due) {
+		var err error
+		if set, err = run.correctionSet(ctx, e, ob); err != nil {
+			err = fmt.Errorf("drift correction of %s in %s: %w", run.d.Name, run.env, err)
+			run.fail(err, "")
+			return err
+		}
+	}
 	counts := map[string]int{}
 	var failed []string
 	for _, cluster := range slices.Sorted(maps.Keys(due)) {

@@ -102,7 +102,7 @@ func (s *restorer) restore(ctx context.Context, rq restoreRequest) {
 		log.Warn("drift of the environment is not watched until the workflow deploys it", "error", sanitize(err, s.now()).Message)
 		return
 	}
-	if !s.store.setAppliedSet(rq.app.Name, rq.env.Name, rq.applied.revision, set, warnings) {
+	if !s.store.setAppliedSet(rq.app.Name, rq.env.Name, rq.applied.revision, set.WithoutSecretValues(), warnings) {
 		return
 	}
 	for _, c := range s.store.view(rq.app.Name, rq.env.Name).clusters {

@@ -73,8 +73,9 @@ type appliedState struct {
 	// for the default.
 	kubeVersion string
 	// set is what the last apply sent, for health and drift on the fast
-	// path; nil when the state came from an inventory after a restart
-	// and could not be read back.
+	// path, without its Secret values (apply.Set.WithoutSecretValues: a
+	// correction of a Secret renders again); nil when the state came
+	// from an inventory after a restart and could not be read back.
 	set *apply.Set
 }
 

@@ -24,7 +24,7 @@ func (r *reader) kubeVelaApp(root *yaml.Node) *Application {
 			}
 		}
 	}
-	fs := r.fields(root, what)
+	fs := withoutSOPS(r.fields(root, what))
 	k := r.known(fs, what, kubeVelaKeys, nil)
 	if v := k.get("apiVersion"); v != nil && r.str(v, what+" apiVersion") != kubeVelaAPIVersion {
 		r.errorf(v, "%s: apiVersion %q is not supported; use %s", what, resolve(v).Value, kubeVelaAPIVersion)

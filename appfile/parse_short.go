@@ -29,7 +29,7 @@ func (r *reader) shortApp(root *yaml.Node) *Application {
 	if name := peekName(root); name != "" {
 		what = fmt.Sprintf("appfile %q", name)
 	}
-	fs := r.fields(root, what)
+	fs := withoutSOPS(r.fields(root, what))
 	k := r.known(fs, what, shortKeys, nil)
 	app.Name = r.str(k.get("name"), what+" name")
 	app.Namespace = r.str(k.get("namespace"), what+" namespace")

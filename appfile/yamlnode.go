@@ -314,3 +314,27 @@ func (r *reader) scalar(n *yaml.Node, what string) any {
 	}
 	return n.Value
 }
+
+// withoutSOPS drops the metadata SOPS adds to a file it encrypts: a
+// top-level "sops" mapping with a "mac". An encrypted application file
+// then parses as any other, its encrypted values being ciphertext strings
+// ("ENC[AES256_GCM,...]") that the render decrypts after rendering, where
+// they land in the objects (docs/secrets.md). Any other "sops" key stays,
+// and is an unknown field.
+func withoutSOPS(fs []field) []field {
+	for i, f := range fs {
+		if f.key != "sops" {
+			continue
+		}
+		m := resolve(f.v)
+		if m.Kind != yaml.MappingNode {
+			return fs
+		}
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			if k := resolve(m.Content[j]); k.Kind == yaml.ScalarNode && k.Value == "mac" {
+				return append(fs[:i:i], fs[i+1:]...)
+			}
+		}
+	}
+	return fs
+}

@@ -36,10 +36,13 @@
 // apply would then change no value and no ownership. Otherwise a dry-run
 // result equal to the live object proves it.
 //
+// A set kept after its apply drops its Secrets' values
+// (Set.WithoutSecretValues); its withheld objects are never written.
+//
 // Typed errors, for errors.Is and errors.As: ErrEmptySet, ErrInvalidSet
 // (*InvalidSetError), ErrConflict (*ConflictError), ErrImmutable
-// (*ImmutableError), ErrNotOwned (*OwnershipError), *StageError (which
-// unwraps to the objects' errors) and *HealthError.
+// (*ImmutableError), ErrNotOwned (*OwnershipError), ErrWithheld,
+// *StageError (which unwraps to the objects' errors) and *HealthError.
 //
 // Subpackages: inventory (the ConfigMap encoding), health (kstatus with a
 // few own rules, and CUE health policies), diff (changed fields, unified

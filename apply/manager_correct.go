@@ -26,8 +26,10 @@ const ReasonDriftCorrected = "drift corrected"
 // drift policy's IgnoreFields. Correct neither lists, prunes nor
 // rewrites the inventory, because the set did not change. An object that
 // another app's labels now claim is not taken (an ownership error) unless
-// the take-over policy says so. The change set has one entry per id
-// found in the set, also with an error.
+// the take-over policy says so. A withheld object (a Secret of a set
+// kept after its apply, Set.WithoutSecretValues) fails with ErrWithheld
+// and is not read. The change set has one entry per id found in the
+// set, also with an error.
 func (m *Manager) Correct(ctx context.Context, set *Set, ids []ID) (_ *ChangeSet, err error) {
 	defer panics.Recover("apply", &err)
 	want := make(map[string]bool, len(ids))
@@ -44,6 +46,10 @@ func (m *Manager) Correct(ctx context.Context, set *Set, ids []ID) (_ *ChangeSet
 		}
 		it := &item{obj: o, id: id, desired: o.Obj}
 		a.items = append(a.items, it)
+		if o.Withheld && !o.Policies.ReadOnly {
+			it.fail(withheldError(id))
+			continue
+		}
 		if err := a.mapItem(it); err != nil {
 			it.fail(err)
 			continue

@@ -58,6 +58,9 @@ type Object struct {
 	Health health.Policy
 	// Policies change how the object is applied and pruned.
 	Policies Policies
+	// Withheld marks a copy whose Secret values were removed
+	// (Set.WithoutSecretValues): it is never written.
+	Withheld bool
 }
 
 // Policies are the per-object effects of the app's policies.
@@ -164,6 +167,9 @@ func (s *Set) validateObject(id ID, o Object) error {
 	}
 	if o.Obj.GetGenerateName() != "" {
 		return fmt.Errorf("%s: generateName is not supported; objects need fixed names", id)
+	}
+	if o.Withheld && !o.Policies.ReadOnly {
+		return withheldError(id)
 	}
 	if o.Policies.ReadOnly {
 		return nil

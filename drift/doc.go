@@ -22,6 +22,12 @@
 // Only when that cannot be proven is the server asked (a GET, a forced
 // dry-run), so events from controllers updating status cost nothing.
 //
+// Of a Secret the Watcher keeps no value: only an HMAC of each data and
+// stringData value, keyed at random per Watcher, and the Secret's other
+// fields. Its values are compared by hash before the rest, an event of
+// a Secret is read again rather than queued with its values, and a
+// finding names the keys that differ (Finding.Keys), never a value.
+//
 // Contests decides what to do about a drifted object that the policy
 // says to correct: correct it now, or, when another controller keeps
 // undoing the corrections, report it as contested and back off.

@@ -25,6 +25,10 @@ type Finding struct {
 	// Mode is the object's drift mode (correct or report).
 	Mode   apply.DriftMode
 	Reason Reason
+	// Keys are, for a Secret whose values drifted, the data keys whose
+	// value differs from the desired one (or is missing). A finding never
+	// holds a value.
+	Keys []string
 	// Seen is when the change was observed.
 	Seen time.Time
 }

@@ -70,7 +70,10 @@ type intent struct {
 	// cmp confirms its objects with the server, as whoever applied them.
 	cmp  Comparer
 	objs map[string]*apply.Object // by ID key; drift mode ignore and read-only left out
-	gvr  map[string]schema.GroupVersionResource
+	// sealed are the values of its Secrets, as HMACs; objs holds their
+	// shapes (no data, no stringData).
+	sealed map[string]*sealed
+	gvr    map[string]schema.GroupVersionResource
 	// paused: an apply is running; events wait in pending until Track.
 	paused  bool
 	pending map[string]observation
@@ -82,6 +85,9 @@ type Watcher struct {
 	opts Options
 	dyn  dynamic.Interface
 	cmp  Comparer
+	// macKey keys the HMACs of Secret values; it is made at random for
+	// each Watcher and never leaves it.
+	macKey []byte
 
 	mu        sync.Mutex
 	intents   map[envKey]*intent
@@ -104,7 +110,7 @@ func NewWatcher(dyn dynamic.Interface, cmp Comparer, opts Options) *Watcher {
 	}
 	limiter := workqueue.NewTypedItemExponentialFailureRateLimiter[objKey](100*time.Millisecond, 30*time.Second)
 	return &Watcher{
-		opts: opts, dyn: dyn, cmp: cmp,
+		opts: opts, dyn: dyn, cmp: cmp, macKey: newMACKey(),
 		intents: map[envKey]*intent{}, watching: map[schema.GroupVersionResource]*store{},
 		reported: map[objKey]Reason{}, latest: map[objKey]observation{},
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(limiter, workqueue.TypedRateLimitingQueueConfig[objKey]{Name: "carina-drift-" + opts.Cluster}),
@@ -158,12 +164,17 @@ func (w *Watcher) Pause(app, env string) {
 // them, a tenant's for example; nil means the Watcher's own. The watches
 // stay the Watcher's. It returns the first kind it cannot watch; the
 // others are watched all the same.
+//
+// Of a Secret the Watcher keeps only the HMAC of each value (see
+// sealed) and the other fields: drift of its values is found by hash and
+// named by key (Finding.Keys). A withheld Secret (Set.WithoutSecretValues)
+// has no values to compare and is not watched (an error).
 func (w *Watcher) Track(set *apply.Set, cmp Comparer) error {
 	k := envKey{set.App, set.Env}
 	if cmp == nil {
 		cmp = w.cmp
 	}
-	in := &intent{cmp: cmp, objs: map[string]*apply.Object{}, gvr: map[string]schema.GroupVersionResource{}}
+	in := &intent{cmp: cmp, objs: map[string]*apply.Object{}, sealed: map[string]*sealed{}, gvr: map[string]schema.GroupVersionResource{}}
 	var errs []error
 	var starts []*store
 	for i := range set.Objects {
@@ -177,7 +188,16 @@ func (w *Watcher) Track(set *apply.Set, cmp Comparer) error {
 			continue
 		}
 		id := inventory.IDOf(o.Obj).Key()
-		in.objs[id], in.gvr[id] = o, mp.Resource
+		switch {
+		case apply.IsSecret(o.Obj) && o.Withheld:
+			errs = append(errs, fmt.Errorf("%s: its values were withheld; its drift is not watched", inventory.IDOf(o.Obj)))
+			continue
+		case apply.IsSecret(o.Obj):
+			in.objs[id], in.sealed[id] = seal(w.macKey, o)
+		default:
+			in.objs[id] = o
+		}
+		in.gvr[id] = mp.Resource
 		if s := w.watch(mp.Resource); s != nil {
 			starts = append(starts, s)
 		}
@@ -265,6 +285,10 @@ func (w *Watcher) observeOne(u *unstructured.Unstructured, gone bool) {
 		return
 	}
 	id := inventory.IDOf(u).Key()
+	ob := observation{live: u, gone: gone}
+	if apply.IsSecret(u) {
+		ob = observation{gone: true} // read again when checked: no Secret value is kept
+	}
 	w.mu.Lock()
 	in := w.intents[k]
 	if in == nil {
@@ -272,21 +296,34 @@ func (w *Watcher) observeOne(u *unstructured.Unstructured, gone bool) {
 		return
 	}
 	if in.paused {
-		in.pending[id] = observation{live: u, gone: gone}
+		in.pending[id] = ob
 		w.mu.Unlock()
 		return
 	}
-	obj, cmp := in.objs[id], in.cmp
+	obj, cmp, sl := in.objs[id], in.cmp, in.sealed[id]
 	ok := objKey{k, id}
 	_, reported := w.reported[ok]
 	w.mu.Unlock()
-	if obj == nil || (!gone && !reported && cmp.Unchanged(*obj, u)) {
+	if obj == nil || (!gone && !reported && w.unchanged(cmp, obj, sl, u)) {
 		return
 	}
 	w.mu.Lock()
-	w.latest[ok] = observation{live: u, gone: gone}
+	w.latest[ok] = ob
 	w.mu.Unlock()
 	w.queue.Add(ok)
+}
+
+// unchanged is the local check of an event: Comparer.Unchanged, and for
+// a Secret the hashes of its values first.
+func (w *Watcher) unchanged(cmp Comparer, obj *apply.Object, sl *sealed, live *unstructured.Unstructured) bool {
+	if sl == nil {
+		return cmp.Unchanged(*obj, live)
+	}
+	if len(sl.differing(w.macKey, live)) > 0 {
+		return false
+	}
+	o, l := sl.localPair(obj, live)
+	return cmp.Unchanged(o, l)
 }
 
 // missing reports the tracked objects of gvr that a full list did not
@@ -346,8 +383,9 @@ func (w *Watcher) check(ctx context.Context, ok objKey) error {
 	in := w.intents[ok.envKey]
 	var obj *apply.Object
 	var cmp Comparer
+	var sl *sealed
 	if in != nil && !in.paused {
-		obj, cmp = in.objs[ok.id], in.cmp
+		obj, cmp, sl = in.objs[ok.id], in.cmp, in.sealed[ok.id]
 	}
 	if in != nil && in.paused && queued {
 		in.pending[ok.id] = ob
@@ -364,8 +402,9 @@ func (w *Watcher) check(ctx context.Context, ok objKey) error {
 		}
 	}
 	reason := Deleted
+	var keys []string
 	if live != nil {
-		changed, err := cmp.WouldChange(ctx, *obj, live)
+		changed, err := w.changed(ctx, cmp, obj, sl, live, &keys)
 		if err != nil {
 			return err
 		}
@@ -374,13 +413,27 @@ func (w *Watcher) check(ctx context.Context, ok objKey) error {
 			reason = Resolved
 		}
 	}
-	w.report(ctx, ok, obj, reason)
+	w.report(ctx, ok, obj, reason, keys)
 	return nil
+}
+
+// changed confirms a change of live with the server (WouldChange). A
+// Secret's values are compared by hash first: keys gets the keys that
+// differ, and then no dry-run is needed; equal values are confirmed with
+// the Secret's other fields.
+func (w *Watcher) changed(ctx context.Context, cmp Comparer, obj *apply.Object, sl *sealed, live *unstructured.Unstructured, keys *[]string) (bool, error) {
+	if sl == nil {
+		return cmp.WouldChange(ctx, *obj, live)
+	}
+	if *keys = sl.differing(w.macKey, live); len(*keys) > 0 {
+		return true, nil
+	}
+	return cmp.WouldChange(ctx, sl.withLive(obj, live), live)
 }
 
 // report sends a finding when the object's state changed: a new or
 // different drift, or the end of one.
-func (w *Watcher) report(ctx context.Context, ok objKey, obj *apply.Object, reason Reason) {
+func (w *Watcher) report(ctx context.Context, ok objKey, obj *apply.Object, reason Reason, keys []string) {
 	w.mu.Lock()
 	prev, was := w.reported[ok]
 	in := w.intents[ok.envKey]
@@ -404,6 +457,6 @@ func (w *Watcher) report(ctx context.Context, ok objKey, obj *apply.Object, reas
 	}
 	w.opts.OnFinding(ctx, Finding{
 		Cluster: w.opts.Cluster, App: ok.app, Env: ok.env, ID: inventory.IDOf(obj.Obj), Component: obj.Component,
-		Mode: mode, Reason: reason, Seen: w.opts.Now(),
+		Mode: mode, Reason: reason, Keys: keys, Seen: w.opts.Now(),
 	})
 }

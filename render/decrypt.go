@@ -23,6 +23,11 @@ type Decryption struct {
 // plaintext, verifying each file they come from in fsys (the snapshot),
 // and records the decrypted fields in res.Decrypted for masking (see
 // sops.NewMasker; the Field.Object index is the index in res.Objects).
+// The application's own file (res.File) is verified whole when it is a
+// SOPS file, whether or not a value of it was rendered: encrypted
+// properties of an Appfile stay ciphertext through the templates and are
+// decrypted here, where they land in the objects (also inside a string,
+// or base64-encoded by a template).
 // res.Digest stays the digest of the encrypted render, so it never
 // depends on a plaintext. On error res is unchanged and the error names
 // the file and line (a MAC mismatch, a file no key opens) or the object
@@ -38,7 +43,7 @@ func Decrypt(ctx context.Context, res *Result, fsys fs.FS, d *Decryption) error 
 	for i, o := range res.Objects {
 		objs[i] = o.Object.Object
 	}
-	fields, err := sops.New(d.Keys, d.Limits).Objects(ctx, fsys, objs)
+	fields, err := sops.New(d.Keys, d.Limits).Objects(ctx, fsys, objs, res.File)
 	if err != nil {
 		return fmt.Errorf("decryption of application %s (env %s): %w", res.App, res.Env, err)
 	}

@@ -113,7 +113,7 @@ func (r *renderer) run(ctx context.Context) (*Result, error) {
 		return nil, fmt.Errorf("application %s (env %s): %w", r.app.Name, r.env.Name, err)
 	}
 	return &Result{
-		App: r.app.Name, Env: r.env.Name, Namespace: r.namespace(), Cluster: r.cluster(),
+		App: r.app.Name, Env: r.env.Name, File: r.app.Pos.File, Namespace: r.namespace(), Cluster: r.cluster(),
 		Objects: objs, Digest: sum, Bytes: n, Warnings: r.warnings,
 	}, nil
 }

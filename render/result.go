@@ -54,8 +54,11 @@ type Object struct {
 
 // Result is the render of one application in one environment.
 type Result struct {
-	App       string   `json:"app"`
-	Env       string   `json:"env"`
+	App string `json:"app"`
+	Env string `json:"env"`
+	// File is the file the application was read from (its Pos.File),
+	// which Decrypt verifies whole when it is a SOPS file.
+	File      string   `json:"file,omitempty"`
 	Namespace string   `json:"namespace"`
 	Cluster   string   `json:"cluster"`
 	Objects   []Object `json:"objects"`

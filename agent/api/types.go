@@ -177,8 +177,11 @@ type DriftStatus struct {
 	Namespace string `json:"namespace,omitempty"`
 	Name      string `json:"name"`
 	// Reason is modified or deleted.
-	Reason string     `json:"reason"`
-	State  DriftState `json:"state"`
+	Reason string `json:"reason"`
+	// Keys name, for a Secret whose values drifted, the keys whose value
+	// differs; never a value.
+	Keys  []string   `json:"keys,omitempty"`
+	State DriftState `json:"state"`
 	// Since is when the drift was found; RetryAt when a contested object
 	// is corrected again.
 	Since   time.Time `json:"since"`

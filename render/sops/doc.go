@@ -13,7 +13,9 @@
 // verifies each such file whole (its MAC, with the keys given) and
 // replaces each ciphertext by its plaintext. A file that fails its MAC, or
 // that no key opens, is an *Error with the file's position, and nothing is
-// returned.
+// returned. The application's own file (an Appfile with encrypted
+// properties) is verified whole on every call, and a ciphertext that a
+// template base64-encoded is decrypted inside its encoding.
 //
 //	keys, err := sops.ParseKeys(ageKeyFile)            // AGE-SECRET-KEY-1...
 //	d := sops.New(keys, sops.DefaultOptions())

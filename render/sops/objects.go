@@ -3,6 +3,7 @@ package sops
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -28,13 +29,21 @@ var cipherRE = regexp.MustCompile(`ENC\[AES256_GCM,data:[A-Za-z0-9+/=]*,iv:[A-Za
 // as unstructured maps) and drops their "sops" metadata. It finds the
 // files of fsys (the snapshot) that hold those ciphertexts, verifies each
 // whole with DecryptFile, and substitutes the plaintext: a whole-string
-// ciphertext takes the value's type, one inside a longer string its text.
-// Objects without a ciphertext cost one walk and no file read.
+// ciphertext takes the value's type, one inside a longer string its text,
+// and one inside a base64 string (a Secret's data, which a template
+// encoded) its text, encoded again. Objects without a ciphertext cost one
+// walk and no file read.
+//
+// always are files to verify whole whenever they are SOPS files, even
+// when no rendered value comes from them: the application's own file (an
+// Appfile with encrypted properties), whose tampering must fail the render
+// whatever the templates did with its values. Their values are searched
+// first.
 //
 // On error nothing is changed, and the error is an *Error with the
 // file's position (ErrMAC, ErrNoKey) or the object's field
 // (ErrUnknownValue).
-func (d *Decryptor) Objects(ctx context.Context, fsys fs.FS, objs []map[string]any) ([]Field, error) {
+func (d *Decryptor) Objects(ctx context.Context, fsys fs.FS, objs []map[string]any, always ...string) ([]Field, error) {
 	need := map[string]valueRef{}
 	for i, o := range objs {
 		collect(o, i, nil, need, true)
@@ -44,12 +53,19 @@ func (d *Decryptor) Objects(ctx context.Context, fsys fs.FS, objs []map[string]a
 			}
 		}
 	}
+	values, err := d.verify(fsys, always)
+	if err != nil {
+		return nil, err
+	}
 	if len(need) == 0 {
 		return nil, nil
 	}
-	values, err := d.search(ctx, fsys, need)
-	if err != nil {
-		return nil, err
+	if !all(need, values) {
+		found, err := d.search(ctx, fsys, need, values)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(values, found)
 	}
 	for c, ref := range need {
 		if _, ok := values[c]; !ok {
@@ -87,7 +103,7 @@ func collect(v any, obj int, p []string, need map[string]valueRef, top bool) {
 		}
 	case string:
 		if !strings.Contains(v, encPrefix) {
-			return
+			v = encodedCiphertexts(v)
 		}
 		for _, c := range cipherRE.FindAllString(v, -1) {
 			if _, ok := need[c]; !ok {
@@ -101,6 +117,13 @@ func collect(v any, obj int, p []string, need map[string]valueRef, top bool) {
 func replace(v any, obj int, p []string, values map[string]any, fields *[]Field) {
 	set := func(x any, path []string, put func(any)) {
 		s, ok := x.(string)
+		if ok && !strings.Contains(s, encPrefix) {
+			if plain := encodedCiphertexts(s); plain != "" {
+				put(base64.StdEncoding.EncodeToString([]byte(substitute(plain, values))))
+				*fields = append(*fields, Field{Object: obj, Path: path})
+				return
+			}
+		}
 		if !ok || !strings.Contains(s, encPrefix) {
 			replace(x, obj, path, values, fields)
 			return
@@ -108,7 +131,7 @@ func replace(v any, obj int, p []string, values map[string]any, fields *[]Field)
 		if pv, ok := values[s]; ok {
 			put(pv)
 		} else {
-			put(cipherRE.ReplaceAllStringFunc(s, func(c string) string { return fmt.Sprint(values[c]) }))
+			put(substitute(s, values))
 		}
 		*fields = append(*fields, Field{Object: obj, Path: path})
 	}
@@ -124,10 +147,73 @@ func replace(v any, obj int, p []string, values map[string]any, fields *[]Field)
 	}
 }
 
-// search reads the files of fsys that hold a needed ciphertext and
-// decrypts them; it stops once every ciphertext is found.
-func (d *Decryptor) search(ctx context.Context, fsys fs.FS, need map[string]valueRef) (map[string]any, error) {
+// substitute replaces each ciphertext in s by its plaintext's text.
+func substitute(s string, values map[string]any) string {
+	return cipherRE.ReplaceAllStringFunc(s, func(c string) string { return fmt.Sprint(values[c]) })
+}
+
+// encodedPrefixes are the base64 forms of encPrefix at each of the three
+// alignments it can have in an encoded string, without the characters
+// its neighbours change.
+var encodedPrefixes = func() []string {
+	var out []string
+	for pad := range 3 {
+		enc := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x00", pad) + encPrefix))
+		skip := (pad*8 + 5) / 6 // characters that hold a bit of the padding
+		end := len(encPrefix) + pad
+		end = end / 3 * 4 // whole groups only
+		out = append(out, enc[skip:end])
+	}
+	return out
+}()
+
+// encodedCiphertexts returns the decoded text of s when s is base64 that
+// holds a SOPS ciphertext (a template encoded a value for a Secret's
+// data), and "" otherwise.
+func encodedCiphertexts(s string) string {
+	hit := false
+	for _, p := range encodedPrefixes {
+		hit = hit || strings.Contains(s, p)
+	}
+	if !hit {
+		return ""
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || !bytes.Contains(b, []byte(encPrefix)) {
+		return ""
+	}
+	return string(b)
+}
+
+// verify decrypts the files of files that are SOPS files, whole, and
+// returns their values.
+func (d *Decryptor) verify(fsys fs.FS, files []string) (map[string]any, error) {
 	values := map[string]any{}
+	for _, name := range files {
+		if name == "" {
+			continue
+		}
+		info, err := fs.Stat(fsys, name)
+		if err != nil || !info.Mode().IsRegular() || info.Size() > d.opts.MaxFileBytes {
+			continue
+		}
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil || !IsEncrypted(data) {
+			continue
+		}
+		f, err := d.DecryptFile(name, data)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(values, f.values)
+	}
+	return values, nil
+}
+
+// search reads the files of fsys that hold a needed ciphertext not in
+// found and decrypts them; it stops once every ciphertext is found.
+func (d *Decryptor) search(ctx context.Context, fsys fs.FS, need map[string]valueRef, found map[string]any) (map[string]any, error) {
+	values := maps.Clone(found)
 	var files int
 	var total int64
 	err := fs.WalkDir(fsys, ".", func(name string, e fs.DirEntry, err error) error {
