@@ -19,7 +19,9 @@
 //   - removals and orphans: apps, environments and clusters that left Git.
 //   - driftBook: drift watchers, findings, contests, due corrections.
 //   - restorer: the applied set of a gated env read back after a start.
-//   - statusStore: the one status record the API reads.
+//   - statusStore: the one status record the API reads. It keeps each
+//     env's applied set without its Secrets' values, so a correction of a
+//     drifted Secret renders again (correct_secret.go).
 //   - targetSet: each cluster's Target and, built once each, the Targets
 //     that act as an environment's tenant service account (tenants.go).
 //

@@ -88,10 +88,7 @@ func TestChartFromOCIRegistry(t *testing.T) {
 		got := greetGreeting(t, ns)
 		return got == "from-an-oci-registry", got
 	})
-	st := mustEnv(t, r, ns, "prod")
-	if st.LastError != nil || !strings.Contains(st.Revision, "sha1:") {
-		t.Errorf("env status: revision %s, error %+v", st.Revision, st.LastError)
-	}
+	eventually(t, 30*time.Second, "the env healthy", healthyEnv(r, ns, "prod"))
 	if strings.Contains(logs.String(), chartPassword) {
 		t.Error("the log holds the registry's password")
 	}
