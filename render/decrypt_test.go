@@ -44,8 +44,8 @@ func sopsRepo(t *testing.T, tamper bool) (fsys DiskFS, key sopstest.Key) {
 
 func sopsApp() (*appfile.Application, appfile.Environment) {
 	return &appfile.Application{Name: "shop", Dir: "app", Components: []appfile.Component{
-			comp("db", "manifests", 4, map[string]any{"path": "secrets"}),
-		}}, appfile.Environment{Name: "prod", Namespace: "shop-prod"}
+		comp("db", "manifests", 4, map[string]any{"path": "secrets"}),
+	}}, appfile.Environment{Name: "prod", Namespace: "shop-prod"}
 }
 
 func decryption(t *testing.T, k sopstest.Key) *Decryption {

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	cuelang "cuelang.org/go/cue"
-	cuejson "cuelang.org/go/encoding/json"
 	cueerrors "cuelang.org/go/cue/errors"
+	cuejson "cuelang.org/go/encoding/json"
 
 	"github.com/carina-gitops/carina/capabilities"
 )
