@@ -1,7 +1,9 @@
 // Package forge talks to the REST APIs of GitHub, GitLab and Gitea (and
 // Forgejo) for one repository: it lists open pull requests, posts commit
 // statuses (context "carina/<env>"), keeps one comment per pull request
-// and key up to date in place (and finds it again by its hidden marker),
+// and key up to date in place (and finds it again by its hidden marker
+// and its author, the token's own account: a copy of the marker by
+// anyone else is never edited),
 // opens a pull request or updates the open
 // one for a branch, reads combined statuses and merges.
 //

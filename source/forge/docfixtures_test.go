@@ -131,6 +131,9 @@ func TestGitHubClientAgainstDocFixtures(t *testing.T) {
 		"PATCH " + repo + "/issues/comments/2":        {200, "comment.json"},
 		"GET " + repo + "/issues/1348/comments":       {200, ""},
 		"POST " + repo + "/issues/1348/comments":      {201, "comment.json"},
+		"GET " + repo + "/issues/1350/comments":       {200, "comments_marker_by_another.json"},
+		"POST " + repo + "/issues/1350/comments":      {201, "comment.json"},
+		"GET /user":                                   {200, "user.json"},
 	})
 	c := newTestClient(t, GitHub, srv.URL, "octocat/Hello-World")
 	ctx := t.Context()
@@ -183,21 +186,24 @@ func TestGitHubClientAgainstDocFixtures(t *testing.T) {
 	})
 	t.Run("comment updated in place when the marker is there", func(t *testing.T) {
 		f.reset()
+		// Comment 4 by octocat carries the marker too and comes first:
+		// only comment 2, by the token's own user, is Carina's.
 		cm, created, err := c.UpsertComment(ctx, 1347, "diff", "new diff")
-		if err != nil || created || cm.ID != 2 {
+		if err != nil || created || cm.ID != 2 || cm.Author != "carina-bot" {
 			t.Fatalf("upsert: %+v created=%v err=%v", cm, created, err)
 		}
-		if d := cmp.Diff([]string{"GET " + repo + "/issues/1347/comments", "PATCH " + repo + "/issues/comments/2"}, f.calls()); d != "" {
+		want := []string{"GET /user", "GET " + repo + "/issues/1347/comments", "PATCH " + repo + "/issues/comments/2"}
+		if d := cmp.Diff(want, f.calls()); d != "" {
 			t.Errorf("calls (-want +got):\n%s", d)
 		}
-		if got := f.requests()[1].Body["body"]; got != "<!-- carina:diff -->\nnew diff" {
+		if got := f.requests()[2].Body["body"]; got != "<!-- carina:diff -->\nnew diff" {
 			t.Errorf("body %q", got)
 		}
 	})
-	t.Run("comment found by its marker", func(t *testing.T) {
+	t.Run("comment found by its marker and its author", func(t *testing.T) {
 		f.reset()
 		cm, ok, err := c.FindComment(ctx, 1347, "diff")
-		if err != nil || !ok || cm.ID != 2 || cm.Body != "<!-- carina:diff -->\nold diff" {
+		if err != nil || !ok || cm.ID != 2 || cm.Body != "<!-- carina:diff -->\nold diff" || cm.Author != "carina-bot" {
 			t.Fatalf("find: %+v ok=%v err=%v", cm, ok, err)
 		}
 		if _, ok, err := c.FindComment(ctx, 1348, "diff"); err != nil || ok {
@@ -215,6 +221,20 @@ func TestGitHubClientAgainstDocFixtures(t *testing.T) {
 		}
 		if d := cmp.Diff([]string{"GET " + repo + "/issues/1348/comments", "POST " + repo + "/issues/1348/comments"}, f.calls()); d != "" {
 			t.Errorf("calls (-want +got):\n%s", d)
+		}
+	})
+	t.Run("marker comment by another user left alone and ours created", func(t *testing.T) {
+		f.reset()
+		if cm, ok, err := c.FindComment(ctx, 1350, "diff"); err != nil || ok {
+			t.Fatalf("find returned hubot's comment as Carina's: %+v ok=%v err=%v", cm, ok, err)
+		}
+		cm, created, err := c.UpsertComment(ctx, 1350, "diff", "new diff")
+		if err != nil || !created || cm.Author != "carina-bot" {
+			t.Fatalf("upsert: %+v created=%v err=%v", cm, created, err)
+		}
+		want := []string{"GET " + repo + "/issues/1350/comments", "GET " + repo + "/issues/1350/comments", "POST " + repo + "/issues/1350/comments"}
+		if d := cmp.Diff(want, f.calls()); d != "" {
+			t.Errorf("calls (-want +got), hubot's comment 5 must not be edited:\n%s", d)
 		}
 	})
 	t.Run("open pull request, none open for the branch", func(t *testing.T) {
@@ -250,6 +270,75 @@ func TestGitHubClientAgainstDocFixtures(t *testing.T) {
 			t.Errorf("merge body (-want +got):\n%s", d)
 		}
 	})
+}
+
+// A GitHub App's installation token may not read GET /user (GitHub
+// answers 403 "Resource not accessible by integration"); GraphQL's viewer
+// is then the app's bot user, whose login is "<app-slug>[bot]". These
+// fixtures are shaped like GitHub's documentation and reports of that
+// answer; GitHub cannot run here.
+func TestGitHubAppInstallationTokenAgainstDocFixtures(t *testing.T) {
+	const repo = "/repos/octocat/Hello-World"
+	f, srv := newFakeForge(t, "github", map[string]route{
+		"GET /user":                             {403, "user_refused_to_integration.json"},
+		"POST /graphql":                         {200, "graphql_errors.json"},
+		"GET " + repo + "/issues/1347/comments": {200, "comments_app.json"},
+		"PATCH " + repo + "/issues/comments/7":  {200, "comment_app.json"},
+	})
+	c := newTestClient(t, GitHub, srv.URL, "octocat/Hello-World")
+	ctx := t.Context()
+
+	t.Run("own login unknown: nothing edited or created", func(t *testing.T) {
+		_, _, err := c.UpsertComment(ctx, 1347, "diff", "new diff")
+		if err == nil || !strings.Contains(err.Error(), "own login") || !strings.Contains(err.Error(), "Resource not accessible by integration") {
+			t.Fatalf("upsert without a known own login: %v", err)
+		}
+		if _, _, err := c.FindComment(ctx, 1347, "diff"); err == nil {
+			t.Fatal("find without a known own login succeeded")
+		}
+		for _, call := range f.calls() {
+			if strings.Contains(call, "/issues/") {
+				t.Errorf("comment call %s made without knowing who Carina is", call)
+			}
+		}
+	})
+	t.Run("app bot login from GraphQL viewer", func(t *testing.T) {
+		f.setRoute("POST /graphql", route{200, "graphql_viewer_app.json"}) // failures are not cached
+		f.reset()
+		cm, created, err := c.UpsertComment(ctx, 1347, "diff", "new diff")
+		if err != nil || created || cm.ID != 7 || cm.Author != "carina-app[bot]" {
+			t.Fatalf("upsert: %+v created=%v err=%v", cm, created, err)
+		}
+		want := []string{"GET /user", "POST /graphql", "GET " + repo + "/issues/1347/comments", "PATCH " + repo + "/issues/comments/7"}
+		if d := cmp.Diff(want, f.calls()); d != "" {
+			t.Errorf("calls (-want +got), other-app[bot]'s comment 6 must not be edited:\n%s", d)
+		}
+		q, _ := f.requests()[1].Body["query"].(string)
+		if !strings.Contains(q, "viewer") || !strings.Contains(q, "login") {
+			t.Errorf("graphql query %q", q)
+		}
+		f.reset()
+		found, ok, err := c.FindComment(ctx, 1347, "diff")
+		if err != nil || !ok || found.ID != 7 {
+			t.Fatalf("find: %+v ok=%v err=%v", found, ok, err)
+		}
+		if d := cmp.Diff([]string{"GET " + repo + "/issues/1347/comments"}, f.calls()); d != "" {
+			t.Errorf("the own login is learned once (-want +got):\n%s", d)
+		}
+	})
+}
+
+func TestGitHubGraphQLPath(t *testing.T) {
+	for _, tt := range []struct{ base, want string }{
+		{"", "/graphql"},            // https://api.github.com
+		{"/api/v3", "/api/graphql"}, // GitHub Enterprise Server
+		{"/ghe/api/v3", "/ghe/api/graphql"},
+		{"/proxy", "/proxy/graphql"},
+	} {
+		if got := githubGraphQLPath(tt.base); got != tt.want {
+			t.Errorf("githubGraphQLPath(%q) = %q, want %q", tt.base, got, tt.want)
+		}
+	}
 }
 
 func TestGitHubClientDocFixtureErrorHasNoToken(t *testing.T) {

@@ -108,6 +108,10 @@ type Comment struct {
 	ID   int64  `json:"id"`
 	Body string `json:"body"`
 	URL  string `json:"url,omitempty"`
+	// Author is the login of the account that wrote it (GitHub and
+	// Gitea user.login, GitLab author.username). Carina's comments are
+	// those with its marker whose author is the token's own account.
+	Author string `json:"author,omitempty"`
 }
 
 // PullRequestSpec is the pull request OpenOrUpdatePullRequest wants.
@@ -129,6 +133,8 @@ type provider interface {
 	comments(ctx context.Context, number int) ([]Comment, error)
 	createComment(ctx context.Context, number int, body string) (Comment, error)
 	editComment(ctx context.Context, number int, id int64, body string) (Comment, error)
+	// currentUser is the login of the token's own account.
+	currentUser(ctx context.Context) (string, error)
 }
 
 // Client talks to one repository on one forge. It is safe for concurrent
@@ -139,6 +145,9 @@ type Client struct {
 	repo string
 	api  provider
 	mu   sync.Mutex // serializes the find-then-create operations
+
+	meMu sync.Mutex // guards me
+	me   string     // the token's own login, once learned (ownLogin)
 }
 
 // New returns a client for opts.Repo. It reads the token file once.

@@ -136,12 +136,19 @@ func (g *gitea) statuses(ctx context.Context, ref string) ([]Status, error) {
 }
 
 type giteaComment struct {
-	ID      int64  `json:"id"`
-	Body    string `json:"body"`
-	HTMLURL string `json:"html_url"`
+	ID      int64      `json:"id"`
+	Body    string     `json:"body"`
+	HTMLURL string     `json:"html_url"`
+	User    *giteaUser `json:"user"`
 }
 
-func (c giteaComment) comment() Comment { return Comment{ID: c.ID, Body: c.Body, URL: c.HTMLURL} }
+func (c giteaComment) comment() Comment {
+	out := Comment{ID: c.ID, Body: c.Body, URL: c.HTMLURL}
+	if c.User != nil {
+		out.Author = c.User.Login
+	}
+	return out
+}
 
 func (g *gitea) comments(ctx context.Context, number int) ([]Comment, error) {
 	// Gitea returns every comment of an issue in one answer.
@@ -166,4 +173,11 @@ func (g *gitea) editComment(ctx context.Context, _ int, id int64, body string) (
 	var c giteaComment
 	_, err := g.h.do(ctx, http.MethodPatch, g.path("/issues/comments/%d", id), map[string]string{"body": body}, &c)
 	return c.comment(), err
+}
+
+// currentUser reads GET /user; a scoped token needs read:user for it.
+func (g *gitea) currentUser(ctx context.Context) (string, error) {
+	var u giteaUser
+	_, err := g.h.do(ctx, http.MethodGet, "/user", nil, &u)
+	return u.Login, err
 }

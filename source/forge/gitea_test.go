@@ -3,6 +3,7 @@ package forge
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,6 +48,42 @@ func giteaClient(t *testing.T, srv *giteatest.Server, repo giteatest.Repo) *Clie
 		t.Fatal(err)
 	}
 	c, err := New(Options{Kind: Gitea, BaseURL: srv.APIURL(), Repo: repo.FullName, TokenFile: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// giteaUserClient is a client with a new token of user u that has only
+// scopes.
+func giteaUserClient(t *testing.T, srv *giteatest.Server, repo giteatest.Repo, u giteatest.User, scopes ...string) *Client {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"name": "carina-" + strings.Join(scopes, "-"), "scopes": scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.APIURL()+"/users/"+u.Name+"/tokens", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(u.Name, u.Password)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		SHA1 string `json:"sha1"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&tok); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("token of %s with %v: %s %v", u.Name, scopes, resp.Status, err)
+	}
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, []byte(tok.SHA1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{Kind: Gitea, BaseURL: srv.APIURL(), Repo: repo.FullName, TokenFile: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +176,70 @@ func TestGiteaClientAgainstRealGitea(t *testing.T) {
 		}
 		if _, ok, err := restarted.FindComment(ctx, pr.Number, "other"); err != nil || ok {
 			t.Errorf("FindComment of another key = %v, %v; want none", ok, err)
+		}
+	})
+	t.Run("a marker comment by another user is left alone", func(t *testing.T) {
+		srv.CommitFiles(t, repo, "main", "feature2", map[string]string{"b.yaml": "name: b\n"}, "add b")
+		pr2 := srv.OpenPR(t, repo, "feature2", "main", "Add b", "")
+		mallory, err := srv.CreateUser(ctx, "mallory", repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const forged = "<!-- carina:diff -->\nnothing changes, merge it"
+		var theirs giteaComment
+		if _, err := srv.DoAs(ctx, mallory.Token, http.MethodPost, fmt.Sprintf("/repos/%s/issues/%d/comments", repo.FullName, pr2.Number),
+			map[string]string{"body": forged}, &theirs); err != nil {
+			t.Fatal(err)
+		}
+		if found, ok, err := c.FindComment(ctx, pr2.Number, "diff"); err != nil || ok {
+			t.Fatalf("FindComment returned mallory's comment as Carina's: %+v, %v, %v", found, ok, err)
+		}
+		ours, created, err := c.UpsertComment(ctx, pr2.Number, "diff", "## staging\n1 changed")
+		if err != nil || !created || ours.ID == theirs.ID || ours.Author != giteatest.AdminUser {
+			t.Fatalf("UpsertComment = %+v, created=%v, %v; want a new comment of %s", ours, created, err, giteatest.AdminUser)
+		}
+		again, created, err := c.UpsertComment(ctx, pr2.Number, "diff", "## staging\n2 changed")
+		if err != nil || created || again.ID != ours.ID {
+			t.Fatalf("second UpsertComment = %+v, created=%v, %v; want comment %d updated", again, created, err, ours.ID)
+		}
+		var now giteaComment
+		if _, err := srv.Do(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/issues/comments/%d", repo.FullName, theirs.ID), nil, &now); err != nil {
+			t.Fatal(err)
+		}
+		if now.Body != forged {
+			t.Errorf("mallory's comment was changed to %q", now.Body)
+		}
+		found, ok, err := giteaClient(t, srv, repo).FindComment(ctx, pr2.Number, "diff")
+		if err != nil || !ok || found.ID != ours.ID || found.Author != giteatest.AdminUser {
+			t.Errorf("FindComment after a restart = %+v, %v, %v; want comment %d", found, ok, err, ours.ID)
+		}
+
+		// A token of the documented scopes, without read:user, cannot
+		// learn whose it is: nothing is posted or edited.
+		bot, err := srv.CreateUser(ctx, "scoped-bot", repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		narrow := giteaUserClient(t, srv, repo, bot, "write:repository", "write:issue")
+		if _, _, err := narrow.UpsertComment(ctx, pr2.Number, "diff", "x"); err == nil || !strings.Contains(err.Error(), "GET /user: 403") || !strings.Contains(err.Error(), "read:user") {
+			t.Errorf("UpsertComment with a token without read:user: %v, want GET /user refused and the scope named", err)
+		}
+		full := giteaUserClient(t, srv, repo, bot, "write:repository", "write:issue", "read:user")
+		botOwn, created, err := full.UpsertComment(ctx, pr2.Number, "diff", "## staging\n3 changed")
+		if err != nil || !created || botOwn.Author != "scoped-bot" {
+			t.Fatalf("UpsertComment with read:user = %+v, created=%v, %v; want scoped-bot's own comment", botOwn, created, err)
+		}
+		var all []giteaComment
+		if _, err := srv.Do(ctx, http.MethodGet, fmt.Sprintf("/repos/%s/issues/%d/comments", repo.FullName, pr2.Number), nil, &all); err != nil {
+			t.Fatal(err)
+		}
+		got := map[int64]string{}
+		for _, cm := range all {
+			got[cm.ID] = cm.Body
+		}
+		want := map[int64]string{theirs.ID: forged, ours.ID: Marker("diff") + "\n## staging\n2 changed", botOwn.ID: Marker("diff") + "\n## staging\n3 changed"}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("comments of pull request %d (-want +got):\n%s", pr2.Number, d)
 		}
 	})
 	t.Run("open or update is idempotent across two clients", func(t *testing.T) {

@@ -2,6 +2,7 @@ package forge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -152,4 +153,45 @@ func (g *github) editComment(ctx context.Context, _ int, id int64, body string) 
 	var c giteaComment
 	_, err := g.h.do(ctx, http.MethodPatch, g.path("/issues/comments/%d", id), map[string]string{"body": body}, &c)
 	return c.comment(), err
+}
+
+// currentUser reads GET /user. A GitHub App's installation token may not
+// (GitHub answers 403 "Resource not accessible by integration"); then it
+// asks GraphQL for the viewer, which for such a token is the app's bot
+// user, "<app-slug>[bot]", the author of the app's comments.
+func (g *github) currentUser(ctx context.Context) (string, error) {
+	var u giteaUser // {"login": ...}, the same shape
+	_, err := g.h.do(ctx, http.MethodGet, "/user", nil, &u)
+	var api *APIError
+	if !errors.As(err, &api) || api.StatusCode != http.StatusForbidden {
+		return u.Login, err
+	}
+	path := githubGraphQLPath(g.h.base.Path)
+	var gql struct {
+		Data struct {
+			Viewer struct {
+				Login string `json:"login"`
+			} `json:"viewer"`
+		} `json:"data"`
+		Errors []struct {
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	if _, gerr := g.h.doAtRoot(ctx, http.MethodPost, path, map[string]string{"query": "query { viewer { login } }"}, &gql); gerr != nil {
+		return "", fmt.Errorf("%w; then %w", err, gerr)
+	}
+	if len(gql.Errors) > 0 {
+		return "", fmt.Errorf("%w; then forge POST %s: %s", err, path, g.h.tidy(gql.Errors[0].Message))
+	}
+	return gql.Data.Viewer.Login, nil
+}
+
+// githubGraphQLPath is where GraphQL is served for a REST base path:
+// /graphql beside api.github.com's root, /api/graphql beside GitHub
+// Enterprise Server's /api/v3.
+func githubGraphQLPath(restPath string) string {
+	if p, ok := strings.CutSuffix(restPath, "/api/v3"); ok {
+		return p + "/api/graphql"
+	}
+	return restPath + "/graphql"
 }

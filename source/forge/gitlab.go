@@ -143,9 +143,18 @@ func (g *gitlab) statuses(ctx context.Context, ref string) ([]Status, error) {
 }
 
 type gitlabNote struct {
-	ID     int64  `json:"id"`
-	Body   string `json:"body"`
-	System bool   `json:"system"`
+	ID     int64       `json:"id"`
+	Body   string      `json:"body"`
+	System bool        `json:"system"`
+	Author *gitlabUser `json:"author"`
+}
+
+func (n gitlabNote) comment() Comment {
+	out := Comment{ID: n.ID, Body: n.Body}
+	if n.Author != nil {
+		out.Author = n.Author.Username
+	}
+	return out
 }
 
 func (g *gitlab) comments(ctx context.Context, number int) ([]Comment, error) {
@@ -156,7 +165,7 @@ func (g *gitlab) comments(ctx context.Context, number int) ([]Comment, error) {
 	var out []Comment
 	for _, n := range notes {
 		if !n.System {
-			out = append(out, Comment{ID: n.ID, Body: n.Body})
+			out = append(out, n.comment())
 		}
 	}
 	return out, nil
@@ -165,11 +174,18 @@ func (g *gitlab) comments(ctx context.Context, number int) ([]Comment, error) {
 func (g *gitlab) createComment(ctx context.Context, number int, body string) (Comment, error) {
 	var n gitlabNote
 	_, err := g.h.do(ctx, http.MethodPost, g.path("/merge_requests/%d/notes", number), map[string]string{"body": body}, &n)
-	return Comment{ID: n.ID, Body: n.Body}, err
+	return n.comment(), err
 }
 
 func (g *gitlab) editComment(ctx context.Context, number int, id int64, body string) (Comment, error) {
 	var n gitlabNote
 	_, err := g.h.do(ctx, http.MethodPut, g.path("/merge_requests/%d/notes/%d", number, id), map[string]string{"body": body}, &n)
-	return Comment{ID: n.ID, Body: n.Body}, err
+	return n.comment(), err
+}
+
+// currentUser reads GET /user (a token needs the scope api or read_user).
+func (g *gitlab) currentUser(ctx context.Context) (string, error) {
+	var u gitlabUser
+	_, err := g.h.do(ctx, http.MethodGet, "/user", nil, &u)
+	return u.Username, err
 }

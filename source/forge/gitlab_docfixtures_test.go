@@ -21,6 +21,7 @@ func TestGitLabClientAgainstDocFixtures(t *testing.T) {
 		"POST " + project + "/merge_requests/1/notes":                            {201, "note.json"},
 		"PUT " + project + "/merge_requests/1/notes/303":                         {200, "note.json"},
 		"POST " + project + "/statuses/9999999999999999999999999999999999999999": {400, "transition.json"},
+		"GET /api/v4/user": {200, "user.json"},
 	})
 	c := newTestClient(t, GitLab, srv.URL+"/api/v4", "my-group/my-project")
 	ctx := t.Context()
@@ -72,9 +73,17 @@ func TestGitLabClientAgainstDocFixtures(t *testing.T) {
 	})
 	t.Run("note created, then updated in place", func(t *testing.T) {
 		f.reset()
+		// Note 304 by pipin carries the marker: it is not Carina's.
+		if cm, ok, err := c.FindComment(ctx, 1, "diff"); err != nil || ok {
+			t.Fatalf("find returned pipin's note as Carina's: %+v ok=%v err=%v", cm, ok, err)
+		}
 		cm, created, err := c.UpsertComment(ctx, 1, "diff", "new diff")
-		if err != nil || !created || cm.ID != 303 {
+		if err != nil || !created || cm.ID != 303 || cm.Author != "carina-bot" {
 			t.Fatalf("first upsert: %+v created=%v err=%v", cm, created, err)
+		}
+		want := []string{"GET /api/v4/user", "GET " + project + "/merge_requests/1/notes", "GET " + project + "/merge_requests/1/notes", "POST " + project + "/merge_requests/1/notes"}
+		if d := cmp.Diff(want, f.calls()); d != "" {
+			t.Errorf("calls (-want +got), pipin's note 304 must not be edited:\n%s", d)
 		}
 		// The fake lists the documented notes again (no marker), so a
 		// second run would create again; point it at a list with ours.
@@ -88,7 +97,7 @@ func TestGitLabClientAgainstDocFixtures(t *testing.T) {
 			t.Errorf("calls (-want +got):\n%s", d)
 		}
 		found, ok, err := c.FindComment(ctx, 1, "diff")
-		if err != nil || !ok || found.ID != 303 {
+		if err != nil || !ok || found.ID != 303 || found.Author != "carina-bot" {
 			t.Errorf("find: %+v ok=%v err=%v, want note 303", found, ok, err)
 		}
 	})
@@ -119,4 +128,27 @@ func TestGitLabClientAgainstDocFixtures(t *testing.T) {
 			t.Errorf("merge body (-want +got):\n%s", d)
 		}
 	})
+}
+
+// A token that may not read its own user (GitLab answers 403
+// insufficient_scope) leaves Carina unable to tell its notes from
+// others': it edits and creates nothing.
+func TestGitLabClientOwnUserRefusedAgainstDocFixtures(t *testing.T) {
+	const project = "/api/v4/projects/my-group%2Fmy-project"
+	f, srv := newFakeForge(t, "gitlab", map[string]route{
+		"GET /api/v4/user":                            {403, "user_insufficient_scope.json"},
+		"GET " + project + "/merge_requests/1/notes":  {200, "note_list_with_marker.json"},
+		"POST " + project + "/merge_requests/1/notes": {201, "note.json"},
+	})
+	c := newTestClient(t, GitLab, srv.URL+"/api/v4", "my-group/my-project")
+	_, _, err := c.UpsertComment(t.Context(), 1, "diff", "new diff")
+	if err == nil || !strings.Contains(err.Error(), "read_user") || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("upsert: %v, want the refusal and the scope it needs", err)
+	}
+	if _, _, err := c.FindComment(t.Context(), 1, "diff"); err == nil {
+		t.Fatal("find without a known own login succeeded")
+	}
+	if d := cmp.Diff([]string{"GET /api/v4/user", "GET /api/v4/user"}, f.calls()); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
+	}
 }

@@ -118,6 +118,20 @@ func (r *rest) checkRedirect(req *http.Request, via []*http.Request) error {
 // in as the JSON body, and decodes a 2xx answer into out. It returns the
 // response headers for pagination.
 func (r *rest) do(ctx context.Context, method, path string, in, out any) (http.Header, error) {
+	return r.send(ctx, method, r.base.String()+path, path, in, out)
+}
+
+// doAtRoot is do with a path from the root of the base's host instead of
+// the API base: GitHub Enterprise serves GraphQL at /api/graphql, beside
+// its REST base /api/v3.
+func (r *rest) doAtRoot(ctx context.Context, method, path string, in, out any) (http.Header, error) {
+	u := *r.base
+	u.Path, u.RawPath = path, ""
+	return r.send(ctx, method, u.String(), path, in, out)
+}
+
+// send is do with the full URL; path is what errors show of it.
+func (r *rest) send(ctx context.Context, method, fullURL, path string, in, out any) (http.Header, error) {
 	shown, _, _ := strings.Cut(path, "?")
 	var body io.Reader
 	if in != nil {
@@ -127,7 +141,7 @@ func (r *rest) do(ctx context.Context, method, path string, in, out any) (http.H
 		}
 		body = bytes.NewReader(data)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, r.base.String()+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, fullURL, body)
 	if err != nil {
 		return nil, fmt.Errorf("forge %s %s: request does not build", method, shown)
 	}
@@ -199,6 +213,12 @@ func (r *rest) message(data []byte) string {
 			msg = string(b)
 		}
 	}
+	return r.tidy(msg)
+}
+
+// tidy makes a forge's message fit for an error: one line, at most 300
+// bytes, without the token.
+func (r *rest) tidy(msg string) string {
 	msg = strings.Join(strings.Fields(strings.ReplaceAll(msg, r.token, "***")), " ")
 	return clipRunes(msg, 300)
 }

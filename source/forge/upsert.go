@@ -20,9 +20,18 @@ var markerKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$`)
 func Marker(key string) string { return "<!-- carina:" + key + " -->" }
 
 // UpsertComment makes sure pull request number has exactly one comment of
-// Carina for key, whose text is body: it updates the comment that carries
-// Marker(key) in place, or creates it when there is none. Re-running with
-// the same body changes nothing on the forge.
+// Carina for key, whose text is body: it updates Carina's comment in
+// place, or creates it when there is none. Re-running with the same body
+// changes nothing on the forge.
+//
+// Carina's comment is one that carries Marker(key) and whose author is
+// the token's own account. That login is asked of the forge once per
+// Client (GET /user; for a GitHub App's installation token, which GitHub
+// refuses /user, GraphQL's viewer, the app's "<app-slug>[bot]"). A comment
+// by anyone else that carries the marker is ignored, never edited: Carina
+// posts its own beside it. When the own login cannot be learned (a Gitea
+// token without read:user, a GitLab token without api or read_user),
+// UpsertComment fails and creates or edits nothing.
 func (c *Client) UpsertComment(ctx context.Context, number int, key, body string) (Comment, bool, error) {
 	if !markerKey.MatchString(key) {
 		return Comment{}, false, fmt.Errorf("comment key %q must be 1-100 letters, digits, '.', '_', '-' or '/'", clip(key, 120))
@@ -34,12 +43,16 @@ func (c *Client) UpsertComment(ctx context.Context, number int, key, body string
 	full := marker + "\n" + cutBody(body, MaxCommentBytes-len(marker)-1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	me, err := c.ownLogin(ctx)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("pull request %d comments: %w", number, err)
+	}
 	existing, err := c.api.comments(ctx, number)
 	if err != nil {
 		return Comment{}, false, fmt.Errorf("pull request %d comments: %w", number, err)
 	}
 	for _, cm := range existing {
-		if !strings.Contains(cm.Body, marker) {
+		if !carinas(cm, marker, me) {
 			continue
 		}
 		if strings.TrimSpace(cm.Body) == strings.TrimSpace(full) {
@@ -59,8 +72,10 @@ func (c *Client) UpsertComment(ctx context.Context, number int, key, body string
 }
 
 // FindComment returns Carina's comment for key on pull request number,
-// the one that carries Marker(key), and whether there is one. An agent
-// that restarted reads what it posted before from it.
+// the one that carries Marker(key) and whose author is the token's own
+// account (as for UpsertComment), and whether there is one. An agent that
+// restarted reads what it posted before from it; a copy of the marker by
+// someone else is never returned.
 func (c *Client) FindComment(ctx context.Context, number int, key string) (Comment, bool, error) {
 	if !markerKey.MatchString(key) {
 		return Comment{}, false, fmt.Errorf("comment key %q must be 1-100 letters, digits, '.', '_', '-' or '/'", clip(key, 120))
@@ -68,13 +83,17 @@ func (c *Client) FindComment(ctx context.Context, number int, key string) (Comme
 	if number <= 0 {
 		return Comment{}, false, fmt.Errorf("comment: pull request number %d is not positive", number)
 	}
+	me, err := c.ownLogin(ctx)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("pull request %d comments: %w", number, err)
+	}
 	existing, err := c.api.comments(ctx, number)
 	if err != nil {
 		return Comment{}, false, fmt.Errorf("pull request %d comments: %w", number, err)
 	}
 	marker := Marker(key)
 	for _, cm := range existing {
-		if strings.Contains(cm.Body, marker) {
+		if carinas(cm, marker, me) {
 			return cm, true, nil
 		}
 	}
