@@ -61,11 +61,14 @@ type driftBook struct {
 
 	mu       sync.Mutex
 	findings map[envKey]map[string]*driftEntry // by drift.Finding.Key
+	// recheck are the envs whose objects' health moved since their
+	// health was last read (onHealth); their next reconcile reads it.
+	recheck map[envKey]bool
 }
 
 func newDriftBook(cfg config.Drift) *driftBook {
 	return &driftBook{cfg: cfg, watchers: map[string]*drift.Watcher{}, contests: drift.NewContests(contestOptions(cfg)),
-		findings: map[envKey]map[string]*driftEntry{}}
+		findings: map[envKey]map[string]*driftEntry{}, recheck: map[envKey]bool{}}
 }
 
 // build makes a drift watcher for every cluster whose target can
@@ -84,7 +87,7 @@ func (b *driftBook) build(rcs map[string]*rest.Config, targets map[string]Target
 			return fmt.Errorf("cluster %s: drift watch: %w", name, err)
 		}
 		opts := drift.DefaultOptions()
-		opts.Cluster, opts.Now, opts.OnFinding = name, b.now, b.onFinding
+		opts.Cluster, opts.Now, opts.OnFinding, opts.OnHealth = name, b.now, b.onFinding, b.onHealth
 		if b.cfg.Workers > 0 {
 			opts.Workers = b.cfg.Workers
 		}
@@ -177,6 +180,31 @@ func (b *driftBook) forgetEnv(app, env string, clusters []string) {
 		b.untrack(c, app, env)
 	}
 	b.dropFindings(app, env)
+}
+
+// onHealth: the health of an object of (app, env) moved after it was
+// read (a rollout that failed later, a pod that stopped, a degraded
+// object that recovered). The next reconcile reads the env's health
+// again instead of taking the fast path.
+func (b *driftBook) onHealth(app, env string) {
+	if !b.store.view(app, env).known {
+		return
+	}
+	b.mu.Lock()
+	b.recheck[envKey{app, env}] = true
+	b.mu.Unlock()
+	b.log.Debug("health of an object moved", "app", app, "env", env)
+	b.work.addEnv(app, env)
+}
+
+// takeRecheck reports and clears a health recheck of (app, env).
+func (b *driftBook) takeRecheck(app, env string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := envKey{app, env}
+	r := b.recheck[k]
+	delete(b.recheck, k)
+	return r
 }
 
 // dropFindings forgets the findings of (app, env), whose status starts

@@ -169,7 +169,7 @@ func (r *reconciler) observe(d *desiredApp, env string, kv string) observation {
 		switch {
 		case len(ob.due) > 0:
 			ob.state = stateDrifted
-		case v.health == api.HealthHealthy || v.health == api.HealthDegraded:
+		case (v.health == api.HealthHealthy || v.health == api.HealthDegraded) && !r.drift.takeRecheck(d.Name, env):
 			ob.state = stateInSync
 		default:
 			ob.state = stateProgressing

@@ -71,6 +71,8 @@ type fixture struct {
 	m            *apply.Manager
 	w            *Watcher
 	findings     chan Finding
+	// health receives the (app, env) of each OnHealth call.
+	health chan string
 }
 
 // newFixture makes a namespace and a running Watcher for the test.
@@ -95,10 +97,16 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{ns: ns, app: "app-" + ns, env: "test", m: m, findings: make(chan Finding, 100)}
+	f := &fixture{ns: ns, app: "app-" + ns, env: "test", m: m, findings: make(chan Finding, 100), health: make(chan string, 100)}
 	opts := DefaultOptions()
 	opts.Cluster = "local"
 	opts.OnFinding = func(_ context.Context, fd Finding) { f.findings <- fd }
+	opts.OnHealth = func(app, env string) {
+		select {
+		case f.health <- app + "/" + env:
+		default:
+		}
+	}
 	var mu sync.Mutex
 	opts.OnError = func(err error) {
 		mu.Lock()

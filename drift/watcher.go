@@ -44,6 +44,13 @@ type Options struct {
 	// panics.ErrPanic), with the stack in its *panics.Error): that event
 	// is dropped and the Watcher goes on.
 	OnError func(error)
+	// OnHealth is told that the health of a tracked object of (app, env)
+	// may have changed since it was last seen: its kstatus verdict moved,
+	// or, for an object with a health policy, its status or generation.
+	// The Watcher does not decide health; the caller reads it again. It
+	// is called from the Watcher's goroutines and must not block for
+	// long; nil drops the news.
+	OnHealth func(app, env string)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -74,6 +81,9 @@ type intent struct {
 	// shapes (no data, no stringData).
 	sealed map[string]*sealed
 	gvr    map[string]schema.GroupVersionResource
+	// health is the last health mark of each object (see healthMark),
+	// from the events seen since the first Track.
+	health map[string]string
 	// paused: an apply is running; events wait in pending until Track.
 	paused  bool
 	pending map[string]observation
@@ -205,8 +215,14 @@ func (w *Watcher) Track(set *apply.Set, cmp Comparer) error {
 	w.mu.Lock()
 	old := w.intents[k]
 	w.intents[k] = in
+	in.health = map[string]string{}
 	var recheck []objKey
 	if old != nil {
+		for id, mark := range old.health {
+			if in.objs[id] != nil {
+				in.health[id] = mark
+			}
+		}
 		for id, ob := range old.pending {
 			if in.objs[id] != nil {
 				ok := objKey{k, id}
@@ -304,6 +320,9 @@ func (w *Watcher) observeOne(u *unstructured.Unstructured, gone bool) {
 	ok := objKey{k, id}
 	_, reported := w.reported[ok]
 	w.mu.Unlock()
+	if obj != nil && !gone {
+		w.noteHealth(k, id, obj, u)
+	}
 	if obj == nil || (!gone && !reported && w.unchanged(cmp, obj, sl, u)) {
 		return
 	}
