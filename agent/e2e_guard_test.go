@@ -66,13 +66,19 @@ func configMapDeletes(t *testing.T, c *cluster.Cluster, ns string) []string {
 // pruneHeldEvents lists the messages of the PruneHeld Events of app.
 func pruneHeldEvents(t *testing.T, cs kubernetes.Interface, ns, app string) []string {
 	t.Helper()
+	return appEvents(t, cs, ns, app, "PruneHeld")
+}
+
+// appEvents lists the messages of app's Events of reason in ns.
+func appEvents(t *testing.T, cs kubernetes.Interface, ns, app, reason string) []string {
+	t.Helper()
 	evs, err := cs.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []string
 	for _, ev := range evs.Items {
-		if ev.Reason == "PruneHeld" && ev.InvolvedObject.Name == app {
+		if ev.Reason == reason && ev.InvolvedObject.Name == app {
 			out = append(out, ev.Message)
 		}
 	}

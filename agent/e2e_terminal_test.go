@@ -63,6 +63,13 @@ func TestRenderErrorIsTerminal(t *testing.T) {
 		t.Errorf("history after the repeat: %+v, want one failure with count 2", e.History)
 	}
 
+	// One RenderFailed Event says what and where; the repeat of the same
+	// error posts none.
+	eventually(t, 10*time.Second, "a RenderFailed Event", func() (bool, string) {
+		evs := appEvents(t, cs, ns, "typo", "RenderFailed")
+		return len(evs) == 1 && strings.Contains(evs[0], "42") && strings.Contains(evs[0], "Appfile"), fmt.Sprint(evs)
+	})
+
 	// A commit that fixes the Appfile changes the inputs: applied.
 	repo.commit("fix", map[string]string{"typo/Appfile": greeterApp("typo", ns, "greeter")})
 	r.hook(t)

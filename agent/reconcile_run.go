@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/metrics"
@@ -65,6 +68,7 @@ func (run *envRun) deploy(ctx context.Context, e appfile.Environment, inputs str
 	res, err := run.render(ctx, e)
 	if err != nil {
 		notePanic(run.log, run.r.rec, metrics.PanicRender, err)
+		run.renderFailedEvent(ctx, e, err)
 		if isTerminalRender(ctx, run.d.App, err) {
 			err = terminal(err)
 			run.fail(err, terminalKey(inputs, run.kube.git))
@@ -387,6 +391,21 @@ func (run *envRun) fail(err error, terminalInputs string) {
 		run.log.Warn("reconcile failed", "reconcile", run.id, "error", es.Message)
 	}
 	run.r.work.addWorkflow(run.d.Name)
+}
+
+// renderFailedEvent posts a RenderFailed Warning Event in each cluster
+// of e, with the sanitized error, unless the env's last error says the
+// same already (a retry of the same failure posts nothing new).
+func (run *envRun) renderFailedEvent(ctx context.Context, e appfile.Environment, err error) {
+	msg := run.r.plain.text(sanitize(err, run.r.now()).Message)
+	if last := run.r.store.view(run.d.Name, run.env).lastError; last != nil && last.Message == msg {
+		return
+	}
+	ns := cmp.Or(e.Namespace, run.d.App.Namespace, "default")
+	for _, c := range e.Clusters {
+		run.r.events.post(ctx, c, Event{App: run.d.Name, Env: run.env, Namespace: ns, Type: corev1.EventTypeWarning,
+			Reason: "RenderFailed", Message: fmt.Sprintf("revision %s: %s", shortRev(run.d.Snapshot.Commit), msg)})
+	}
 }
 
 // finish records the reconcile in status, history and metrics.
