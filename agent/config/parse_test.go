@@ -216,6 +216,14 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 			},
 		},
 		{
+			name: "egress ranges that do not parse",
+			in:   base + "egress:\n  denyCIDRs: [10.0.0.0/8, 10.0.0.0/33]\n  allowCIDRs: [metadata.internal]\n",
+			want: []string{
+				`f.yaml:5:27: egress.denyCIDRs[1]: "10.0.0.0/33" is not a CIDR range (like 10.0.0.0/8) or an IP address`,
+				`f.yaml:6:16: egress.allowCIDRs[0]: "metadata.internal" is not a CIDR range (like 10.0.0.0/8) or an IP address`,
+			},
+		},
+		{
 			name: "drift out of range",
 			in:   base + "drift: {workers: 100, contestCorrections: 500, contestBackoff: 1m, contestMaxBackoff: 10s}\n",
 			want: []string{
