@@ -161,6 +161,7 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	renderOpts.MaxObjects = cfg.Limits.Render.MaxObjects
 	renderOpts.MaxOutputBytes = int64(cfg.Limits.Render.MaxOutputBytes)
 
+	a.events.leading = a.leading.Load
 	a.drift.log, a.drift.rec, a.drift.now, a.drift.store, a.drift.events, a.drift.work = log, rec, now, a.store, a.events, a.work
 	a.removals = &removals{log: log, rec: rec, now: now, store: a.store, drift: a.drift, events: a.events, targets: a.targets,
 		work: a.work, bySource: map[string]map[envKey]*removal{}}

@@ -212,7 +212,7 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 				`f.yaml:6:5: clusters[1].secret: a namespace is required`,
 				`f.yaml:6:14: clusters[1].secret.cluster: cluster "nowhere" is not defined`,
 				`f.yaml:7:18: leaderElection.cluster: cluster "gone" is not defined`,
-				`f.yaml:7:33: leaderElection.leaseDuration: 5s is outside [10.000000001s, 5m0s]`,
+				`f.yaml:7:33: leaderElection.leaseDuration: 5s is outside [12s, 5m0s]`,
 			},
 		},
 		{

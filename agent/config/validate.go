@@ -322,7 +322,10 @@ func (v *validator) leaderElection(c *Config) {
 	}
 	v.duration("leaderElection.retryPeriod", l.RetryPeriod, 100*time.Millisecond, time.Minute)
 	v.duration("leaderElection.renewDeadline", l.RenewDeadline, l.RetryPeriod+1, time.Minute)
-	v.duration("leaderElection.leaseDuration", l.LeaseDuration, l.RenewDeadline+1, 5*time.Minute)
+	// The leader stops writing once its lease has gone unrenewed for the
+	// renew deadline; what it sent before must land before the lease runs
+	// out for the followers.
+	v.duration("leaderElection.leaseDuration", l.LeaseDuration, l.RenewDeadline+l.RetryPeriod, 5*time.Minute)
 }
 
 func (v *validator) egress(e Egress) {
