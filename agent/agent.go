@@ -41,7 +41,8 @@ type Options struct {
 	// sources name for their SOPS keys and chart repository credentials
 	// (Clusters.ReadSecret); nil makes such a source's renders fail.
 	ReadSecret config.SecretReader
-	// HTTPClient posts notify steps; nil means a 10 s client.
+	// HTTPClient posts notify steps; nil means a 10 s client that
+	// connects only where Config.Egress allows.
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -100,13 +101,17 @@ func New(opts Options) (*Agent, error) {
 	opts.Logger = orDefault(opts.Logger, slog.New(slog.DiscardHandler))
 	opts.Recorder = orDefault(opts.Recorder, metrics.NewRecorder())
 	opts.Renderer = containedRenderer{orDefault[Renderer](opts.Renderer, RenderFunc(render.Render))}
-	opts.HTTPClient = orDefault(opts.HTTPClient, &http.Client{Timeout: 10 * time.Second})
+	egressPolicy, err := cfg.Egress.Policy()
+	if err != nil {
+		return nil, fmt.Errorf("egress: %w", err)
+	}
+	opts.HTTPClient = orDefault(opts.HTTPClient, &http.Client{Timeout: 10 * time.Second, Transport: egressPolicy.Transport(nil)})
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.Fetcher == nil {
 		fo := source.DefaultOptions()
-		fo.CacheDir, fo.AllowFile = cfg.CacheDir, cfg.AllowFileURLs
+		fo.CacheDir, fo.AllowFile, fo.Egress = cfg.CacheDir, cfg.AllowFileURLs, egressPolicy
 		fo.Limits = source.Limits{MaxBytes: int64(cfg.Limits.Fetch.MaxBytes), MaxFiles: cfg.Limits.Fetch.MaxFiles, Time: cfg.Limits.Fetch.Timeout}
 		f, err := source.NewFetcher(fo)
 		if err != nil {
@@ -115,19 +120,21 @@ func New(opts Options) (*Agent, error) {
 		opts.Fetcher = f
 	}
 	if opts.OCIFetcher == nil {
-		f, err := newOCIFetcher(cfg)
+		f, err := newOCIFetcher(cfg, egressPolicy)
 		if err != nil {
 			return nil, err
 		}
 		opts.OCIFetcher = f
 	}
-	st, err := newCommitStatuses(cfg, opts.Logger)
+	st, err := newCommitStatuses(cfg, opts.Logger, egressPolicy)
 	if err != nil {
 		return nil, err
 	}
 	a := compose(cfg, opts)
+	a.reconciler.renderOpts.Engines.Helm.Egress = egressPolicy
+	a.restorer.opts.Engines.Helm.Egress = egressPolicy
 	a.reconciler.statuses = st
-	a.driver.promoter = newPromoter(a.catalog, a.reconciler, st)
+	a.driver.promoter = newPromoter(a.catalog, a.reconciler, st, egressPolicy)
 	a.hookOptions = opts.HookOptions
 	a.previews.statuses = st
 	return a, nil
@@ -154,6 +161,7 @@ func compose(cfg *config.Config, opts Options) *Agent {
 	renderOpts.MaxObjects = cfg.Limits.Render.MaxObjects
 	renderOpts.MaxOutputBytes = int64(cfg.Limits.Render.MaxOutputBytes)
 
+	a.events.leading = a.leading.Load
 	a.drift.log, a.drift.rec, a.drift.now, a.drift.store, a.drift.events, a.drift.work = log, rec, now, a.store, a.events, a.work
 	a.removals = &removals{log: log, rec: rec, now: now, store: a.store, drift: a.drift, events: a.events, targets: a.targets,
 		work: a.work, bySource: map[string]map[envKey]*removal{}}

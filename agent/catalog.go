@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/capabilities"
@@ -70,6 +71,8 @@ type sourceState struct {
 	// confirmed is the revision a person confirmed a prune of.
 	hold      *pruneHold
 	confirmed string
+	// fetchErr is why the last fetch failed, nil after a good one.
+	fetchErr *api.ErrorStatus
 }
 
 func newCatalog(cfg *config.Config, fetcher *source.Fetcher, cancelRemoval func(app, env string, clusters []string) removalState) *catalog {
@@ -168,6 +171,13 @@ func (c *catalog) wake(keys map[string]bool) int {
 		}
 	}
 	return n
+}
+
+// setFetchError records why st's last fetch failed; nil clears it.
+func (c *catalog) setFetchError(st *sourceState, es *api.ErrorStatus) {
+	c.mu.Lock()
+	st.fetchErr = es
+	c.mu.Unlock()
 }
 
 // requestReload makes st load its snapshot again at its next poll, which

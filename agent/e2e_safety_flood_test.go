@@ -194,3 +194,137 @@ func postHook(client *http.Client, url, body string, headers map[string]string) 
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestWebhookFloodOfManyRepositoriesSparesWatchedSources: signed webhooks
+// naming 600 repositories that no source watches (pushes through the
+// generic receiver, whose secret every sender shares, and pull requests
+// through the GitHub receiver), as fast as 32 senders get answers, take
+// no place in the webhook queue: each is answered 202 and counted as
+// result="unwatched". Meanwhile every push webhook of the watched source
+// B is accepted, and B's commit is applied within its time without the
+// flood.
+func TestWebhookFloodOfManyRepositoriesSparesWatchedSources(t *testing.T) {
+	_, cs := needCluster(t)
+	ns := testNS("floodmany")
+	createNamespaces(t, cs, ns)
+	appA, appB := ns+"-a", ns+"-b"
+	repoA, repoB := newGitRepo(t), newGitRepo(t)
+	repoA.commit("a", map[string]string{appA + "/Appfile": simpleAppfile(appA, ns, "v1")})
+	repoB.commit("b", map[string]string{appB + "/Appfile": simpleAppfile(appB, ns, "v1")})
+	sources := fmt.Sprintf("apps: [{name: a, url: %q, interval: 1h}, {name: b, url: %q, interval: 1h}]", repoA.url(), repoB.url())
+	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
+	cfg.Webhooks = append(cfg.Webhooks, config.Webhook{Provider: "github", Path: "/hooks/github", SecretFile: cfg.Webhooks[0].SecretFile})
+	r := startAgent(t, cfg)
+	for _, a := range []string{appA, appB} {
+		eventually(t, 60*time.Second, a+" applied", func() (bool, string) {
+			got := configMapData(t, cs, ns, a)
+			return got == "v1", got
+		})
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	pushB := func() int {
+		body := fmt.Sprintf(`{"repository": %q, "ref": "refs/heads/main"}`, repoB.url())
+		return postHook(client, r.addr+"/hooks/generic", body, map[string]string{"X-Signature-256": "sha256=" + webhook.Sign(r.secret, []byte(body))})
+	}
+	commitB := func(greeting string) time.Duration {
+		repoB.commit(greeting, map[string]string{appB + "/Appfile": simpleAppfile(appB, ns, greeting)})
+		start := time.Now()
+		if code := pushB(); code != http.StatusAccepted {
+			t.Errorf("B's push webhook answered %d, want 202", code)
+		}
+		eventually(t, 60*time.Second, "B's commit "+greeting+" applied", func() (bool, string) {
+			got := configMapData(t, cs, ns, appB)
+			return got == greeting, got
+		})
+		return time.Since(start)
+	}
+	var baseline time.Duration
+	for _, v := range []string{"v2", "v3", "v4"} {
+		baseline = max(baseline, commitB(v))
+	}
+	t.Logf("B's commit to applied without the flood: at most %s", baseline)
+
+	const repos, flood = 600, 6000
+	var sent, accepted, other atomic.Int32
+	next := atomic.Int32{}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop); wg.Wait() })
+	for range 32 {
+		wg.Go(func() {
+			for {
+				n := int(next.Add(1))
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if n > flood {
+					return
+				}
+				repo := fmt.Sprintf("https://git.example.com/flood/r%03d.git", n%repos)
+				var code int
+				if n%2 == 0 {
+					body := fmt.Sprintf(`{"repository": %q, "ref": "refs/heads/main"}`, repo)
+					code = postHook(client, r.addr+"/hooks/generic", body, map[string]string{"X-Signature-256": "sha256=" + webhook.Sign(r.secret, []byte(body))})
+				} else {
+					code = postHook(client, r.addr+"/hooks/github", githubPRBody(repo, n), nil)
+				}
+				sent.Add(1)
+				if code == http.StatusAccepted {
+					accepted.Add(1)
+				} else {
+					other.Add(1)
+				}
+			}
+		})
+	}
+	flooding := make(chan struct{})
+	go func() { wg.Wait(); close(flooding) }()
+	for sent.Load() < flood/10 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	during := commitB("v5")
+	inFlight := sent.Load()
+	bPosted, bRefused := 1, 0
+	for done := false; !done; {
+		select {
+		case <-flooding:
+			done = true
+		case <-time.After(1200 * time.Millisecond):
+			bPosted++
+			if code := pushB(); code != http.StatusAccepted {
+				bRefused++
+			}
+		}
+	}
+	t.Logf("the flood: %d webhooks over %d repositories, %d answered 202, %d otherwise", sent.Load(), repos, accepted.Load(), other.Load())
+	t.Logf("B's push webhooks during the flood: %d posted, %d refused; B's commit applied %s after its push (after %d of the flood's webhooks)", bPosted, bRefused, during, inFlight)
+	if bRefused > 0 {
+		t.Errorf("%d of B's %d push webhooks during the flood were refused: repositories no source watches took B's place in the queue", bRefused, bPosted)
+	}
+	if other.Load() != 0 {
+		t.Errorf("%d of the flood's webhooks were answered other than 202", other.Load())
+	}
+	if inFlight >= flood {
+		t.Errorf("the flood was over before B's commit was applied: the measure is not during the flood")
+	}
+	if bound := max(3*baseline, baseline+5*time.Second); during > bound {
+		t.Errorf("B's commit took %s to apply during the flood, over the bound %s (without the flood: %s)", during, bound, baseline)
+	}
+	m := r.metrics(t)
+	var unwatched int
+	for _, line := range strings.Split(m, "\n") {
+		if strings.HasPrefix(line, "carina_webhook_requests_total{") && strings.Contains(line, `result="unwatched"`) {
+			var v float64
+			fmt.Sscanf(line[strings.LastIndex(line, " ")+1:], "%g", &v)
+			unwatched += int(v)
+		}
+	}
+	if unwatched != flood {
+		t.Errorf("carina_webhook_requests_total{result=\"unwatched\"} sums to %d, want the %d webhooks of the flood", unwatched, flood)
+	}
+	if got := configMapData(t, cs, ns, appA); got != "v1" {
+		t.Errorf("A's app holds %q after the flood, want v1", got)
+	}
+}

@@ -32,11 +32,16 @@ type EventSink interface {
 
 // eventRecorder turns reconcile outcomes into Events. Posting happens on
 // its own goroutine so that a slow or rate-limited Events API never holds
-// a worker; when the buffer is full an Event is dropped and logged.
+// a worker; when the buffer is full an Event is dropped and logged. The
+// goroutine runs while this replica leads (an Event is a write), and an
+// Event raised while it does not lead is dropped: the leader raises its
+// own.
 type eventRecorder struct {
 	sink EventSink
 	log  *slog.Logger
 	ch   chan clusterEvent
+	// leading reports whether this replica leads; nil means it does.
+	leading func() bool
 }
 
 type clusterEvent struct {
@@ -69,7 +74,7 @@ func (r *eventRecorder) run(ctx context.Context) {
 }
 
 func (r *eventRecorder) post(_ context.Context, cluster string, ev Event) {
-	if r.sink == nil || ev.Namespace == "" {
+	if r.sink == nil || ev.Namespace == "" || r.leading != nil && !r.leading() {
 		return
 	}
 	select {

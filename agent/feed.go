@@ -109,13 +109,16 @@ func (f *feed) onUpdate(ctx context.Context, st *sourceState, u source.Update) {
 	case source.UpdateFailed:
 		es := sanitize(u.Err, f.now())
 		log.Warn("source fetch failed", "error", es.Message, "failures", u.Failures, "retry_in", u.RetryIn)
+		f.catalog.setFetchError(st, es)
 		f.store.setAppError(f.catalog.appsOf(st), es, true)
 		return
 	case source.UpdateRecovered:
 		log.Info("source recovered", "revision", u.Snapshot.Revision())
+		f.catalog.setFetchError(st, nil)
 		f.store.setAppError(f.catalog.appsOf(st), nil, true)
 		return
 	}
+	f.catalog.setFetchError(st, nil)
 	log.Info("source revision", "revision", u.Snapshot.Revision(), "kind", string(u.Kind))
 	f.rec.SourceRevision(st.cfg.Name, u.Snapshot.Revision())
 	appSrcs := f.catalog.setSnapshot(st, u.Snapshot)

@@ -199,7 +199,7 @@ func (c *catalog) sources() []api.SourceStatus {
 		if st.capability {
 			continue
 		}
-		s := api.SourceStatus{Name: st.cfg.Name, Revision: st.loadedRev, Apps: len(st.apps)}
+		s := api.SourceStatus{Name: st.cfg.Name, Revision: st.loadedRev, Apps: len(st.apps), Error: st.fetchErr}
 		if h := st.hold; h != nil {
 			s.PruneHeld = &api.PruneHold{Revision: h.revision, Apps: h.apps, Items: h.items, Deployments: h.gone, Total: h.total,
 				Orphans: h.orphans, Message: h.message(st.cfg.Name)}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/carina-gitops/carina/agent/config"
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source"
 	"github.com/carina-gitops/carina/source/oci"
 )
@@ -57,7 +58,7 @@ func newSnapshotPoller(git *source.Fetcher, ociF *oci.Fetcher, s config.Source, 
 // newOCIFetcher builds the OCI artifact fetcher when a source needs one
 // (nil otherwise): trees under <cacheDir>/oci, with the fetch limits of
 // Git sources.
-func newOCIFetcher(cfg *config.Config) (*oci.Fetcher, error) {
+func newOCIFetcher(cfg *config.Config, policy *egress.Policy) (*oci.Fetcher, error) {
 	need := false
 	for _, s := range append(append([]config.Source(nil), cfg.Sources.Apps...), cfg.Sources.Capabilities...) {
 		need = need || s.IsOCI()
@@ -69,6 +70,7 @@ func newOCIFetcher(cfg *config.Config) (*oci.Fetcher, error) {
 	return oci.NewFetcher(oci.Options{
 		CacheDir: filepath.Join(cfg.CacheDir, "oci"),
 		Limits:   source.Limits{MaxBytes: int64(lim.MaxBytes), MaxFiles: lim.MaxFiles, Time: lim.Timeout},
+		Egress:   policy,
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/carina-gitops/carina/agent/api"
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/agent/workflow"
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source/forge"
 	"github.com/carina-gitops/carina/source/pin"
 )
@@ -24,7 +25,9 @@ import (
 type promoter struct {
 	sources func(name string) (config.Source, bool)
 	forges  func(source string) *forge.Client
-	render  func(ctx context.Context, d *desiredApp, env, commit string) (map[string][]byte, error)
+	// egress bounds where the clone and the push connect.
+	egress *egress.Policy
+	render func(ctx context.Context, d *desiredApp, env, commit string) (map[string][]byte, error)
 
 	mu sync.Mutex
 	// done are the proposals made, by app, env and commit: a step that
@@ -34,8 +37,8 @@ type promoter struct {
 
 // newPromoter builds the promoter of the agent: the catalog's sources,
 // the forge clients of the commit statuses, and renders for the diff.
-func newPromoter(c *catalog, r *reconciler, st *commitStatuses) *promoter {
-	return &promoter{sources: c.sourceConfig, render: renderAt(c, r), done: map[string]pin.Proposal{}, forges: st.client}
+func newPromoter(c *catalog, r *reconciler, st *commitStatuses, policy *egress.Policy) *promoter {
+	return &promoter{sources: c.sourceConfig, render: renderAt(c, r), done: map[string]pin.Proposal{}, forges: st.client, egress: policy}
 }
 
 // promoteTimeout bounds one proposal (a clone, a push, API calls).
@@ -80,7 +83,7 @@ func (pr *promoter) propose(ctx context.Context, d *desiredApp, p workflow.Promo
 	pr.mu.Unlock()
 	if !proposed {
 		branch := strings.TrimPrefix(d.Snapshot.Ref, "refs/heads/")
-		repo, err := pin.Clone(ctx, src.URL, src.SourceRef().Auth, branch)
+		repo, err := pin.Clone(ctx, src.URL, src.SourceRef().Auth, branch, pr.egress)
 		if err != nil {
 			return fail(err)
 		}

@@ -110,8 +110,12 @@ type RunOptions struct {
 // and, while this replica leads, the workers. On ctx's end it stops the
 // workers (in-flight applies are cancelled; the inventory written before
 // each apply's first write lets the next leader converge), releases the
-// Lease and returns within the shutdown timeout.
+// Lease and returns within the shutdown timeout. It also returns, with an
+// error, when this replica loses its lease: the process should exit and
+// start over as a follower.
 func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
+	ctx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
 	handler, err := a.handler(opts)
 	if err != nil {
 		return err
@@ -137,9 +141,6 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 	if a.reconciler.statuses.enabled() {
 		wg.Go(func() { a.reconciler.statuses.run(ctx) })
 	}
-	if a.events.sink != nil {
-		wg.Go(func() { a.events.run(ctx) })
-	}
 	wg.Go(func() { _ = srv.Serve(ln) })
 	if opts.Started != nil {
 		opts.Started(ln.Addr().String())
@@ -162,6 +163,7 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 		return err
 	}
 	runErr := a.lead(ctx, opts.Clients)
+	cancelRun() // a lost lease ends the pollers, the webhook queue and the statuses too
 	shut, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(shut)
@@ -173,11 +175,56 @@ func (a *Agent) Run(ctx context.Context, opts RunOptions) error {
 // lead runs the workers while this replica holds the Lease (or always,
 // without leader election). Losing the Lease is an error: the process
 // should exit and start over as a follower.
+//
+// The workers, and the Events they post, run on a context that ends as
+// soon as the lease has gone unrenewed for the renew deadline, counted
+// from the start of the last renewal that succeeded: every write in
+// flight is cancelled then, before the lease can have run out for
+// anyone (the lease duration is longer than the renew deadline), and
+// without waiting for the election code, which gives up later and then
+// tries, for up to the renew deadline again, to release the lease.
 func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interface) error {
+	var fence *leaseFence
+	electCtx, stopElection := context.WithCancel(ctx)
+	defer stopElection()
+	le := a.cfg.LeaderElection
+	// lead returns once the work has stopped: the election code starts it
+	// on a goroutine of its own and does not wait for it.
+	var (
+		mu      sync.Mutex
+		done    bool
+		running sync.WaitGroup
+	)
+	defer func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
+		running.Wait()
+	}()
 	work := func(ctx context.Context) {
+		mu.Lock()
+		if done {
+			mu.Unlock()
+			return
+		}
+		running.Add(1)
+		mu.Unlock()
+		defer running.Done()
+		ctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if fence != nil {
+			go fence.hold(ctx, le.RenewDeadline, a.log, func() {
+				stop()
+				stopElection()
+			})
+		}
 		a.leading.Store(true)
+		context.AfterFunc(ctx, func() { a.leading.Store(false) })
 		a.log.Info("leading: reconciling")
 		var wg sync.WaitGroup
+		if a.events.sink != nil {
+			wg.Go(func() { a.events.run(ctx) })
+		}
 		wg.Go(func() { a.work.resync(ctx, a.catalog.items) })
 		wg.Go(func() { a.drift.run(ctx) })
 		wg.Go(func() { a.restorer.run(ctx) })
@@ -187,7 +234,6 @@ func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interfac
 		wg.Wait()
 		a.leading.Store(false)
 	}
-	le := a.cfg.LeaderElection
 	if !le.On() {
 		work(ctx)
 		return nil
@@ -201,13 +247,14 @@ func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interfac
 		host, _ := os.Hostname()
 		id = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	fence = &leaseFence{Interface: &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}}
 	lost := make(chan struct{})
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
-		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.Name},
-			Client:     client.CoordinationV1(),
-			LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-		},
+		Lock:          fence,
 		LeaseDuration: le.LeaseDuration, RenewDeadline: le.RenewDeadline, RetryPeriod: le.RetryPeriod,
 		ReleaseOnCancel: true, Name: "carina-agent",
 		Callbacks: leaderelection.LeaderCallbacks{
@@ -227,7 +274,7 @@ func (a *Agent) lead(ctx context.Context, clients map[string]kubernetes.Interfac
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
-	elector.Run(ctx)
+	elector.Run(electCtx)
 	select {
 	case <-lost:
 		return errors.New("leader election: lost the lease")

@@ -83,11 +83,17 @@ func (a *Agent) handler(opts RunOptions) (http.Handler, error) {
 }
 
 // hooks builds one receiver per configured webhook; they share a queue
-// whose events wake the matching sources.
+// whose events wake the matching sources. The queue knows the sources'
+// repositories: a webhook of another repository takes no place in it
+// (answered 202, counted as result="unwatched"), and each source's
+// repository has a push key of its own that a flood of others cannot
+// take.
 func (a *Agent) hooks() (map[string]http.Handler, error) {
 	if len(a.cfg.Webhooks) == 0 {
 		return nil, nil
 	}
+	qo := webhook.DefaultQueueOptions()
+	qo.Watched = watchedRepos(a.cfg)
 	q := webhook.NewQueue(func(_ context.Context, ev webhook.Event) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -100,7 +106,7 @@ func (a *Agent) hooks() (map[string]http.Handler, error) {
 			a.log.Info("pull request webhook: previews woken", "provider", string(ev.Provider), "ref", ev.Ref)
 		}
 		a.log.Debug("webhook delivered", "provider", string(ev.Provider), "ref", ev.Ref, "woken", n)
-	}, webhook.DefaultQueueOptions())
+	}, qo)
 	a.hookQueue = q
 	out := map[string]http.Handler{}
 	for _, w := range a.cfg.Webhooks {
@@ -110,7 +116,13 @@ func (a *Agent) hooks() (map[string]http.Handler, error) {
 		}
 		o := webhook.DefaultOptions(webhook.Provider(w.Provider))
 		o.Secret = secret
-		o.OnResult = func(r webhook.Result) { a.rec.Webhook(string(r.Provider), r.EventName, string(r.Outcome)) }
+		o.OnResult = func(r webhook.Result) {
+			a.rec.Webhook(string(r.Provider), r.EventName, string(r.Outcome))
+			if r.Outcome == webhook.OutcomeUnwatched && r.Event != nil && len(r.Event.Repos) > 0 {
+				a.log.Debug("webhook for a repository no source watches: dropped", "provider", string(r.Provider),
+					"repository", source.Redact(r.Event.Repos[0]), "ref", r.Event.Ref)
+			}
+		}
 		o.OnPanic = func(p *panics.Error) { notePanic(a.log.With("webhook", w.Path), a.rec, metrics.PanicWebhook, p) }
 		if a.hookOptions != nil {
 			a.hookOptions(&o)
@@ -122,6 +134,17 @@ func (a *Agent) hooks() (map[string]http.Handler, error) {
 		out[w.Path] = h
 	}
 	return out, nil
+}
+
+// watchedRepos are the repository keys of every source, never nil.
+func watchedRepos(cfg *config.Config) []string {
+	keys := []string{}
+	for _, s := range append(append([]config.Source(nil), cfg.Sources.Apps...), cfg.Sources.Capabilities...) {
+		if k := source.RepoKey(s.URL); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 // WakeRepos wakes the sources of the repositories (webhooks call it) and

@@ -12,6 +12,7 @@ import (
 
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/apply"
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source/forge"
 	"github.com/carina-gitops/carina/source/pin"
 )
@@ -47,7 +48,7 @@ const (
 
 // newCommitStatuses builds a forge client for each app source with a
 // forge section. It reads the token files, and nothing on the network.
-func newCommitStatuses(cfg *config.Config, log *slog.Logger) (*commitStatuses, error) {
+func newCommitStatuses(cfg *config.Config, log *slog.Logger, policy *egress.Policy) (*commitStatuses, error) {
 	c := &commitStatuses{log: log, clients: map[string]*forge.Client{}, links: map[string]string{},
 		ch: make(chan statusPost, statusBuffer), last: map[string]string{}}
 	for _, s := range cfg.Sources.Apps {
@@ -58,7 +59,7 @@ func newCommitStatuses(cfg *config.Config, log *slog.Logger) (*commitStatuses, e
 		if err != nil {
 			return nil, fmt.Errorf("source %s: forge: %w", s.Name, err)
 		}
-		fc, err := forge.New(forge.Options{Kind: forge.Kind(s.Forge.Kind), BaseURL: s.Forge.APIURL, Repo: repo, TokenFile: s.Forge.TokenFile})
+		fc, err := forge.New(forge.Options{Kind: forge.Kind(s.Forge.Kind), BaseURL: s.Forge.APIURL, Repo: repo, TokenFile: s.Forge.TokenFile, Egress: policy})
 		if err != nil {
 			return nil, fmt.Errorf("source %s: forge: %w", s.Name, err)
 		}

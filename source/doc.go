@@ -71,7 +71,11 @@
 // anything beginning with '-', credentials and query strings in the URL,
 // and control characters. Credentials are never sent after a redirect to
 // another host, and HTTPS is never redirected to HTTP. SSH always checks
-// the host key against Auth.KnownHostsFile.
+// the host key against Auth.KnownHostsFile. Every connection is checked
+// against Options.Egress (internal/egress) at dial time, on the address
+// really connected to, for HTTP(S) (redirects included) and SSH; a git://
+// host is checked when it is resolved. The same holds for the transport
+// GoGitAuth returns, which source/pin pushes through.
 //
 // # Polling
 //

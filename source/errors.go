@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/carina-gitops/carina/internal/egress"
 )
 
 // Errors that callers branch on. Test them with errors.Is.
@@ -118,7 +120,7 @@ func sanitize(err error, secrets ...string) error {
 		}
 	}
 	out := &safeError{msg: msg}
-	for _, k := range []error{context.Canceled, context.DeadlineExceeded, ErrAuth, ErrHostKey, ErrNotFound, ErrOutsideRoot, ErrNotRegular} {
+	for _, k := range []error{context.Canceled, context.DeadlineExceeded, ErrAuth, ErrHostKey, ErrNotFound, ErrOutsideRoot, ErrNotRegular, egress.ErrDenied} {
 		if errors.Is(err, k) {
 			out.kinds = append(out.kinds, k)
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/transport"
+
+	"github.com/carina-gitops/carina/internal/egress"
 )
 
 // Limits bound one fetch. Crossing one fails the fetch with a *LimitError
@@ -50,8 +52,13 @@ type Options struct {
 	// commits than this, which keeps its size near that of one commit.
 	MaxCacheCommits int
 	// HTTPTransport is the base of the HTTP(S) transport; nil means a
-	// clone of http.DefaultTransport.
+	// clone of http.DefaultTransport. Its dial functions are replaced by
+	// Egress's.
 	HTTPTransport *http.Transport
+	// Egress decides which addresses fetches may connect to, checked at
+	// dial time over HTTP(S) and SSH (redirects and DNS rebinding
+	// included) and on resolution for git://; nil is egress.Default().
+	Egress *egress.Policy
 }
 
 // DefaultOptions returns the defaults: 256 MiB and 50,000 files per

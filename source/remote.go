@@ -22,6 +22,8 @@ import (
 	gogitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/carina-gitops/carina/internal/egress"
 )
 
 // maxAdvertisementBytes bounds a ref advertisement (ls-remote) over HTTP.
@@ -84,8 +86,12 @@ func (f *Fetcher) session(ctx context.Context, u repoURL, c credentials) (transp
 		if err != nil {
 			return nil, err
 		}
+		ep.Proxy = sshProxy(f.opts.Egress)
 		return gogitssh.DefaultClient.NewUploadPackSession(ep, auth)
 	case "git":
+		if err := checkResolved(ctx, f.opts.Egress, u.Host, u.Port); err != nil {
+			return nil, err
+		}
 		return gitproto.DefaultClient.NewUploadPackSession(ep, nil)
 	}
 	return nil, fmt.Errorf("%w: scheme %q cannot be fetched remotely", ErrInvalidRef, u.Scheme)
@@ -134,8 +140,7 @@ func firstLine(s string) string {
 }
 
 // httpTransport returns the go-git HTTP client for a CA bundle, building it
-// once per distinct bundle. Redirects to another origin carry no
-// credentials, and responses are bounded.
+// once per distinct bundle.
 func (f *Fetcher) httpTransport(ca []byte) (transport.Transport, error) {
 	key := ""
 	if len(ca) > 0 {
@@ -147,11 +152,20 @@ func (f *Fetcher) httpTransport(ca []byte) (transport.Transport, error) {
 	if t, ok := f.httpClients[key]; ok {
 		return t, nil
 	}
-	base := f.opts.HTTPTransport
-	if base == nil {
-		base = http.DefaultTransport.(*http.Transport)
+	t, err := gitHTTPTransport(f.opts.HTTPTransport, f.opts.Egress, ca)
+	if err != nil {
+		return nil, err
 	}
-	tr := base.Clone()
+	f.httpClients[key] = t
+	return t, nil
+}
+
+// gitHTTPTransport is go-git's HTTP client over a clone of base (nil:
+// http.DefaultTransport) that connects only where policy allows, trusts
+// ca besides the system roots, sends no credentials after a redirect to
+// another origin, and bounds responses.
+func gitHTTPTransport(base *http.Transport, policy *egress.Policy, ca []byte) (transport.Transport, error) {
+	tr := policy.Transport(base)
 	if len(ca) > 0 {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
@@ -163,11 +177,9 @@ func (f *Fetcher) httpTransport(ca []byte) (transport.Transport, error) {
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
 	client := &http.Client{Transport: boundedTransport{tr}, CheckRedirect: checkRedirect}
-	t := httptransport.NewClientWithOptions(client, &httptransport.ClientOptions{
+	return httptransport.NewClientWithOptions(client, &httptransport.ClientOptions{
 		RedirectPolicy: httptransport.FollowInitialRedirects,
-	})
-	f.httpClients[key] = t
-	return t, nil
+	}), nil
 }
 
 // checkRedirect allows a few redirects, never from HTTPS to HTTP, and

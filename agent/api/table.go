@@ -152,10 +152,16 @@ func age(t time.Time) string {
 	return time.Since(t).Round(time.Second).String()
 }
 
-// WriteHolds prints the prunes the mass-deletion guard holds, one
-// paragraph per source, and nothing when none is held.
+// WriteHolds prints the sources whose last fetch failed and the prunes
+// the mass-deletion guard holds, one paragraph per source, and nothing
+// when all is well.
 func WriteHolds(w io.Writer, srcs []SourceStatus) error {
 	for _, s := range srcs {
+		if s.Error != nil {
+			if _, err := fmt.Fprintf(w, "\nSOURCE FAILING: source %s: %s\n", s.Name, s.Error.Message); err != nil {
+				return err
+			}
+		}
 		h := s.PruneHeld
 		if h == nil {
 			continue

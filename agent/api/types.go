@@ -87,6 +87,10 @@ type SourceStatus struct {
 	// PruneHeld is the prune the mass-deletion guard holds until a
 	// person confirms it; nil when none.
 	PruneHeld *PruneHold `json:"pruneHeld,omitempty"`
+	// Error is why the last fetch failed (the source is unreachable, or
+	// refused by the egress policy, ...); nil once a fetch succeeds. The
+	// last snapshot, if any, is kept meanwhile.
+	Error *ErrorStatus `json:"error,omitempty"`
 }
 
 // PruneHold is a prune the mass-deletion guard holds: a snapshot, or

@@ -212,7 +212,15 @@ func TestParseReportsEveryProblemWithPosition(t *testing.T) {
 				`f.yaml:6:5: clusters[1].secret: a namespace is required`,
 				`f.yaml:6:14: clusters[1].secret.cluster: cluster "nowhere" is not defined`,
 				`f.yaml:7:18: leaderElection.cluster: cluster "gone" is not defined`,
-				`f.yaml:7:33: leaderElection.leaseDuration: 5s is outside [10.000000001s, 5m0s]`,
+				`f.yaml:7:33: leaderElection.leaseDuration: 5s is outside [12s, 5m0s]`,
+			},
+		},
+		{
+			name: "egress ranges that do not parse",
+			in:   base + "egress:\n  denyCIDRs: [10.0.0.0/8, 10.0.0.0/33]\n  allowCIDRs: [metadata.internal]\n",
+			want: []string{
+				`f.yaml:5:27: egress.denyCIDRs[1]: "10.0.0.0/33" is not a CIDR range (like 10.0.0.0/8) or an IP address`,
+				`f.yaml:6:16: egress.allowCIDRs[0]: "metadata.internal" is not a CIDR range (like 10.0.0.0/8) or an IP address`,
 			},
 		},
 		{

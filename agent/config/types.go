@@ -2,6 +2,8 @@ package config
 
 import (
 	"time"
+
+	"github.com/carina-gitops/carina/internal/egress"
 )
 
 // Config is the agent's configuration file, carina.yaml.
@@ -27,6 +29,38 @@ type Config struct {
 	// AllowFileURLs permits file:// and local-path sources (development
 	// only: it lets the configuration read the agent's disk).
 	AllowFileURLs bool `yaml:"allowFileURLs"`
+	// Egress says where the agent may connect when it follows what a
+	// repository or this file names: Git remotes, OCI registries, chart
+	// repositories, forge APIs and notify URLs, redirects included. Each
+	// connection is checked at dial time, on the address it is made to.
+	// Link-local addresses (169.254.0.0/16, fe80::/10: the cloud metadata
+	// services), the other cloud metadata addresses (fd00:ec2::254,
+	// 100.100.100.200, 192.0.0.192), the unspecified address, multicast
+	// and broadcast are always refused; loopback and private ranges are
+	// allowed unless denied here. The clusters' API servers are not
+	// subject to it.
+	Egress Egress `yaml:"egress"`
+}
+
+// Egress bounds where the agent connects (see Config.Egress).
+type Egress struct {
+	// DenyPrivate refuses the private ranges 10.0.0.0/8, 172.16.0.0/12,
+	// 192.168.0.0/16, 100.64.0.0/10 and fc00::/7.
+	DenyPrivate bool `yaml:"denyPrivate"`
+	// DenyLoopback refuses 127.0.0.0/8 and ::1.
+	DenyLoopback bool `yaml:"denyLoopback"`
+	// DenyCIDRs refuses these ranges ("203.0.113.0/24") or addresses.
+	DenyCIDRs []string `yaml:"denyCIDRs"`
+	// AllowCIDRs are exceptions to denyPrivate, denyLoopback and
+	// denyCIDRs (an in-cluster Git server while private ranges are
+	// denied); never to what is always refused.
+	AllowCIDRs []string `yaml:"allowCIDRs"`
+}
+
+// Policy is the egress policy of the section. Parse has checked it, so
+// it fails only on a Config built by hand.
+func (e Egress) Policy() (*egress.Policy, error) {
+	return egress.New(egress.Rules{DenyPrivate: e.DenyPrivate, DenyLoopback: e.DenyLoopback, DenyCIDRs: e.DenyCIDRs, AllowCIDRs: e.AllowCIDRs})
 }
 
 // Sources lists application and capability repositories.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source"
 	"github.com/carina-gitops/carina/source/webhook"
 )
@@ -58,6 +59,7 @@ func (v *validator) config(c *Config) {
 	v.drift(c.Drift)
 	v.limits(c.Limits)
 	v.leaderElection(c)
+	v.egress(c.Egress)
 	if c.CacheDir != "" && !path.IsAbs(c.CacheDir) {
 		v.addf("cacheDir", "must be an absolute path")
 	}
@@ -320,7 +322,23 @@ func (v *validator) leaderElection(c *Config) {
 	}
 	v.duration("leaderElection.retryPeriod", l.RetryPeriod, 100*time.Millisecond, time.Minute)
 	v.duration("leaderElection.renewDeadline", l.RenewDeadline, l.RetryPeriod+1, time.Minute)
-	v.duration("leaderElection.leaseDuration", l.LeaseDuration, l.RenewDeadline+1, 5*time.Minute)
+	// The leader stops writing once its lease has gone unrenewed for the
+	// renew deadline; what it sent before must land before the lease runs
+	// out for the followers.
+	v.duration("leaderElection.leaseDuration", l.LeaseDuration, l.RenewDeadline+l.RetryPeriod, 5*time.Minute)
+}
+
+func (v *validator) egress(e Egress) {
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"denyCIDRs", e.DenyCIDRs}, {"allowCIDRs", e.AllowCIDRs}} {
+		for i, c := range f.list {
+			if _, err := egress.New(egress.Rules{DenyCIDRs: []string{c}}); err != nil {
+				v.addf(fmt.Sprintf("egress.%s[%d]", f.name, i), "%q is not a CIDR range (like 10.0.0.0/8) or an IP address", c)
+			}
+		}
+	}
 }
 
 // SourceRef returns the source.Ref the source names.

@@ -137,7 +137,7 @@ func runPromote(ctx context.Context, out io.Writer, app string, f promoteFlags) 
 			return err
 		}
 	}
-	repo, err := pin.Clone(ctx, repoURL, auth, base)
+	repo, err := pin.Clone(ctx, repoURL, auth, base, nil) // the default egress policy
 	if err != nil {
 		return err
 	}

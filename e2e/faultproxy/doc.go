@@ -4,7 +4,11 @@
 // or after its answer came back, and a hold that keeps a request waiting
 // until the test releases it (to kill a process while its write is in
 // flight; the rule's Abandoned channel then says the client went away
-// before the request was forwarded). Everything else is forwarded
+// before the request was forwarded). Cut partitions every client from
+// the API server until Heal: a blackhole (connections accepted, nothing
+// forwarded or answered, answers in flight stalled; at Heal a held request
+// whose client still waits is forwarded late) or a reset of every
+// connection. Everything else is forwarded
 // unchanged, watches included, with the upstream configuration's
 // credentials, so the API server's audit log shows what really arrived.
 //

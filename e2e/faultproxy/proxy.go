@@ -75,6 +75,12 @@ type Proxy struct {
 	mu       sync.Mutex
 	rules    []*rule
 	injected []Injection
+
+	// cut is the partition in force (0: none); healed is closed at Heal.
+	cut    Partition
+	healed chan struct{}
+	report PartitionReport
+	conns  map[net.Conn]struct{}
 }
 
 type rule struct {
@@ -95,7 +101,7 @@ func Start(upstream *rest.Config) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream transport: %w", err)
 	}
-	p := &Proxy{}
+	p := &Proxy{conns: map[net.Conn]struct{}{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
@@ -108,6 +114,7 @@ func Start(upstream *rest.Config) (*Proxy, error) {
 		FlushInterval: -1,
 	}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	p.srv.Config.ConnState = p.track
 	p.srv.StartTLS() // HTTP/1.1 only, so that a connection can be reset
 	return p, nil
 }
@@ -150,8 +157,10 @@ func (p *Proxy) Injected() []Injection {
 	return append([]Injection(nil), p.injected...)
 }
 
-// Close stops the proxy, releasing held requests first.
+// Close stops the proxy, releasing held requests first (and healing a
+// partition).
 func (p *Proxy) Close() {
+	p.Heal()
 	p.mu.Lock()
 	for _, r := range p.rules {
 		if r.Action == Hold && r.Release != nil {
@@ -183,9 +192,12 @@ func (p *Proxy) pick(r *http.Request) *rule {
 }
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	if p.partition(w, r) {
+		return
+	}
 	ru := p.pick(r)
 	if ru == nil {
-		p.rp.ServeHTTP(w, r)
+		p.rp.ServeHTTP(p.gated(w, r), r)
 		return
 	}
 	switch ru.Action {
@@ -220,7 +232,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		p.rp.ServeHTTP(w, r)
+		p.rp.ServeHTTP(p.gated(w, r), r)
 	}
 }
 

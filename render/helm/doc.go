@@ -9,7 +9,9 @@
 // Every input is bounded: chart files, archives, repository indexes, values
 // files and the rendered output each have a size cap in Options. Paths in the
 // properties resolve against the application's directory and never leave the
-// repository root.
+// repository root. Chart downloads connect only where Options.Egress
+// allows (never to link-local or cloud metadata addresses), checked at
+// dial time, redirects included.
 //
 // Usage:
 //

@@ -1,10 +1,14 @@
 package helm
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"github.com/carina-gitops/carina/internal/egress"
 )
 
 // Options bounds and configures a render. The zero value of a limit means
@@ -33,7 +37,13 @@ type Options struct {
 	IndexTTL time.Duration
 	// HTTPClient fetches indexes, archives and OCI blobs. Nil uses a client
 	// with sane timeouts. Deadlines come from the context passed to Render.
+	// Its transport, when nil or an *http.Transport, connects through
+	// Egress's dialer; another RoundTripper is used as it is.
 	HTTPClient *http.Client `json:"-"`
+	// Egress decides which addresses chart downloads may connect to,
+	// checked at dial time (redirects included); nil is
+	// egress.Default(). It travels to render workers with the options.
+	Egress *egress.Policy `json:"egress,omitempty"`
 
 	// IncludeHooks renders Helm hooks that run on install or upgrade as
 	// ordinary objects, keeping their helm.sh/hook annotations, as
@@ -67,10 +77,7 @@ func DefaultOptions() Options {
 }
 
 func (o Options) httpClient() *http.Client {
-	c := defaultHTTPClient
-	if o.HTTPClient != nil {
-		c = o.HTTPClient
-	}
+	c := o.guardedClient()
 	if len(o.Credentials) == 0 {
 		return c
 	}
@@ -80,6 +87,38 @@ func (o Options) httpClient() *http.Client {
 		return &http.Client{Transport: failing{err}}
 	}
 	return wrapped
+}
+
+// guarded holds the clients guardedClient made, one per base client and
+// egress policy, so that their connections are reused across renders.
+var guarded sync.Map // guardKey → *http.Client
+
+type guardKey struct {
+	base  *http.Client
+	rules string
+}
+
+// guardedClient is HTTPClient (or the default client) with its transport
+// connecting through Egress's dialer.
+func (o Options) guardedClient() *http.Client {
+	base := o.HTTPClient
+	if base == nil {
+		base = defaultHTTPClient
+	}
+	rules, _ := json.Marshal(o.Egress)
+	key := guardKey{base, string(rules)}
+	if c, ok := guarded.Load(key); ok {
+		return c.(*http.Client)
+	}
+	c := *base
+	switch t := base.Transport.(type) {
+	case nil:
+		c.Transport = o.Egress.Transport(nil)
+	case *http.Transport:
+		c.Transport = o.Egress.Transport(t)
+	}
+	got, _ := guarded.LoadOrStore(key, &c)
+	return got.(*http.Client)
 }
 
 // failing fails every request with err.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/carina-gitops/carina/internal/egress"
 )
 
 // Kind names a forge API.
@@ -43,8 +45,13 @@ type Options struct {
 	// MaxPages bounds how many pages a listing reads. Default 20.
 	MaxPages int
 	// Transport is the HTTP transport; nil uses a clone of
-	// http.DefaultTransport.
+	// http.DefaultTransport that connects only where Egress allows. An
+	// *http.Transport given here gets Egress's dialer too; another
+	// RoundTripper is used as it is.
 	Transport http.RoundTripper
+	// Egress decides which addresses the client may connect to, checked
+	// at dial time (redirects included); nil is egress.Default().
+	Egress *egress.Policy
 }
 
 // DefaultOptions returns the limits used when Options leaves them zero.

@@ -82,9 +82,14 @@ type rest struct {
 }
 
 func newHTTP(opts Options, base *url.URL, token string) *rest {
-	tr := opts.Transport
-	if tr == nil {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
+	var tr http.RoundTripper
+	switch t := opts.Transport.(type) {
+	case nil:
+		tr = opts.Egress.Transport(nil)
+	case *http.Transport:
+		tr = opts.Egress.Transport(t)
+	default:
+		tr = t
 	}
 	r := &rest{base: base, token: token, maxBody: opts.MaxResponseBytes, pages: opts.MaxPages}
 	r.client = &http.Client{Transport: tr, Timeout: opts.Timeout, CheckRedirect: r.checkRedirect}

@@ -71,15 +71,10 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// transport is the base transport with caBundle trusted besides the
-// system roots.
+// transport is the base transport, connecting only where the egress
+// policy allows, with caBundle trusted besides the system roots.
 func (f *Fetcher) transport(caBundle []byte) (*http.Transport, error) {
-	var tr *http.Transport
-	if f.opts.HTTPTransport != nil {
-		tr = f.opts.HTTPTransport.Clone()
-	} else {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
-	}
+	tr := f.opts.Egress.Transport(f.opts.HTTPTransport)
 	if len(caBundle) == 0 {
 		return tr, nil
 	}

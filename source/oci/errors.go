@@ -9,6 +9,7 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source"
 )
 
@@ -61,7 +62,7 @@ func sanitize(err error, secrets ...string) error {
 	if errors.Is(err, errdef.ErrNotFound) {
 		out.kinds = append(out.kinds, source.ErrNotFound)
 	}
-	for _, k := range []error{ErrUnverified, source.ErrNotFound, source.ErrAuth, context.Canceled, context.DeadlineExceeded, source.ErrOutsideRoot, source.ErrNotRegular} {
+	for _, k := range []error{ErrUnverified, source.ErrNotFound, source.ErrAuth, context.Canceled, context.DeadlineExceeded, source.ErrOutsideRoot, source.ErrNotRegular, egress.ErrDenied} {
 		if errors.Is(err, k) {
 			out.kinds = append(out.kinds, k)
 		}

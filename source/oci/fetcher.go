@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source"
 )
 
@@ -29,8 +30,12 @@ type Options struct {
 	// MaxTags bounds the tags listed for a semver Ref.
 	MaxTags int
 	// HTTPTransport is the base transport; nil clones
-	// http.DefaultTransport.
+	// http.DefaultTransport. Its dial functions are replaced by Egress's.
 	HTTPTransport *http.Transport
+	// Egress decides which addresses the registry client may connect to,
+	// checked at dial time (redirects to blob storage included); nil is
+	// egress.Default().
+	Egress *egress.Policy
 }
 
 // Stats counts what a Fetcher did.

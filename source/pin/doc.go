@@ -7,7 +7,7 @@
 // credentials, all with go-git in memory; it never runs git. Re-running a
 // change that the branch already holds pushes nothing.
 //
-//	repo, err := pin.Clone(ctx, ref.URL, ref.Auth, "main")
+//	repo, err := pin.Clone(ctx, ref.URL, ref.Auth, "main", policy)
 //	file, _ := pin.Path("", "prod")
 //	old, err := repo.ReadPin(file) // errors.Is(err, pin.ErrNotPinned) when unpinned
 //	res, err := repo.PushChange(ctx, "carina/promote/shop-prod", file,

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/carina-gitops/carina/e2e/gitserver"
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source"
 )
 
@@ -119,7 +120,7 @@ func TestPushChangeToRealGitServer(t *testing.T) {
 	auth := source.Auth{Username: "bot", PasswordFile: pw}
 	ctx := t.Context()
 
-	repo, err := Clone(ctx, srv.RepoURL("app"), auth, "main")
+	repo, err := Clone(ctx, srv.RepoURL("app"), auth, "main", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestPushChangeToRealGitServer(t *testing.T) {
 	}
 	gitserver.Git(t, w.Bare, "fsck", "--strict")
 
-	again, err := Clone(ctx, srv.RepoURL("app"), auth, "main")
+	again, err := Clone(ctx, srv.RepoURL("app"), auth, "main", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,8 +183,42 @@ func TestCloneErrorHasNoPassword(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("wrong-password-xyz\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Clone(t.Context(), srv.RepoURL("app"), source.Auth{Username: "bot", PasswordFile: pw}, "main")
+	_, err := Clone(t.Context(), srv.RepoURL("app"), source.Auth{Username: "bot", PasswordFile: pw}, "main", nil)
 	if err == nil || strings.Contains(err.Error(), "wrong-password-xyz") {
 		t.Fatalf("clone with a wrong password: %v", err)
+	}
+}
+
+// TestCloneRefusesWhatTheEgressPolicyDenies: a clone from a real git
+// http-backend on loopback under denyCIDRs 127.0.0.0/8 is refused before
+// any request reaches it, with an error that names the address and the
+// rule and not the password.
+func TestCloneRefusesWhatTheEgressPolicyDenies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the git HTTP server")
+	}
+	repos := gitserver.NewRepos(t)
+	w := repos.Create(t, "app")
+	w.Commit("first")
+	w.Push("main")
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "bot", Password: "pin-s3cret"})
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("pin-s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deny, err := egress.New(egress.Rules{DenyCIDRs: []string{"127.0.0.0/8"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := source.Auth{Username: "bot", PasswordFile: pw}
+	_, err = Clone(t.Context(), srv.RepoURL("app"), auth, "main", deny)
+	if err == nil || !strings.Contains(err.Error(), "(denyCIDRs 127.0.0.0/8): denied by the egress policy") || strings.Contains(err.Error(), "pin-s3cret") {
+		t.Fatalf("clone under denyCIDRs 127.0.0.0/8: %v, want a refusal without the password", err)
+	}
+	if st := srv.Stats(); st.InfoRefs != 0 {
+		t.Errorf("the denied server was asked: %+v", st)
+	}
+	if _, err := Clone(t.Context(), srv.RepoURL("app"), auth, "main", nil); err != nil {
+		t.Fatalf("clone under the default policy: %v (the refusal above would prove nothing)", err)
 	}
 }

@@ -7,11 +7,10 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/object"
-	"github.com/go-git/go-git/v5/storage/memory"
 
+	"github.com/carina-gitops/carina/internal/egress"
 	"github.com/carina-gitops/carina/source"
 )
 
@@ -26,32 +25,23 @@ type Repo struct {
 	base   *object.Commit
 }
 
-// Clone fetches branch (and the tags) of rawURL with auth's credentials.
-// ctx bounds the transfer; errors never hold credentials.
-func Clone(ctx context.Context, rawURL string, auth source.Auth, branch string) (*Repo, error) {
-	ga, err := auth.GoGitAuth(ctx, rawURL)
+// Clone fetches branch (and the tags) of rawURL with auth's credentials,
+// connecting only where policy (nil: egress.Default()) allows. ctx bounds
+// the transfer; errors never hold credentials.
+func Clone(ctx context.Context, rawURL string, auth source.Auth, branch string, policy *egress.Policy) (*Repo, error) {
+	ga, err := auth.GoGitAuth(ctx, rawURL, policy)
 	if err != nil {
 		return nil, err
 	}
-	if err := plumbing.NewBranchReferenceName(branch).Validate(); err != nil || branch == "" {
+	name := plumbing.NewBranchReferenceName(branch)
+	if err := name.Validate(); err != nil || branch == "" {
 		return nil, fmt.Errorf("branch %q is not a valid branch name", clip(branch, 80))
 	}
-	r, err := git.CloneContext(ctx, memory.NewStorage(), nil, &git.CloneOptions{
-		URL: rawURL, Auth: ga.Method, CABundle: ga.CABundle,
-		ReferenceName: plumbing.NewBranchReferenceName(branch), SingleBranch: true, Tags: git.AllTags,
-	})
-	if err != nil {
+	r := &Repo{url: rawURL, auth: ga, branch: branch}
+	if r.repo, r.base, err = r.clone(ctx, name); err != nil {
 		return nil, fmt.Errorf("%s clone of %s: %w", source.Redact(rawURL), branch, ga.Scrub(err))
 	}
-	ref, err := r.Reference(plumbing.NewBranchReferenceName(branch), true)
-	if err != nil {
-		return nil, fmt.Errorf("%s: branch %s: %w", source.Redact(rawURL), branch, err)
-	}
-	base, err := r.CommitObject(ref.Hash())
-	if err != nil {
-		return nil, fmt.Errorf("%s: branch %s: %w", source.Redact(rawURL), branch, err)
-	}
-	return &Repo{repo: r, url: rawURL, auth: ga, branch: branch, base: base}, nil
+	return r, nil
 }
 
 // Head is the commit id of the cloned branch.
@@ -221,11 +211,7 @@ func (r *Repo) PushChange(ctx context.Context, branch, file string, content []by
 	if err := st.SetReference(plumbing.NewHashReference(ref, commit)); err != nil {
 		return Result{}, err
 	}
-	err = r.repo.PushContext(ctx, &git.PushOptions{
-		RemoteName: "origin", Auth: r.auth.Method, CABundle: r.auth.CABundle, Force: true,
-		RefSpecs: []config.RefSpec{config.RefSpec("+" + ref.String() + ":" + ref.String())},
-	})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+	if err := r.push(ctx, ref, commit); err != nil {
 		return Result{}, fmt.Errorf("%s push of %s: %w", source.Redact(r.url), branch, r.auth.Scrub(err))
 	}
 	return Result{Commit: commit.String(), Pushed: true}, nil
@@ -233,20 +219,3 @@ func (r *Repo) PushChange(ctx context.Context, branch, file string, content []by
 
 // ErrNoChange says the branch head already holds the pin.
 var ErrNoChange = errors.New("the pin already has this revision")
-
-// remoteBranch fetches branch from the remote, if it exists.
-func (r *Repo) remoteBranch(ctx context.Context, branch string) (*object.Commit, bool) {
-	remote := plumbing.NewRemoteReferenceName("origin", branch)
-	spec := config.RefSpec("+" + plumbing.NewBranchReferenceName(branch).String() + ":" + remote.String())
-	err := r.repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: r.auth.Method, CABundle: r.auth.CABundle,
-		RefSpecs: []config.RefSpec{spec}, Tags: git.NoTags})
-	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
-		return nil, false
-	}
-	ref, err := r.repo.Reference(remote, true)
-	if err != nil {
-		return nil, false
-	}
-	c, err := r.repo.CommitObject(ref.Hash())
-	return c, err == nil
-}

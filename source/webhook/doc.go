@@ -14,16 +14,19 @@
 //	generic           X-Signature-256: sha256=HMAC-SHA256(secret, body)
 //
 // Responses: 202 accepted (or ignored: an event or action this package
-// does not act on), 400 malformed payload, 401 bad or missing signature
+// does not act on; or unwatched: a repository no source watches, when the
+// queue knows the watched ones), 400 malformed payload, 401 bad or missing signature
 // (nothing is queued), 405 not a POST, 408 body too slow, 413 body over
 // 3 MiB, 503 queue full (with Retry-After).
 //
 // Wiring, as the agent does it:
 //
 //	var pollers source.Pollers // each source.Poller is added here
+//	qo := webhook.DefaultQueueOptions()
+//	qo.Watched = []string{source.RepoKey(ref.URL)} // every source's repository
 //	q := webhook.NewQueue(func(ctx context.Context, ev webhook.Event) {
 //		pollers.Wake(ev.Repos...)
-//	}, webhook.DefaultQueueOptions())
+//	}, qo)
 //	go q.Run(ctx)
 //	h, err := webhook.NewHandler(q, webhook.Options{Provider: webhook.GitHub, Secret: secret})
 //	mux.Handle("POST /hooks/github", h)

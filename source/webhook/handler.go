@@ -23,6 +23,7 @@ const (
 	OutcomeAccepted     Outcome = "accepted"     // 202, queued
 	OutcomeCoalesced    Outcome = "coalesced"    // 202, merged into a pending event
 	OutcomeIgnored      Outcome = "ignored"      // 202, nothing to do
+	OutcomeUnwatched    Outcome = "unwatched"    // 202, no source watches the repository: nothing queued
 	OutcomeBadRequest   Outcome = "bad_request"  // 400
 	OutcomeUnauthorized Outcome = "unauthorized" // 401
 	OutcomeBadMethod    Outcome = "bad_method"   // 405
@@ -165,6 +166,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) Result {
 	coalesced, err := h.q.Enqueue(ev)
 	res = Result{EventName: name, Outcome: OutcomeAccepted, Status: http.StatusAccepted, Event: &ev}
 	switch {
+	case errors.Is(err, ErrUnwatched):
+		res.Outcome = OutcomeUnwatched
 	case err != nil:
 		res.Outcome, res.Status, res.Err = OutcomeQueueFull, http.StatusServiceUnavailable, err
 	case coalesced:

@@ -78,15 +78,18 @@ func (rh *RegistryHandler) serve(w http.ResponseWriter, r *http.Request) Result 
 	case len(evs) == 0:
 		return Result{EventName: "push", Outcome: OutcomeIgnored, Status: http.StatusAccepted}
 	}
-	res = Result{EventName: "push", Outcome: OutcomeCoalesced, Status: http.StatusAccepted, Event: &evs[0]}
+	res = Result{EventName: "push", Outcome: OutcomeUnwatched, Status: http.StatusAccepted, Event: &evs[0]}
 	for i := range evs {
 		coalesced, err := rh.h.q.Enqueue(evs[i])
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrUnwatched):
+		case err != nil:
 			res.Outcome, res.Status, res.Err = OutcomeQueueFull, http.StatusServiceUnavailable, err
 			return res
-		}
-		if !coalesced {
+		case !coalesced:
 			res.Outcome = OutcomeAccepted
+		case res.Outcome == OutcomeUnwatched:
+			res.Outcome = OutcomeCoalesced
 		}
 	}
 	return res
