@@ -120,6 +120,7 @@ func TestEgressRefusedSourceIsAnErrorAndDeletesNothing(t *testing.T) {
 // (the default one New builds) refuses a URL on a denied address; the
 // endpoint gets nothing.
 func TestNotifyStepConnectsOnlyWhereEgressAllows(t *testing.T) {
+	needCluster(t) // agentConfig names the local control plane's kubeconfig
 	var asked atomic.Int32
 	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { asked.Add(1) }))
 	t.Cleanup(endpoint.Close)
