@@ -6,12 +6,16 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/carina-gitops/carina/e2e/gitea"
 	"github.com/carina-gitops/carina/source/forge"
 )
 
 // promoteAppfile is a KubeVela Application deployed to staging, then
-// promoted to prod by a promote step after soak.
+// promoted to prod by a promote step after soak; its pull requests get
+// previews.
 func promoteAppfile(app, ns, greeting, soak string) string {
 	return fmt.Sprintf(`apiVersion: core.oam.dev/v1beta1
 kind: Application
@@ -29,6 +33,7 @@ spec:
   policies:
     - {name: staging, type: topology, properties: {clusters: [local], namespace: %[2]s-staging}}
     - {name: prod, type: topology, properties: {clusters: [local], namespace: %[2]s-prod}}
+    - {name: previews, type: preview, properties: {}}
   workflow:
     steps:
       - {name: deploy-staging, type: deploy, properties: {policies: [staging]}}
@@ -140,6 +145,22 @@ func TestPromoteStepOnGitea(t *testing.T) {
 	})
 	if prs := openPromotions(); len(prs) != 1 || prs[0].Number != pr.Number {
 		t.Fatalf("after a restart: %d promotion pull requests open, want #%d only", len(prs), pr.Number)
+	}
+	// The restarted agent lists the open pull requests: the promotion's
+	// gets the diff comment (what it changes in prod) and no preview,
+	// though the preview policy admits it. The comment is posted after
+	// the previews are taken, so a preview would show by then.
+	eventually(t, 60*time.Second, "the diff comment on the promotion pull request", oneDiffComment(t, srv, repo, pr.Number,
+		"ConfigMap/"+ns+"-prod/"+app, "No preview: a promotion pull request"))
+	previewEnv := fmt.Sprintf("pr-%d", pr.Number)
+	if e, err := r.env(app, previewEnv); err == nil {
+		t.Errorf("the promotion pull request got a preview: %+v", e)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(t.Context(), fmt.Sprintf("%s-pr-%d", app, pr.Number), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the promotion pull request's preview namespace: %v, want not found", err)
+	}
+	if s := appSummary(t, r, app); strings.Contains(s, previewEnv) {
+		t.Errorf("the app lists the promotion's preview: %s", s)
 	}
 
 	// Merging the promotion is a commit that changes nothing prod
