@@ -6,13 +6,17 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/carina-gitops/carina/e2e/gitea"
 	"github.com/carina-gitops/carina/source/forge"
 )
 
 // promoteAppfile is a KubeVela Application deployed to staging, then
-// promoted to prod by a promote step after a soak.
-func promoteAppfile(app, ns, greeting string) string {
+// promoted to prod by a promote step after soak; its pull requests get
+// previews.
+func promoteAppfile(app, ns, greeting, soak string) string {
 	return fmt.Sprintf(`apiVersion: core.oam.dev/v1beta1
 kind: Application
 metadata: {name: %[1]s}
@@ -29,19 +33,21 @@ spec:
   policies:
     - {name: staging, type: topology, properties: {clusters: [local], namespace: %[2]s-staging}}
     - {name: prod, type: topology, properties: {clusters: [local], namespace: %[2]s-prod}}
+    - {name: previews, type: preview, properties: {}}
   workflow:
     steps:
       - {name: deploy-staging, type: deploy, properties: {policies: [staging]}}
-      - {name: promote, type: promote, properties: {from: staging, to: prod, soakTime: 2s}}
+      - {name: promote, type: promote, properties: {from: staging, to: prod, soakTime: %[4]s}}
       - {name: deploy-prod, type: deploy, properties: {policies: [prod]}}
-`, app, ns, greeting)
+`, app, ns, greeting, soak)
 }
 
 // TestPromoteStepOnGitea: a merge to main deploys staging; after the soak
 // exactly one promotion pull request to prod is opened on a real Gitea,
 // also across an agent restart; merging it deploys the pinned revision to
-// prod, and the status shows the pin. A merged promotion (a commit that
-// changes no rendered object) proposes nothing again. A release that
+// prod at once, without a second soak, and the status shows the pin. A
+// commit that changes nothing prod renders (the first one, and the
+// merged promotion) proposes nothing and does not soak. A release that
 // fails in staging is never proposed, and its commit status and the
 // workflow say why.
 func TestPromoteStepOnGitea(t *testing.T) {
@@ -50,9 +56,12 @@ func TestPromoteStepOnGitea(t *testing.T) {
 	ns := testNS("promote")
 	app := ns + "-shop"
 	createNamespaces(t, cs, ns+"-staging", ns+"-prod")
+	// The soak is long enough that prod deploying before it could pass
+	// twice is a clear sign that the merge did not soak again.
+	const soak = 20 * time.Second
 	repo := srv.CreateRepo(t, app)
 	c1 := srv.CommitFiles(t, repo, "main", "", map[string]string{
-		"app.yaml":               promoteAppfile(app, ns, "v1"),
+		"app.yaml":               promoteAppfile(app, ns, "v1", soak.String()),
 		"environments/prod.yaml": "revision: PLACEHOLDER\n",
 	}, "shop v1")
 	c1 = srv.CommitFiles(t, repo, "main", "", map[string]string{"environments/prod.yaml": "revision: " + c1 + "\n"}, "pin prod to v1")
@@ -78,22 +87,42 @@ func TestPromoteStepOnGitea(t *testing.T) {
 		}
 		return out
 	}
-	time.Sleep(3 * time.Second) // the soak of v1 passes: prod is pinned to it already
+	promoteStep := func(commit string) func() (bool, string) {
+		return func() (bool, string) {
+			a, err := r.client.App(t.Context(), app)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, s := range a.Workflow {
+				if s.Name == "promote" {
+					return s.Phase == "succeeded" && strings.Contains(s.Message, "nothing to promote") && strings.Contains(s.Message, commit[:12]), string(s.Phase) + ": " + s.Message
+				}
+			}
+			return false, "no promote step"
+		}
+	}
+	// The head only pins prod: the step has nothing to propose and does
+	// not soak.
+	eventually(t, soak/2, "the step proposes nothing for the pin commit", promoteStep(c1))
 	if prs := openPromotions(); len(prs) != 0 {
 		t.Fatalf("a promotion of what prod already holds: %+v", prs)
 	}
 
-	c2 := srv.CommitFiles(t, repo, "main", "", map[string]string{"app.yaml": promoteAppfile(app, ns, "v2")}, "shop v2")
+	c2 := srv.CommitFiles(t, repo, "main", "", map[string]string{"app.yaml": promoteAppfile(app, ns, "v2", soak.String())}, "shop v2")
 	r.hook(t)
 	eventually(t, 30*time.Second, "v2 in staging, prod pinned to v1", greetings("v2", "v1"))
+	soakFrom := time.Now()
 	var pr gitea.PR
-	eventually(t, 30*time.Second, "one promotion pull request after the soak", func() (bool, string) {
+	eventually(t, soak+40*time.Second, "one promotion pull request after the soak", func() (bool, string) {
 		prs := openPromotions()
 		if len(prs) == 1 {
 			pr = prs[0]
 		}
 		return len(prs) == 1, fmt.Sprintf("%d open", len(prs))
 	})
+	if waited := time.Since(soakFrom); waited < soak {
+		t.Errorf("the promotion of a new release was proposed %s after staging was healthy, before its soak of %s", waited, soak)
+	}
 	if !strings.Contains(pr.Title, "Promote "+app+" to prod at "+c2[:12]) || !strings.Contains(pr.Body, "changed `ConfigMap/"+ns+"-prod/"+app+"`") {
 		t.Errorf("pull request %q:\n%s", pr.Title, pr.Body)
 	}
@@ -117,10 +146,32 @@ func TestPromoteStepOnGitea(t *testing.T) {
 	if prs := openPromotions(); len(prs) != 1 || prs[0].Number != pr.Number {
 		t.Fatalf("after a restart: %d promotion pull requests open, want #%d only", len(prs), pr.Number)
 	}
+	// The restarted agent lists the open pull requests: the promotion's
+	// gets the diff comment (what it changes in prod) and no preview,
+	// though the preview policy admits it. The comment is posted after
+	// the previews are taken, so a preview would show by then.
+	eventually(t, 60*time.Second, "the diff comment on the promotion pull request", oneDiffComment(t, srv, repo, pr.Number,
+		"ConfigMap/"+ns+"-prod/"+app, "No preview: a promotion pull request"))
+	previewEnv := fmt.Sprintf("pr-%d", pr.Number)
+	if e, err := r.env(app, previewEnv); err == nil {
+		t.Errorf("the promotion pull request got a preview: %+v", e)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(t.Context(), fmt.Sprintf("%s-pr-%d", app, pr.Number), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the promotion pull request's preview namespace: %v, want not found", err)
+	}
+	if s := appSummary(t, r, app); strings.Contains(s, previewEnv) {
+		t.Errorf("the app lists the promotion's preview: %s", s)
+	}
 
+	// Merging the promotion is a commit that changes nothing prod
+	// renders but its pin: prod deploys it at once. Prod at v2 before
+	// the soak could have passed once since the merge proves the step
+	// did not soak again.
+	merged := time.Now()
 	srv.MergePR(t, repo, pr.Number)
 	r.hook(t)
-	eventually(t, 60*time.Second, "prod promoted to v2", greetings("v2", "v2"))
+	eventually(t, soak-2*time.Second, "prod promoted to v2 before a second soak could pass", greetings("v2", "v2"))
+	t.Logf("prod at the new pin %s after the merge (soakTime %s)", time.Since(merged).Round(100*time.Millisecond), soak)
 	e, err := r.env(app, "prod")
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +179,7 @@ func TestPromoteStepOnGitea(t *testing.T) {
 	if e.Pinned != c2 {
 		t.Errorf("prod pinned %q, want %s", e.Pinned, c2)
 	}
-	time.Sleep(3 * time.Second) // the merge commit's soak passes
+	eventually(t, 10*time.Second, "the step proposes nothing for the merge commit", promoteStep(srv.GetPR(t, repo, pr.Number).MergeCommitSHA))
 	if prs := openPromotions(); len(prs) != 0 {
 		t.Errorf("the merged promotion proposed another: %+v", prs)
 	}
@@ -140,7 +191,8 @@ func TestPromoteStepOnGitea(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	broken := strings.Replace(promoteAppfile(app, ns, "v3"), `{greeting: "v3"}`, `{greeting: 3}`, 1)
+	// Its soak is 2s, so that waiting 3s below outlasts it.
+	broken := strings.Replace(promoteAppfile(app, ns, "v3", "2s"), `{greeting: "v3"}`, `{greeting: 3}`, 1)
 	c3 := srv.CommitFiles(t, repo, "main", "", map[string]string{"app.yaml": broken}, "shop v3, refused by the API server")
 	r.hook(t)
 	eventually(t, 30*time.Second, "carina/staging failure on the failed release, saying why", func() (bool, string) {

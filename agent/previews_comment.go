@@ -135,7 +135,10 @@ func (p *previews) diffComment(ctx context.Context, st *sourceState, ps *preview
 			pv = nil // not running, or at another head: not compared
 		}
 		ad := p.comments.diffs.appDiff(ctx, st, w.base, head, pv)
-		if w.wait != "" {
+		switch {
+		case w.none != "":
+			ad.envs = append(ad.envs, envDiff{env: k.env, preview: true, note: "No preview: " + w.none + "."})
+		case w.wait != "":
 			ad.envs = append(ad.envs, envDiff{env: k.env, preview: true, note: "No preview runs: " + w.wait + "."})
 		}
 		for _, e := range ad.envs {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/source/forge"
+	"github.com/carina-gitops/carina/source/pin"
 )
 
 // previewAllowed says whether pull request pr gets a preview under
@@ -38,6 +39,18 @@ func previewAllowed(pol *appfile.Preview, pr forge.PullRequest, defaultBranch st
 	return true, ""
 }
 
+// noPreview says why a pull request that the preview policy admits gets
+// no preview environment all the same, "" when it gets one: the agent's
+// own promotion pull requests (branch carina/promote/..., in the
+// repository itself) change only a pin. They keep the diff comment,
+// which shows what the new pin changes in the pinned environment.
+func noPreview(pr forge.PullRequest) string {
+	if !pr.Fork && strings.HasPrefix(pr.HeadBranch, pin.BranchPrefix) {
+		return "a promotion pull request (branch " + pr.HeadBranch + ") changes only a pin"
+	}
+	return ""
+}
+
 // previewWant is a preview the open pull requests call for.
 type previewWant struct {
 	base *desiredApp
@@ -45,12 +58,28 @@ type previewWant struct {
 	pr   forge.PullRequest
 	// wait says why it waits, "" when it runs.
 	wait string
+	// none says why the pull request gets only the diff comment and no
+	// preview at all (noPreview), "" when it gets one.
+	none string
+}
+
+// previewsOnly is want without the pull requests that get no preview.
+func previewsOnly(want map[envKey]*previewWant) map[envKey]*previewWant {
+	out := make(map[envKey]*previewWant, len(want))
+	for k, w := range want {
+		if w.none == "" {
+			out[k] = w
+		}
+	}
+	return out
 }
 
 // wanted lists the previews the open pull requests call for, by (app,
 // env): per app of the source with a preview policy on the followed
 // branch, the pull requests that pass it, the oldest maxPreviews running
-// and the others waiting.
+// and the others waiting. A pull request that passes it but gets no
+// preview (noPreview) is listed for its diff comment only, and counts
+// for no maxPreviews.
 func (p *previews) wanted(st *sourceState, prs []forge.PullRequest) map[envKey]*previewWant {
 	out := map[envKey]*previewWant{}
 	slices.SortFunc(prs, func(x, y forge.PullRequest) int { return cmp.Compare(x.Number, y.Number) })
@@ -69,7 +98,11 @@ func (p *previews) wanted(st *sourceState, prs []forge.PullRequest) map[envKey]*
 			if ok, _ := previewAllowed(pol, pr, branch); !ok {
 				continue
 			}
-			w := &previewWant{base: d, pol: pol, pr: pr}
+			w := &previewWant{base: d, pol: pol, pr: pr, none: noPreview(pr)}
+			if w.none != "" {
+				out[envKey{name, appfile.PreviewEnvName(pr.Number)}] = w
+				continue
+			}
 			if n++; n > pol.MaxPreviews {
 				w.wait = fmt.Sprintf("waiting: %d previews of %s run already (maxPreviews)", pol.MaxPreviews, name)
 			}
@@ -92,12 +125,13 @@ func (p *previews) sync(ctx context.Context, st *sourceState, ps *previewSource)
 		return
 	}
 	want := p.wanted(st, prs)
+	run := previewsOnly(want)
 	var start []envKey
-	for _, k := range slices.SortedFunc(maps.Keys(want), compareKeys) {
+	for _, k := range slices.SortedFunc(maps.Keys(run), compareKeys) {
 		if ctx.Err() != nil {
 			return
 		}
-		if p.take(ctx, st, ps, k, want[k]) {
+		if p.take(ctx, st, ps, k, run[k]) {
 			start = append(start, k)
 		}
 	}
@@ -108,9 +142,9 @@ func (p *previews) sync(ctx context.Context, st *sourceState, ps *previewSource)
 		p.work.addEnv(k.app, k.env)
 	}
 	p.postComments(ctx, jobs)
-	p.dropUnwanted(ps, want)
+	p.dropUnwanted(ps, run)
 	if !ps.swept {
-		ps.swept = p.sweep(ctx, ps, want)
+		ps.swept = p.sweep(ctx, ps, run)
 	}
 	p.rec.PreviewEnvironments(ps.name, p.running(ps.name))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/source"
 	"github.com/carina-gitops/carina/source/forge"
+	"github.com/carina-gitops/carina/source/pin"
 )
 
 // TestPreviewAllowed is the security filter of previews as a pure
@@ -46,6 +47,35 @@ func TestPreviewAllowed(t *testing.T) {
 			got, why := previewAllowed(&tt.pol, tt.pr, "main")
 			if got != tt.want || why != tt.wantWhy {
 				t.Errorf("previewAllowed = %v, %q; want %v, %q", got, why, tt.want, tt.wantWhy)
+			}
+		})
+	}
+}
+
+// TestPromotionPRGetsNoPreview: the agent's own promotion pull requests
+// (branch carina/promote/<app>-<env> in the repository) pass the preview
+// policy, so they keep the diff comment, but get no preview environment:
+// they change only a pin. The same branch name from a fork is no
+// promotion of this agent's.
+func TestPromotionPRGetsNoPreview(t *testing.T) {
+	promotion := forge.PullRequest{Number: 7, BaseBranch: "main", HeadBranch: pin.Branch("shop", "prod"), Title: "Promote shop to prod at 0123456789ab"}
+	if ok, why := previewAllowed(&appfile.Preview{}, promotion, "main"); !ok {
+		t.Fatalf("a promotion pull request is not admitted (no diff comment): %s", why)
+	}
+	tests := []struct {
+		name string
+		pr   forge.PullRequest
+		want string
+	}{
+		{"promotion", promotion, "a promotion pull request (branch carina/promote/shop-prod) changes only a pin"},
+		{"feature branch", forge.PullRequest{Number: 8, BaseBranch: "main", HeadBranch: "feature/x"}, ""},
+		{"a branch that only starts like one", forge.PullRequest{Number: 9, BaseBranch: "main", HeadBranch: "carina/promotion"}, ""},
+		{"the same name from a fork", forge.PullRequest{Number: 10, BaseBranch: "main", HeadBranch: pin.Branch("shop", "prod"), Fork: true}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := noPreview(tt.pr); got != tt.want {
+				t.Errorf("noPreview = %q, want %q", got, tt.want)
 			}
 		})
 	}

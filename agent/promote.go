@@ -33,12 +33,16 @@ type promoter struct {
 	// done are the proposals made, by app, env and commit: a step that
 	// waits for checks does not push again.
 	done map[string]pin.Proposal
+	// verdicts are unchanged's answers, by app, env, commit and pinned
+	// commit ("" when there is something to propose): a step polled
+	// during its soak renders once.
+	verdicts map[string]string
 }
 
 // newPromoter builds the promoter of the agent: the catalog's sources,
 // the forge clients of the commit statuses, and renders for the diff.
 func newPromoter(c *catalog, r *reconciler, st *commitStatuses, policy *egress.Policy) *promoter {
-	return &promoter{sources: c.sourceConfig, render: renderAt(c, r), done: map[string]pin.Proposal{}, forges: st.client, egress: policy}
+	return &promoter{sources: c.sourceConfig, render: renderAt(c, r), done: map[string]pin.Proposal{}, verdicts: map[string]string{}, forges: st.client, egress: policy}
 }
 
 // promoteTimeout bounds one proposal (a clone, a push, API calls).
@@ -46,7 +50,10 @@ const promoteTimeout = 2 * time.Minute
 
 // Promote implements workflow.World: it waits for p.From to be applied
 // and healthy at the current release for the soak, refuses a release
-// that failed there, and proposes the release for p.To.
+// that failed there, and proposes the release for p.To. A release that
+// changes nothing p.To renders (a merged promotion, which only moves
+// the pin) has nothing to propose: the step is done at once, without
+// the soak, so that p.To deploys its new pin right after the merge.
 func (w *world) Promote(ctx context.Context, p workflow.Promotion) workflow.Progress {
 	v := w.d.store.view(w.app.Name, p.From)
 	if v.terminal != "" && v.terminal == w.app.Inputs[p.From] {
@@ -54,6 +61,14 @@ func (w *world) Promote(ctx context.Context, p workflow.Promotion) workflow.Prog
 	}
 	if h := w.progress([]string{p.From}); !h.Done {
 		return workflow.Progress{Message: "waiting for " + h.Message}
+	}
+	if w.d.promoter != nil {
+		uctx, cancel := context.WithTimeout(ctx, promoteTimeout)
+		msg, ok := w.d.promoter.unchanged(uctx, w.app, p.To)
+		cancel()
+		if ok {
+			return workflow.Progress{Done: true, Message: msg}
+		}
 	}
 	if left := p.Since.Add(p.Soak).Sub(w.d.now()); left > 0 {
 		return workflow.Progress{Message: fmt.Sprintf("%s is healthy; soaking for %s more before proposing %s", p.From, left.Round(time.Second), p.To)}
@@ -64,6 +79,46 @@ func (w *world) Promote(ctx context.Context, p workflow.Promotion) workflow.Prog
 	ctx, cancel := context.WithTimeout(ctx, promoteTimeout)
 	defer cancel()
 	return w.d.promoter.propose(ctx, w.app, p)
+}
+
+// unchanged says whether d's release has nothing to propose for env:
+// env is pinned, and renders the same at d's commit as at its pin. It
+// answers false when env is not pinned or a render fails (the step then
+// soaks and proposes as usual). The answers are kept per commit and pin.
+func (pr *promoter) unchanged(ctx context.Context, d *desiredApp, env string) (string, bool) {
+	pe := d.Pinned[env]
+	if pe == nil || pe.View == nil || pe.View.Snapshot == nil || d.Snapshot == nil || pe.View.Snapshot.Commit == "" || d.Snapshot.Commit == "" {
+		return "", false
+	}
+	from, to := pe.View.Snapshot.Commit, d.Snapshot.Commit
+	if from == to {
+		return fmt.Sprintf("%s is already pinned to %s", env, pin.Short(to)), true
+	}
+	key := d.Source + "/" + d.Name + "/" + env + "@" + to + ".." + from
+	pr.mu.Lock()
+	msg, known := pr.verdicts[key]
+	pr.mu.Unlock()
+	if known {
+		return msg, msg != ""
+	}
+	after, err := pr.render(ctx, d, env, to)
+	var before map[string][]byte
+	if err == nil {
+		before, err = pr.render(ctx, d, env, from)
+	}
+	if err == nil && len(pin.DiffSummary(before, after)) == 0 {
+		msg = fmt.Sprintf("nothing to promote: %s renders the same at %s as at its pin %s", env, pin.Short(to), pin.Short(from))
+	}
+	if ctx.Err() != nil {
+		return "", false // stopped or timed out: ask again
+	}
+	pr.mu.Lock()
+	if len(pr.verdicts) > 1024 {
+		clear(pr.verdicts)
+	}
+	pr.verdicts[key] = msg
+	pr.mu.Unlock()
+	return msg, msg != ""
 }
 
 // propose writes the pin of p.To to d's commit and opens or updates the

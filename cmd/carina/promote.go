@@ -50,7 +50,8 @@ change. Re-running never opens a second pull request.
 
 The revision defaults to the head of --branch. The repository and its
 credentials come from --config (the app source named by --source, or the only
-one) or from --repo and the --git-* flags.`,
+one) or from --repo and the --git-* flags. The forge comes from that source's
+forge: section; the --forge* flags override its fields.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithTimeout(cmd.Context(), f.timeout)
@@ -72,31 +73,32 @@ one) or from --repo and the --git-* flags.`,
 	fl.StringVar(&f.gitTokenFile, "git-token-file", "", "file holding a bearer token for the push")
 	fl.StringVar(&f.gitSSHKeyFile, "git-ssh-key-file", "", "SSH private key for the push")
 	fl.StringVar(&f.gitKnownHostsFile, "git-known-hosts-file", "", "known_hosts for SSH")
-	fl.StringVar(&f.forgeKind, "forge", "", "the forge API: github, gitlab or gitea")
-	fl.StringVar(&f.forgeURL, "forge-url", "", "the forge's API base URL (default: public GitHub or GitLab)")
-	fl.StringVar(&f.forgeRepo, "forge-repo", "", "owner/name on the forge (default: from the repository URL)")
-	fl.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token")
+	fl.StringVar(&f.forgeKind, "forge", "", "the forge API: github, gitlab or gitea (default: the source's forge: section)")
+	fl.StringVar(&f.forgeURL, "forge-url", "", "the forge's API base URL (default: the source's forge: section, else public GitHub or GitLab)")
+	fl.StringVar(&f.forgeRepo, "forge-repo", "", "owner/name on the forge (default: the source's forge: section, else from the repository URL)")
+	fl.StringVar(&f.forgeTokenFile, "forge-token-file", "", "file holding the forge API token (default: the source's forge: section)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Minute, "bound on the whole promotion")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
 }
 
-// promoteSource resolves the repository, branch and credentials.
-func (f promoteFlags) promoteSource() (string, string, source.Auth, error) {
+// promoteSource resolves the repository, branch and credentials, and
+// the source's forge section (nil without --config or without one).
+func (f promoteFlags) promoteSource() (string, string, source.Auth, *config.Forge, error) {
 	auth := source.Auth{Username: f.gitUsername, PasswordFile: f.gitPasswordFile, BearerTokenFile: f.gitTokenFile,
 		SSHKeyFile: f.gitSSHKeyFile, KnownHostsFile: f.gitKnownHostsFile}
 	if f.configFile == "" {
 		if f.repo == "" {
-			return "", "", auth, errors.New("give --config or --repo")
+			return "", "", auth, nil, errors.New("give --config or --repo")
 		}
-		return f.repo, f.branch, auth, nil
+		return f.repo, f.branch, auth, nil, nil
 	}
 	if f.repo != "" {
-		return "", "", auth, errors.New("give --config or --repo, not both")
+		return "", "", auth, nil, errors.New("give --config or --repo, not both")
 	}
 	cfg, err := config.Load(f.configFile)
 	if err != nil {
-		return "", "", auth, err
+		return "", "", auth, nil, err
 	}
 	var src *config.Source
 	for i, s := range cfg.Sources.Apps {
@@ -105,13 +107,13 @@ func (f promoteFlags) promoteSource() (string, string, source.Auth, error) {
 		}
 	}
 	if src == nil {
-		return "", "", auth, fmt.Errorf("%s: no app source %q (name one with --source)", f.configFile, f.sourceName)
+		return "", "", auth, nil, fmt.Errorf("%s: no app source %q (name one with --source)", f.configFile, f.sourceName)
 	}
 	a := src.Auth
 	auth = source.Auth{Username: a.Username, UsernameFile: a.UsernameFile, PasswordFile: a.PasswordFile, PasswordEnv: a.PasswordEnv,
 		BearerTokenFile: a.BearerTokenFile, BearerTokenEnv: a.BearerTokenEnv, SSHKeyFile: a.SSHKeyFile,
 		SSHKeyPassphraseFile: a.SSHKeyPassphraseFile, KnownHostsFile: a.KnownHostsFile, CAFile: a.CAFile}
-	return src.URL, cmpOr(f.branch, src.Branch), auth, nil
+	return src.URL, cmpOr(f.branch, src.Branch), auth, src.Forge, nil
 }
 
 func cmpOr(a, b string) string {
@@ -122,7 +124,7 @@ func cmpOr(a, b string) string {
 }
 
 func runPromote(ctx context.Context, out io.Writer, app string, f promoteFlags) error {
-	repoURL, base, auth, err := f.promoteSource()
+	repoURL, base, auth, sf, err := f.promoteSource()
 	if err != nil {
 		return err
 	}
@@ -133,7 +135,7 @@ func runPromote(ctx context.Context, out io.Writer, app string, f promoteFlags) 
 	}
 	var client *forge.Client
 	if f.openPR {
-		if client, err = f.forgeClient(repoURL); err != nil {
+		if client, err = f.forgeClient(repoURL, sf); err != nil {
 			return err
 		}
 	}
@@ -175,19 +177,38 @@ func runPromote(ctx context.Context, out io.Writer, app string, f promoteFlags) 
 	return err
 }
 
-// forgeClient builds the API client; the repository defaults to the
-// path of the app repository's URL.
-func (f promoteFlags) forgeClient(repoURL string) (*forge.Client, error) {
-	if f.forgeKind == "" || f.forgeTokenFile == "" {
-		return nil, errors.New("--open-pr needs --forge and --forge-token-file")
+// forgeClient builds the API client of forgeOptions.
+func (f promoteFlags) forgeClient(repoURL string, section *config.Forge) (*forge.Client, error) {
+	o, err := f.forgeOptions(repoURL, section)
+	if err != nil {
+		return nil, err
 	}
-	repo := f.forgeRepo
+	return forge.New(o)
+}
+
+// forgeOptions is the forge of --open-pr: the source's forge section
+// (nil for none) with each --forge* flag given replacing its field; a
+// --forge of another kind drops the section's API URL, another forge's.
+// The repository defaults to the path of the app repository's URL.
+func (f promoteFlags) forgeOptions(repoURL string, section *config.Forge) (forge.Options, error) {
+	var s config.Forge
+	if section != nil {
+		s = *section
+	}
+	if f.forgeKind != "" && f.forgeKind != s.Kind {
+		s.APIURL = ""
+	}
+	kind, tokenFile := cmpOr(f.forgeKind, s.Kind), cmpOr(f.forgeTokenFile, s.TokenFile)
+	if kind == "" || tokenFile == "" {
+		return forge.Options{}, errors.New("--open-pr needs --forge and --forge-token-file, or a forge: section on the source of --config")
+	}
+	repo := cmpOr(f.forgeRepo, s.Repo)
 	if repo == "" {
 		u, err := url.Parse(repoURL)
 		if err != nil || u.Path == "" {
-			return nil, errors.New("--forge-repo is needed: the repository URL has no owner/name path")
+			return forge.Options{}, errors.New("--forge-repo is needed: the repository URL has no owner/name path")
 		}
 		repo = strings.TrimSuffix(strings.Trim(u.Path, "/"), ".git")
 	}
-	return forge.New(forge.Options{Kind: forge.Kind(f.forgeKind), BaseURL: f.forgeURL, Repo: repo, TokenFile: f.forgeTokenFile})
+	return forge.Options{Kind: forge.Kind(kind), BaseURL: cmpOr(f.forgeURL, s.APIURL), Repo: repo, TokenFile: tokenFile}, nil
 }

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -128,6 +131,37 @@ func TestPromoteAgainstRealGitea(t *testing.T) {
 	}
 	if !strings.Contains(prs[0].Body, "hello 1.2.0") {
 		t.Errorf("body lacks the new commit:\n%s", prs[0].Body)
+	}
+
+	// With --config, the repository, its credentials and the forge come
+	// from the source, its forge: section included: no --forge* flag.
+	c5 := srv.CommitFiles(t, repo, "main", "", map[string]string{"app.yaml": appWithImage("1.3.0")}, "hello 1.3.0")
+	cfg := filepath.Join(t.TempDir(), "carina.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`sources:
+  apps:
+    - name: shop
+      url: %q
+      branch: main
+      auth: {username: %s, passwordFile: %s}
+      forge: {kind: gitea, apiURL: %q, tokenFile: %s}
+clusters: [{name: staging, inCluster: true}]
+`, repo.CloneURL, gitea.AdminUser, tok, srv.APIURL(), tok)), 0o600)
+	out, err = runCarina(t, "promote", "hello", "--to", "prod", "--open-pr", "--config", cfg)
+	if err != nil {
+		t.Fatalf("promote --config: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("pull request #%d updated: ", pr.Number)) {
+		t.Errorf("promote --config output:\n%s", out)
+	}
+	prs = openPRsFor(t, srv, repo, branch)
+	if len(prs) != 1 || prs[0].Number != pr.Number || prs[0].Title != "Promote hello to prod at "+c5[:12] {
+		t.Fatalf("after promote --config: %+v, want #%d retitled for %s", prs, pr.Number, c5[:12])
+	}
+	// A flag still overrides the section: a token file that does not
+	// exist fails, so the flag was used.
+	out, err = runCarina(t, "promote", "hello", "--to", "prod", "--open-pr", "--config", cfg, "--forge-token-file", filepath.Join(t.TempDir(), "none"))
+	if err == nil || !strings.Contains(err.Error(), "none") {
+		t.Errorf("promote --config --forge-token-file missing: %v, want an error about that file\n%s", err, out)
 	}
 }
 

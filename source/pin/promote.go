@@ -111,8 +111,11 @@ func DiffSummary(before, after map[string][]byte) []ObjectChange {
 	return out
 }
 
+// BranchPrefix starts the name of every promotion branch.
+const BranchPrefix = "carina/promote/"
+
 // Branch is the branch a promotion of app to env is pushed to.
-func Branch(app, env string) string { return "carina/promote/" + app + "-" + env }
+func Branch(app, env string) string { return BranchPrefix + app + "-" + env }
 
 // Title is the pull request's title.
 func (p Promotion) Title() string {
