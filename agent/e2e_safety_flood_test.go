@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/carina-gitops/carina/agent/config"
 	"github.com/carina-gitops/carina/source/webhook"
 )
@@ -23,45 +25,9 @@ import (
 // refused, are all accepted, and B's commit is applied within its normal
 // time, measured in the same test without the flood.
 func TestWebhookFloodOfOneSourceSparesAnother(t *testing.T) {
-	_, cs := needCluster(t)
-	ns := testNS("flood")
-	createNamespaces(t, cs, ns)
-	appA, appB := ns+"-a", ns+"-b"
-	repoA, repoB := newGitRepo(t), newGitRepo(t)
-	repoA.commit("a", map[string]string{appA + "/Appfile": simpleAppfile(appA, ns, "v1")})
-	repoB.commit("b", map[string]string{appB + "/Appfile": simpleAppfile(appB, ns, "v1")})
-	sources := fmt.Sprintf("apps: [{name: a, url: %q, interval: 1h}, {name: b, url: %q, interval: 1h}]", repoA.url(), repoB.url())
-	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
-	cfg.Webhooks = append(cfg.Webhooks, config.Webhook{Provider: "github", Path: "/hooks/github", SecretFile: cfg.Webhooks[0].SecretFile})
-	r := startAgent(t, cfg)
-	for _, a := range []string{appA, appB} {
-		eventually(t, 60*time.Second, a+" applied", func() (bool, string) {
-			got := configMapData(t, cs, ns, a)
-			return got == "v1", got
-		})
-	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	pushB := func() int {
-		body := fmt.Sprintf(`{"repository": %q, "ref": "refs/heads/main"}`, repoB.url())
-		return postHook(client, r.addr+"/hooks/generic", body, map[string]string{"X-Signature-256": "sha256=" + webhook.Sign(r.secret, []byte(body))})
-	}
-	commitB := func(greeting string) time.Duration {
-		repoB.commit(greeting, map[string]string{appB + "/Appfile": simpleAppfile(appB, ns, greeting)})
-		start := time.Now()
-		if code := pushB(); code != http.StatusAccepted {
-			t.Fatalf("B's push webhook answered %d, want 202", code)
-		}
-		eventually(t, 60*time.Second, "B's commit "+greeting+" applied", func() (bool, string) {
-			got := configMapData(t, cs, ns, appB)
-			return got == greeting, got
-		})
-		return time.Since(start)
-	}
-	var baseline time.Duration
-	for _, v := range []string{"v2", "v3", "v4"} {
-		baseline = max(baseline, commitB(v))
-	}
-	t.Logf("B's commit to applied without the flood: at most %s", baseline)
+	f := newFloodRig(t, "flood")
+	r, cs, ns, appA, repoA, client := f.r, f.cs, f.ns, f.appA, f.repoA, f.client
+	pushB, commitB, baseline := f.pushB, f.commitB, f.baseline
 
 	// The flood: 5,000 pull request webhooks of A, as fast as 32 senders
 	// get answers. refusedA signals each of A's webhooks refused because
@@ -172,6 +138,65 @@ func githubPRBody(repo string, n int) string {
  "repository": {"clone_url": %q}}`, n, n, hex.EncodeToString(sha[:]), repo, hex.EncodeToString(sha[:]), repo, repo)
 }
 
+// floodRig is an agent with two sources, a and b (one app each, applied),
+// a generic and a GitHub webhook receiver, and B's commit-to-applied time
+// without a flood (the most of three commits).
+type floodRig struct {
+	t              *testing.T
+	r              *running
+	cs             kubernetes.Interface
+	ns, appA, appB string
+	repoA, repoB   *gitRepo
+	client         *http.Client
+	baseline       time.Duration
+}
+
+func newFloodRig(t *testing.T, prefix string) *floodRig {
+	_, cs := needCluster(t)
+	f := &floodRig{t: t, cs: cs, ns: testNS(prefix), repoA: newGitRepo(t), repoB: newGitRepo(t)}
+	createNamespaces(t, cs, f.ns)
+	f.appA, f.appB = f.ns+"-a", f.ns+"-b"
+	f.repoA.commit("a", map[string]string{f.appA + "/Appfile": simpleAppfile(f.appA, f.ns, "v1")})
+	f.repoB.commit("b", map[string]string{f.appB + "/Appfile": simpleAppfile(f.appB, f.ns, "v1")})
+	sources := fmt.Sprintf("apps: [{name: a, url: %q, interval: 1h}, {name: b, url: %q, interval: 1h}]", f.repoA.url(), f.repoB.url())
+	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
+	cfg.Webhooks = append(cfg.Webhooks, config.Webhook{Provider: "github", Path: "/hooks/github", SecretFile: cfg.Webhooks[0].SecretFile})
+	f.r = startAgent(t, cfg)
+	for _, a := range []string{f.appA, f.appB} {
+		eventually(t, 60*time.Second, a+" applied", func() (bool, string) {
+			got := configMapData(t, cs, f.ns, a)
+			return got == "v1", got
+		})
+	}
+	f.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, v := range []string{"v2", "v3", "v4"} {
+		f.baseline = max(f.baseline, f.commitB(v))
+	}
+	t.Logf("B's commit to applied without the flood: at most %s", f.baseline)
+	return f
+}
+
+// pushB posts a signed push webhook of B's repository.
+func (f *floodRig) pushB() int {
+	body := fmt.Sprintf(`{"repository": %q, "ref": "refs/heads/main"}`, f.repoB.url())
+	return postHook(f.client, f.r.addr+"/hooks/generic", body, map[string]string{"X-Signature-256": "sha256=" + webhook.Sign(f.r.secret, []byte(body))})
+}
+
+// commitB commits greeting to B, posts its webhook and returns how long
+// until it was applied.
+func (f *floodRig) commitB(greeting string) time.Duration {
+	f.repoB.commit(greeting, map[string]string{f.appB + "/Appfile": simpleAppfile(f.appB, f.ns, greeting)})
+	start := time.Now()
+	if code := f.pushB(); code != http.StatusAccepted {
+		f.t.Errorf("B's push webhook answered %d, want 202", code)
+	}
+	eventually(f.t, 60*time.Second, "B's commit "+greeting+" applied", func() (bool, string) {
+		got := configMapData(f.t, f.cs, f.ns, f.appB)
+		return got == greeting, got
+	})
+	return time.Since(start)
+}
+
 // postHook posts a webhook body and returns the answer's status code. A
 // body without headers is signed as GitHub signs it, with the agent's
 // test secret.
@@ -204,45 +229,9 @@ func postHook(client *http.Client, url, body string, headers map[string]string) 
 // B is accepted, and B's commit is applied within its time without the
 // flood.
 func TestWebhookFloodOfManyRepositoriesSparesWatchedSources(t *testing.T) {
-	_, cs := needCluster(t)
-	ns := testNS("floodmany")
-	createNamespaces(t, cs, ns)
-	appA, appB := ns+"-a", ns+"-b"
-	repoA, repoB := newGitRepo(t), newGitRepo(t)
-	repoA.commit("a", map[string]string{appA + "/Appfile": simpleAppfile(appA, ns, "v1")})
-	repoB.commit("b", map[string]string{appB + "/Appfile": simpleAppfile(appB, ns, "v1")})
-	sources := fmt.Sprintf("apps: [{name: a, url: %q, interval: 1h}, {name: b, url: %q, interval: 1h}]", repoA.url(), repoB.url())
-	_, cfg := agentConfigSources(t, sources, "", testCluster.Kubeconfig(), "127.0.0.1:0", "")
-	cfg.Webhooks = append(cfg.Webhooks, config.Webhook{Provider: "github", Path: "/hooks/github", SecretFile: cfg.Webhooks[0].SecretFile})
-	r := startAgent(t, cfg)
-	for _, a := range []string{appA, appB} {
-		eventually(t, 60*time.Second, a+" applied", func() (bool, string) {
-			got := configMapData(t, cs, ns, a)
-			return got == "v1", got
-		})
-	}
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	pushB := func() int {
-		body := fmt.Sprintf(`{"repository": %q, "ref": "refs/heads/main"}`, repoB.url())
-		return postHook(client, r.addr+"/hooks/generic", body, map[string]string{"X-Signature-256": "sha256=" + webhook.Sign(r.secret, []byte(body))})
-	}
-	commitB := func(greeting string) time.Duration {
-		repoB.commit(greeting, map[string]string{appB + "/Appfile": simpleAppfile(appB, ns, greeting)})
-		start := time.Now()
-		if code := pushB(); code != http.StatusAccepted {
-			t.Errorf("B's push webhook answered %d, want 202", code)
-		}
-		eventually(t, 60*time.Second, "B's commit "+greeting+" applied", func() (bool, string) {
-			got := configMapData(t, cs, ns, appB)
-			return got == greeting, got
-		})
-		return time.Since(start)
-	}
-	var baseline time.Duration
-	for _, v := range []string{"v2", "v3", "v4"} {
-		baseline = max(baseline, commitB(v))
-	}
-	t.Logf("B's commit to applied without the flood: at most %s", baseline)
+	f := newFloodRig(t, "floodmany")
+	r, cs, ns, appA, client := f.r, f.cs, f.ns, f.appA, f.client
+	pushB, commitB, baseline := f.pushB, f.commitB, f.baseline
 
 	const repos, flood = 600, 6000
 	var sent, accepted, other atomic.Int32
