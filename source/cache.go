@@ -62,7 +62,7 @@ func openCache(dir string) (*repoCache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &cacheError{err}
 	}
-	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), newObjectCache(), filesystem.Options{
 		KeepDescriptors:      true,
 		LargeObjectThreshold: 1 << 20,
 	})
@@ -79,6 +79,45 @@ func openCache(dir string) (*repoCache, error) {
 }
 
 func (c *repoCache) close() { _ = c.st.Close() }
+
+// Budgets of objectCache, in bytes of object content.
+const (
+	treeCacheBytes = 8 * cache.MiByte
+	blobCacheBytes = 2 * cache.MiByte
+)
+
+// objectCache is the object cache of a repository cache: go-git puts every
+// object it reads into it. A checkout reads each blob once, so blobs get a
+// small budget of their own, enough for the bases of delta chains, and
+// neither hold a whole tree's files in memory nor push out the trees and
+// commits, which are read again.
+type objectCache struct {
+	blobs, other *cache.ObjectLRU
+}
+
+func newObjectCache() *objectCache {
+	return &objectCache{blobs: cache.NewObjectLRU(blobCacheBytes), other: cache.NewObjectLRU(treeCacheBytes)}
+}
+
+func (c *objectCache) Put(o plumbing.EncodedObject) {
+	if o.Type() == plumbing.BlobObject {
+		c.blobs.Put(o)
+		return
+	}
+	c.other.Put(o)
+}
+
+func (c *objectCache) Get(h plumbing.Hash) (plumbing.EncodedObject, bool) {
+	if o, ok := c.other.Get(h); ok {
+		return o, true
+	}
+	return c.blobs.Get(h)
+}
+
+func (c *objectCache) Clear() {
+	c.blobs.Clear()
+	c.other.Clear()
+}
 
 // has reports whether the cache holds object h.
 func (c *repoCache) has(h plumbing.Hash) bool {

@@ -41,10 +41,13 @@ type checkout struct {
 }
 
 // baseTree is an earlier, complete snapshot tree whose unchanged files a
-// new tree hard-links instead of writing again.
+// new tree hard-links instead of writing again. same says that dir holds
+// exactly the tree being written (their hashes are equal), so tree is not
+// decoded and every entry is linked.
 type baseTree struct {
 	tree *object.Tree
 	dir  string
+	same bool
 }
 
 // materialize writes the tree of commit into dst, which must not exist.
@@ -62,6 +65,9 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10), links: newLinker()}
 	if base == nil {
 		base = &baseTree{}
+	}
+	if base.tree != nil && base.tree.Hash == tree.Hash {
+		base = &baseTree{dir: base.dir, same: true}
 	}
 	err = c.writeTree(tree, dst, 0, *base)
 	linked, failed := c.links.wait()
@@ -120,6 +126,9 @@ func (c *checkout) writeTree(t *object.Tree, dir string, depth int, base baseTre
 			return err
 		}
 		be, inBase := old[e.Name]
+		if base.same {
+			be, inBase = e, true
+		}
 		if inBase && be.Hash == e.Hash && be.Mode == e.Mode && e.Mode != filemode.Dir && e.Mode != filemode.Submodule {
 			// Linked later, by the linker; its bytes are added then.
 			same.entries = append(same.entries, e)
@@ -131,7 +140,12 @@ func (c *checkout) writeTree(t *object.Tree, dir string, depth int, base baseTre
 		var err error
 		if e.Mode == filemode.Dir {
 			sub := baseTree{}
-			if inBase && be.Mode == filemode.Dir {
+			switch {
+			case !inBase || be.Mode != filemode.Dir:
+			case be.Hash == e.Hash:
+				// An unchanged directory: no need to decode it twice.
+				sub = baseTree{dir: filepath.Join(base.dir, e.Name), same: true}
+			default:
 				if bt, err := object.GetTree(c.st, be.Hash); err == nil {
 					sub = baseTree{tree: bt, dir: filepath.Join(base.dir, e.Name)}
 				}
