@@ -57,12 +57,22 @@ func isCacheError(err error) bool {
 	return errors.As(err, &ce)
 }
 
+// objectCacheBytes bounds the object cache of a repository cache. go-git
+// puts every object it reads there, blobs included, and resolves a delta
+// from its base in the cache or else rebuilds the base's whole chain. Git
+// deltifies similar manifests against each other in chains up to 50 deep
+// (98% of the blobs of the benchmark repository), and a checkout reads
+// them in path order, not chain order: a cache that keeps blobs out, or
+// only a few MiB of them, rebuilds about nine objects per blob written
+// (reading the 10,000 blobs took 6.6–10 s instead of 1.1 s).
+const objectCacheBytes = 16 * cache.MiByte
+
 // openCache opens or creates the cache in dir.
 func openCache(dir string) (*repoCache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &cacheError{err}
 	}
-	st := filesystem.NewStorageWithOptions(osfs.New(dir), newObjectCache(), filesystem.Options{
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(objectCacheBytes), filesystem.Options{
 		KeepDescriptors:      true,
 		LargeObjectThreshold: 1 << 20,
 	})
@@ -79,45 +89,6 @@ func openCache(dir string) (*repoCache, error) {
 }
 
 func (c *repoCache) close() { _ = c.st.Close() }
-
-// Budgets of objectCache, in bytes of object content.
-const (
-	treeCacheBytes = 8 * cache.MiByte
-	blobCacheBytes = 2 * cache.MiByte
-)
-
-// objectCache is the object cache of a repository cache: go-git puts every
-// object it reads into it. A checkout reads each blob once, so blobs get a
-// small budget of their own, enough for the bases of delta chains, and
-// neither hold a whole tree's files in memory nor push out the trees and
-// commits, which are read again.
-type objectCache struct {
-	blobs, other *cache.ObjectLRU
-}
-
-func newObjectCache() *objectCache {
-	return &objectCache{blobs: cache.NewObjectLRU(blobCacheBytes), other: cache.NewObjectLRU(treeCacheBytes)}
-}
-
-func (c *objectCache) Put(o plumbing.EncodedObject) {
-	if o.Type() == plumbing.BlobObject {
-		c.blobs.Put(o)
-		return
-	}
-	c.other.Put(o)
-}
-
-func (c *objectCache) Get(h plumbing.Hash) (plumbing.EncodedObject, bool) {
-	if o, ok := c.other.Get(h); ok {
-		return o, true
-	}
-	return c.blobs.Get(h)
-}
-
-func (c *objectCache) Clear() {
-	c.blobs.Clear()
-	c.other.Clear()
-}
 
 // has reports whether the cache holds object h.
 func (c *repoCache) has(h plumbing.Hash) bool {
