@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -361,8 +362,19 @@ func BenchmarkFirstFetch(b *testing.B) {
 // depth-1 clone of main, and against that fetch plus the checkout of the
 // fetched commit (which is what Fetch also does).
 func BenchmarkIncrementalFetch(b *testing.B) {
+	benchIncrementalFetch(b, 0)
+}
+
+// BenchmarkIncrementalFetchRTT50ms: the same, with every HTTP request
+// answered 50 ms late, as from a Git host one round trip away rather than
+// on loopback.
+func BenchmarkIncrementalFetchRTT50ms(b *testing.B) {
+	benchIncrementalFetch(b, 50*time.Millisecond)
+}
+
+func benchIncrementalFetch(b *testing.B, rtt time.Duration) {
 	repos := benchRepos(b)
-	srv := gitserver.StartHTTP(b, repos, gitserver.HTTPOptions{})
+	srv := gitserver.StartHTTP(b, repos, gitserver.HTTPOptions{OnRequest: func(*http.Request) { time.Sleep(rtt) }})
 	url := srv.RepoURL("big")
 	seed := b.TempDir()
 	if _, err := benchFetcher(b, filepath.Join(seed, "cache")).Fetch(context.Background(), Ref{URL: url, Branch: "main"}); err != nil {

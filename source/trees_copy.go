@@ -15,6 +15,11 @@ import (
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
+// errNoCopy says that a copy cannot be patched into the commit to write
+// (the storage no longer holds the copied commit); the tree is then
+// written whole.
+var errNoCopy = errors.New("the tree copy does not apply")
+
 // treeCopy is a copy of the repository's most recent tree, made while
 // the next pack downloads: its directories, and hard links to its files.
 // Once the new commit is stored, patching the copy (see patchCopy) costs
@@ -121,6 +126,3 @@ func latestTree(parent string) (string, string) {
 	}
 	return best, filepath.Join(parent, best)
 }
-
-// errNoCopy says that a copy does not fit the commit to write.
-var errNoCopy = errors.New("the tree copy does not apply")
