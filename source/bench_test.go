@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,7 @@ import (
 
 // The benchmarks compare Fetch with the git binary on the same loopback
 // git http-backend server, over a repository of benchFiles files and
-// benchCommits commits. The fixture is built once with git fast-import and
+// benchCommits commits, both in every iteration and in alternating order. The fixture is built once with git fast-import and
 // kept in $CARINA_BENCH_CACHE (default: $TMPDIR/carina-source-bench).
 const (
 	benchFiles   = 10_000
@@ -167,6 +168,26 @@ func peakHeap() (stop func() uint64) {
 	}
 }
 
+// settle flushes what the set-up wrote to disk and collects garbage, so
+// that neither side of a comparison pays for the set-up.
+func settle() {
+	syscall.Sync()
+	runtime.GC()
+}
+
+// inTurn runs carina then git in even iterations and git then carina in
+// odd ones, so that neither always runs on a cold (or warm) cache or
+// right after the set-up.
+func inTurn(i int, carina, git func()) {
+	if i%2 == 0 {
+		carina()
+		git()
+		return
+	}
+	git()
+	carina()
+}
+
 // cpuTime returns the user+system CPU time this process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -307,23 +328,27 @@ func BenchmarkFirstFetch(b *testing.B) {
 		b.StopTimer()
 		work := b.TempDir()
 		f := benchFetcher(b, filepath.Join(work, "cache"))
-		runtime.GC()
+		settle()
 		b.StartTimer()
 
-		stop := peakHeap()
-		var s *Snapshot
-		var err error
-		r.timeCarina(func() { s, err = f.Fetch(context.Background(), Ref{URL: url, Branch: "main"}) })
-		r.carinaHeap += int64(stop())
-		if err != nil {
-			b.Fatal(err)
+		carina := func() {
+			stop := peakHeap()
+			var s *Snapshot
+			var err error
+			r.timeCarina(func() { s, err = f.Fetch(context.Background(), Ref{URL: url, Branch: "main"}) })
+			r.carinaHeap += int64(stop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.repoBytes = s.Bytes
+			r.packBytes = dirSize(filepath.Join(work, "cache", "repos"))
 		}
-		r.repoBytes = s.Bytes
-		r.packBytes = dirSize(filepath.Join(work, "cache", "repos"))
-
-		d, rss := runGit(b, work, &r.gitCPU, "clone", "-q", "--depth", "1", "--single-branch", "--no-tags", "-b", "main", url, "clone")
-		r.git += d
-		r.gitRSS += rss
+		git := func() {
+			d, rss := runGit(b, work, &r.gitCPU, "clone", "-q", "--depth", "1", "--single-branch", "--no-tags", "-b", "main", url, "clone")
+			r.git += d
+			r.gitRSS += rss
+		}
+		inTurn(i, carina, git)
 		r.n++
 		b.StopTimer()
 		_ = removeAll(work)
@@ -337,8 +362,19 @@ func BenchmarkFirstFetch(b *testing.B) {
 // depth-1 clone of main, and against that fetch plus the checkout of the
 // fetched commit (which is what Fetch also does).
 func BenchmarkIncrementalFetch(b *testing.B) {
+	benchIncrementalFetch(b, 0)
+}
+
+// BenchmarkIncrementalFetchRTT50ms: the same, with every HTTP request
+// answered 50 ms late, as from a Git host one round trip away rather than
+// on loopback.
+func BenchmarkIncrementalFetchRTT50ms(b *testing.B) {
+	benchIncrementalFetch(b, 50*time.Millisecond)
+}
+
+func benchIncrementalFetch(b *testing.B, rtt time.Duration) {
 	repos := benchRepos(b)
-	srv := gitserver.StartHTTP(b, repos, gitserver.HTTPOptions{})
+	srv := gitserver.StartHTTP(b, repos, gitserver.HTTPOptions{OnRequest: func(*http.Request) { time.Sleep(rtt) }})
 	url := srv.RepoURL("big")
 	seed := b.TempDir()
 	if _, err := benchFetcher(b, filepath.Join(seed, "cache")).Fetch(context.Background(), Ref{URL: url, Branch: "main"}); err != nil {
@@ -355,26 +391,30 @@ func BenchmarkIncrementalFetch(b *testing.B) {
 			b.Fatalf("cp: %v\n%s", err, out)
 		}
 		f := benchFetcher(b, filepath.Join(work, "cache"))
-		runtime.GC()
+		settle()
 		b.StartTimer()
 
-		stop := peakHeap()
-		var s *Snapshot
-		var err error
-		r.timeCarina(func() { s, err = f.Fetch(context.Background(), Ref{URL: url, Branch: "next"}) })
-		r.carinaHeap += int64(stop())
-		if err != nil {
-			b.Fatal(err)
+		carina := func() {
+			stop := peakHeap()
+			var s *Snapshot
+			var err error
+			r.timeCarina(func() { s, err = f.Fetch(context.Background(), Ref{URL: url, Branch: "next"}) })
+			r.carinaHeap += int64(stop())
+			if err != nil {
+				b.Fatal(err)
+			}
+			r.repoBytes = s.Bytes
 		}
-		r.repoBytes = s.Bytes
-
-		clone := filepath.Join(work, "clone")
-		d, rss := runGit(b, clone, &r.gitCPU, "fetch", "-q", "--depth", "1", "origin", "next")
-		d2, _ := runGit(b, clone, &rc.gitCPU, "checkout", "-q", "--detach", "FETCH_HEAD")
-		r.git += d
-		r.gitRSS += rss
+		git := func() {
+			clone := filepath.Join(work, "clone")
+			d, rss := runGit(b, clone, &r.gitCPU, "fetch", "-q", "--depth", "1", "origin", "next")
+			d2, _ := runGit(b, clone, &rc.gitCPU, "checkout", "-q", "--detach", "FETCH_HEAD")
+			r.git += d
+			r.gitRSS += rss
+			rc.git += d + d2
+		}
+		inTurn(i, carina, git)
 		r.n++
-		rc.git += d + d2
 		b.StopTimer()
 		_ = removeAll(work)
 		b.StartTimer()

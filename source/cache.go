@@ -57,12 +57,22 @@ func isCacheError(err error) bool {
 	return errors.As(err, &ce)
 }
 
+// objectCacheBytes bounds the object cache of a repository cache. go-git
+// puts every object it reads there, blobs included, and resolves a delta
+// from its base in the cache or else rebuilds the base's whole chain. Git
+// deltifies similar manifests against each other in chains up to 50 deep
+// (98% of the blobs of the benchmark repository), and a checkout reads
+// them in path order, not chain order: a cache that keeps blobs out, or
+// only a few MiB of them, rebuilds about nine objects per blob written
+// (reading the 10,000 blobs took 6.6–10 s instead of 1.1 s).
+const objectCacheBytes = 16 * cache.MiByte
+
 // openCache opens or creates the cache in dir.
 func openCache(dir string) (*repoCache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &cacheError{err}
 	}
-	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{
+	st := filesystem.NewStorageWithOptions(osfs.New(dir), cache.NewObjectLRU(objectCacheBytes), filesystem.Options{
 		KeepDescriptors:      true,
 		LargeObjectThreshold: 1 << 20,
 	})

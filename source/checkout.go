@@ -4,16 +4,19 @@ import (
 	"context"
 	"crypto/sha1"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/storer"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -36,15 +39,52 @@ type checkout struct {
 	lim   Limits
 	stats treeStats
 	buf   []byte
+	hash  hash.Hash
+	hdr   []byte
 	dirs  []string
 	links *linker
 }
 
+// rawFile is a file written through plain system calls. os.OpenFile
+// tries to register every file with the network poller, which costs five
+// system calls on top of the three a small file needs (open, write,
+// close), and a first fetch creates tens of thousands of files.
+type rawFile int
+
+// createFile creates p, which must not exist, for writing.
+func createFile(p string, perm os.FileMode) (rawFile, error) {
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return rawFile(fd), nil
+}
+
+func (f rawFile) Write(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Write(int(f), b[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+func (f rawFile) Close() error { return unix.Close(int(f)) }
+
 // baseTree is an earlier, complete snapshot tree whose unchanged files a
-// new tree hard-links instead of writing again.
+// new tree hard-links instead of writing again. same says that dir holds
+// exactly the tree being written (their hashes are equal), so tree is not
+// decoded and every entry is linked.
 type baseTree struct {
 	tree *object.Tree
 	dir  string
+	same bool
 }
 
 // materialize writes the tree of commit into dst, which must not exist.
@@ -59,9 +99,12 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return treeStats{}, err
 	}
-	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10), links: newLinker()}
+	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10), hash: sha1.New(), links: newLinker()}
 	if base == nil {
 		base = &baseTree{}
+	}
+	if base.tree != nil && base.tree.Hash == tree.Hash {
+		base = &baseTree{dir: base.dir, same: true}
 	}
 	err = c.writeTree(tree, dst, 0, *base)
 	linked, failed := c.links.wait()
@@ -120,6 +163,9 @@ func (c *checkout) writeTree(t *object.Tree, dir string, depth int, base baseTre
 			return err
 		}
 		be, inBase := old[e.Name]
+		if base.same {
+			be, inBase = e, true
+		}
 		if inBase && be.Hash == e.Hash && be.Mode == e.Mode && e.Mode != filemode.Dir && e.Mode != filemode.Submodule {
 			// Linked later, by the linker; its bytes are added then.
 			same.entries = append(same.entries, e)
@@ -131,7 +177,12 @@ func (c *checkout) writeTree(t *object.Tree, dir string, depth int, base baseTre
 		var err error
 		if e.Mode == filemode.Dir {
 			sub := baseTree{}
-			if inBase && be.Mode == filemode.Dir {
+			switch {
+			case !inBase || be.Mode != filemode.Dir:
+			case be.Hash == e.Hash:
+				// An unchanged directory: no need to decode it twice.
+				sub = baseTree{dir: filepath.Join(base.dir, e.Name), same: true}
+			default:
 				if bt, err := object.GetTree(c.st, be.Hash); err == nil {
 					sub = baseTree{tree: bt, dir: filepath.Join(base.dir, e.Name)}
 				}
@@ -222,15 +273,17 @@ func (c *checkout) writeFile(e object.TreeEntry, p string, perm os.FileMode) err
 		return &cacheError{fmt.Errorf("blob %s: %w", e.Hash, err)}
 	}
 	defer r.Close()
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	f, err := createFile(p, perm)
 	if err != nil {
 		return err
 	}
 	// Hashing while writing catches a cache corrupted at rest, which
 	// would otherwise hand out wrong content. Plain SHA-1 suffices: the
 	// pack was checked for collisions when it was indexed.
-	h := sha1.New()
-	fmt.Fprintf(h, "blob %d\x00", obj.Size())
+	h := c.hash
+	h.Reset()
+	c.hdr = append(strconv.AppendInt(append(c.hdr[:0], "blob "...), obj.Size(), 10), 0)
+	h.Write(c.hdr)
 	n, err := io.CopyBuffer(io.MultiWriter(f, h), io.LimitReader(r, obj.Size()), c.buf)
 	if cerr := f.Close(); err == nil {
 		err = cerr

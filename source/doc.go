@@ -30,8 +30,10 @@
 // resolved commit is already on disk it returns at once, so a poll that
 // finds nothing new costs one round trip and no download. Otherwise it
 // fetches a depth-1 pack into the repository's cache (asking for a thin
-// pack against what the cache holds), writes the tree, and returns. A
-// corrupt cache is removed and fetched again; a cache is re-cloned after
+// pack against what the cache holds), meanwhile copies the last tree
+// (directories and hard links), patches the copy into the new commit's
+// tree where their directories differ, and returns. A corrupt cache is
+// removed and fetched again; a cache is re-cloned after
 // Options.MaxCacheCommits fetches to keep it small.
 //
 // # Snapshots on disk

@@ -262,6 +262,8 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Symlink("README.md", "LINK.md")
+	w.Write("docs/a/guide.md", "# guide\n")
+	w.Write("docs/a/faq.md", "# faq\n")
 	w.Commit("more files")
 	w.Push("main")
 	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
@@ -285,6 +287,12 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(first.Dir, "README.md"), []byte("tampered\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The same inside a directory that did not change, whose tree is not
+	// compared entry by entry.
+	faq := filepath.Join(first.Dir, "docs/a/faq.md")
+	if err := os.Chmod(faq, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	second, err := f.Fetch(t.Context(), ref)
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +302,10 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 		b, err2 := os.Lstat(filepath.Join(second.Dir, name))
 		return err1 == nil && err2 == nil && os.SameFile(a, b)
 	}
-	for name, want := range map[string]bool{"README.md": false, "bin/run.sh": true, "LINK.md": true, "deploy/app.yaml": false} {
+	for name, want := range map[string]bool{
+		"README.md": false, "bin/run.sh": true, "LINK.md": true, "deploy/app.yaml": false,
+		"docs/a/guide.md": true, "docs/a/faq.md": false,
+	} {
 		if got := same(name); got != want {
 			t.Errorf("%s shared with the previous tree = %v, want %v", name, got, want)
 		}
@@ -307,6 +318,9 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 	}
 	if got := readFile(t, second, "README.md"); got != "# shop\n" {
 		t.Errorf("README.md = %q, want the committed content, not the tampered base", got)
+	}
+	if info, err := os.Stat(filepath.Join(second.Dir, "docs/a/faq.md")); err != nil || info.Mode().Perm() != 0o444 {
+		t.Errorf("docs/a/faq.md mode = %v (%v), want r--r--r--", info.Mode(), err)
 	}
 	// Only what changed came over the wire: the commit, the root and
 	// deploy trees, and one blob (stored loose, from a thin pack).

@@ -97,6 +97,8 @@ type Fetcher struct {
 	trees       map[string]*treeMeta
 
 	lsRemotes, downloads, checkouts, repairs atomic.Int64
+	// patches counts trees written by patching a copy of an earlier one.
+	patches atomic.Int64
 }
 
 // NewFetcher checks opts, filling zero fields from DefaultOptions, and
@@ -270,8 +272,13 @@ func (f *Fetcher) fetchInto(ctx context.Context, key string, sess transport.Uplo
 			return "", nil, err
 		}
 	}
+	// While the pack downloads, a copy of the last tree is made, which
+	// the new commit then patches.
+	var pre *treeCopy
+	defer func() { pre.discard() }()
 	if !c.has(t.want) {
 		f.downloads.Add(1)
+		pre = f.startCopy(ctx, key, dir)
 		err := c.fetch(ctx, sess, adv, fetchOptions{
 			want: t.want, depth: packp.DepthCommits(1), maxBytes: f.opts.Limits.MaxBytes, secrets: cred.secrets(),
 		})
@@ -293,7 +300,7 @@ func (f *Fetcher) fetchInto(ctx context.Context, key string, sess transport.Uplo
 	if err != nil {
 		return "", nil, &cacheError{fmt.Errorf("commit %s: %w", h, err)}
 	}
-	return f.writeTree(ctx, key, c.st, commit)
+	return f.writeTree(ctx, key, c.st, commit, pre.wait())
 }
 
 // lock serializes work on one repository cache, within this process and

@@ -3,6 +3,7 @@ package source
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -79,22 +80,41 @@ func readMeta(path string) (*treeMeta, error) {
 	return &m, nil
 }
 
-// writeTree materializes commit as the tree of repository key, then
-// removes trees that are neither recent nor recently used.
-func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedObjectStorer, commit *object.Commit) (string, *treeMeta, error) {
+// writeTree materializes commit as the tree of repository key, by
+// patching pre, a finished copy of an earlier tree, when there is one, then
+// removes trees that are neither recent nor recently used. writeTree
+// removes pre's directory.
+func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedObjectStorer, commit *object.Commit, pre *treeCopy) (string, *treeMeta, error) {
 	parent := f.treesDir(key)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", nil, err
 	}
 	final := filepath.Join(parent, commit.Hash.String())
-	tmp, err := os.MkdirTemp(parent, ".tmp-")
-	if err != nil {
-		return "", nil, err
+	var tmp string
+	var stats treeStats
+	var err error
+	if pre != nil {
+		tmp = pre.tmp
+		defer func() { _ = removeAll(tmp) }()
+		stats, err = patchCopy(ctx, st, pre, commit, f.opts.Limits)
+		switch {
+		case errors.Is(err, errNoCopy):
+			pre = nil
+		case err != nil:
+			return "", nil, err
+		default:
+			f.patches.Add(1)
+		}
 	}
-	defer func() { _ = removeAll(tmp) }()
-	stats, err := materialize(ctx, st, commit, filepath.Join(tmp, "tree"), f.opts.Limits, f.baseTree(parent, st))
-	if err != nil {
-		return "", nil, err
+	if pre == nil {
+		if tmp, err = os.MkdirTemp(parent, ".tmp-"); err != nil {
+			return "", nil, err
+		}
+		defer func() { _ = removeAll(tmp) }()
+		stats, err = materialize(ctx, st, commit, filepath.Join(tmp, "tree"), f.opts.Limits, f.baseTree(parent, st))
+		if err != nil {
+			return "", nil, err
+		}
 	}
 	f.checkouts.Add(1)
 	if err := os.Rename(filepath.Join(tmp, "tree"), final); err != nil {
@@ -125,23 +145,7 @@ func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedOb
 // commit the storage still holds, to hard-link unchanged files from; nil
 // when there is none.
 func (f *Fetcher) baseTree(parent string, st storer.EncodedObjectStorer) *baseTree {
-	entries, err := os.ReadDir(parent)
-	if err != nil {
-		return nil
-	}
-	var best string
-	var bestTime time.Time
-	for _, e := range entries {
-		name, ok := strings.CutSuffix(e.Name(), ".json")
-		if !ok || !isHex(name, 40) {
-			continue
-		}
-		if info, err := e.Info(); err == nil && info.ModTime().After(bestTime) {
-			if _, err := os.Stat(filepath.Join(parent, name)); err == nil {
-				best, bestTime = name, info.ModTime()
-			}
-		}
-	}
+	best, dir := latestTree(parent)
 	if best == "" {
 		return nil
 	}
@@ -153,7 +157,7 @@ func (f *Fetcher) baseTree(parent string, st storer.EncodedObjectStorer) *baseTr
 	if err != nil {
 		return nil
 	}
-	return &baseTree{tree: tree, dir: filepath.Join(parent, best)}
+	return &baseTree{tree: tree, dir: dir}
 }
 
 func writeMeta(parent, path string, m *treeMeta) error {
