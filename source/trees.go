@@ -94,8 +94,7 @@ func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedOb
 	var stats treeStats
 	var err error
 	if pre != nil {
-		tmp = pre.tmp
-		defer func() { _ = removeAll(tmp) }()
+		defer func(dir string) { _ = removeAll(dir) }(pre.tmp)
 		stats, err = patchCopy(ctx, st, pre, commit, f.opts.Limits)
 		switch {
 		case errors.Is(err, errNoCopy):
@@ -103,6 +102,7 @@ func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedOb
 		case err != nil:
 			return "", nil, err
 		default:
+			tmp = pre.tmp
 			f.patches.Add(1)
 		}
 	}
@@ -110,7 +110,7 @@ func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedOb
 		if tmp, err = os.MkdirTemp(parent, ".tmp-"); err != nil {
 			return "", nil, err
 		}
-		defer func() { _ = removeAll(tmp) }()
+		defer func(dir string) { _ = removeAll(dir) }(tmp)
 		stats, err = materialize(ctx, st, commit, filepath.Join(tmp, "tree"), f.opts.Limits, f.baseTree(parent, st))
 		if err != nil {
 			return "", nil, err

@@ -23,8 +23,8 @@ var errNoCopy = errors.New("the tree copy does not apply")
 // treeCopy is a copy of the repository's most recent tree, made while
 // the next pack downloads: its directories, and hard links to its files.
 // Once the new commit is stored, patching the copy (see patchCopy) costs
-// the directories that changed, not the whole tree, and the copy itself
-// costs the download's round trips nothing.
+// the directories that changed, not the whole tree; the copy itself is
+// made while the fetch waits for the server.
 type treeCopy struct {
 	tmp  string // a .tmp- directory in the repository's trees
 	dir  string // the copy, tmp/tree
