@@ -48,16 +48,17 @@ func egressDialerFor(u *url.URL, _ proxy.Dialer) (proxy.Dialer, error) {
 	if err := json.Unmarshal(data, p); err != nil {
 		return nil, fmt.Errorf("egress policy of the ssh dialer: %w", err)
 	}
-	return proxy.FromEnvironmentUsing(egressDialer{p.DialContext(nil)}), nil
+	return proxy.FromEnvironmentUsing(egressDialer{dial: p.DialContext(nil), plain: p.Dial(nil)}), nil
 }
 
 // egressDialer is a proxy.ContextDialer over a policy's dial function.
 type egressDialer struct {
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	dial  func(ctx context.Context, network, addr string) (net.Conn, error)
+	plain func(network, addr string) (net.Conn, error)
 }
 
 func (d egressDialer) Dial(network, addr string) (net.Conn, error) {
-	return d.dial(context.Background(), network, addr)
+	return d.plain(network, addr)
 }
 
 func (d egressDialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {

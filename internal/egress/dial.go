@@ -92,6 +92,19 @@ func (p *Policy) DialContext(d *net.Dialer) func(ctx context.Context, network, a
 	}
 }
 
+// Dial is DialContext for interfaces whose dial method takes no context
+// (proxy.Dialer): the net.Dialer's own bounds apply.
+func (p *Policy) Dial(d *net.Dialer) func(network, addr string) (net.Conn, error) {
+	dd := p.Dialer(d)
+	return func(network, addr string) (net.Conn, error) {
+		conn, err := dd.Dial(network, addr)
+		if err != nil {
+			return nil, named(err, addr)
+		}
+		return conn, nil
+	}
+}
+
 // named returns the refusal in err with the host of addr, or err.
 func named(err error, addr string) error {
 	var de *DeniedError
