@@ -14,28 +14,15 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/carina-gitops/carina/e2e/walkthrough"
 )
 
 // Options configure a run of the demo.
-type Options struct {
-	// AppDir is the example copied into the repository: a directory per
-	// application (the demo expects shop/app.yaml).
-	AppDir string
-	// Exit stops everything once the walk-through is done.
-	Exit bool
-	// Listen is the agent's API address; port 0 picks a free one.
-	Listen string
-	// StepTimeout bounds each wait of the walk-through.
-	StepTimeout time.Duration
-}
+type Options = walkthrough.Options
 
 // DefaultOptions are the options of `make demo-forge`.
 func DefaultOptions() Options {
@@ -43,23 +30,13 @@ func DefaultOptions() Options {
 }
 
 func main() {
-	opts := DefaultOptions()
-	flag.StringVar(&opts.AppDir, "app", opts.AppDir, "example directory committed to the Gitea repository")
-	flag.BoolVar(&opts.Exit, "exit", false, "stop everything and exit once the walk-through is done")
-	flag.StringVar(&opts.Listen, "listen", opts.Listen, "the agent's API address (loopback)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	walkthrough.Main(DefaultOptions(), "example directory committed to the Gitea repository", run)
 }
 
 // run is the whole demo. Everything it starts is stopped before it
 // returns: the agent, Gitea, the clusters, the temporary directory.
 func run(ctx context.Context, opts Options, w io.Writer) error {
-	d := &demo{opts: opts, out: &syncWriter{w: w}, began: time.Now()}
+	d := &demo{opts: opts, out: &walkthrough.SyncWriter{W: w}, began: time.Now()}
 	dir, err := os.MkdirTemp("", "carina-demo-forge-")
 	if err != nil {
 		return err
@@ -100,16 +77,4 @@ func run(ctx context.Context, opts Options, w io.Writer) error {
 	<-ctx.Done()
 	d.say("\n==> stopping")
 	return nil
-}
-
-// syncWriter serialises writes from the parallel starts.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }

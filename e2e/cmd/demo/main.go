@@ -13,27 +13,15 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/carina-gitops/carina/e2e/walkthrough"
 )
 
 // Options configure a run of the demo.
-type Options struct {
-	// AppDir is the example application copied into the served repository.
-	AppDir string
-	// Exit stops everything once the walk-through is done.
-	Exit bool
-	// Listen is the agent's API address; port 0 picks a free one.
-	Listen string
-	// StepTimeout bounds each wait of the walk-through.
-	StepTimeout time.Duration
-}
+type Options = walkthrough.Options
 
 // DefaultOptions are the options of `make demo`.
 func DefaultOptions() Options {
@@ -41,23 +29,13 @@ func DefaultOptions() Options {
 }
 
 func main() {
-	opts := DefaultOptions()
-	flag.StringVar(&opts.AppDir, "app", opts.AppDir, "example application directory to serve from Git")
-	flag.BoolVar(&opts.Exit, "exit", false, "stop everything and exit once the walk-through is done")
-	flag.StringVar(&opts.Listen, "listen", opts.Listen, "the agent's API address (loopback)")
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, opts, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
+	walkthrough.Main(DefaultOptions(), "example application directory to serve from Git", run)
 }
 
 // run is the whole demo. Everything it starts is stopped before it
 // returns: the agent, the Git server, the clusters.
 func run(ctx context.Context, opts Options, w io.Writer) error {
-	out := &syncWriter{w: w}
+	out := &walkthrough.SyncWriter{W: w}
 	d := &demo{opts: opts, out: out, app: "hello"}
 	dir, err := os.MkdirTemp("", "carina-demo-")
 	if err != nil {
@@ -112,16 +90,4 @@ func (d *demo) walkThrough(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// syncWriter serialises writes from the parallel cluster starts.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
