@@ -14,12 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
 	helmreg "helm.sh/helm/v3/pkg/registry"
-	"helm.sh/helm/v3/pkg/repo"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
-	"sigs.k8s.io/yaml"
 
 	"github.com/carina-gitops/carina/e2e/registry"
 )
@@ -118,19 +115,7 @@ func (l *headerLog) all() []http.Header {
 // that records the headers it receives.
 func redirectingChartRepo(t *testing.T, ca *registry.CA) (repoURL, otherURL string, seen *headerLog) {
 	t.Helper()
-	data := greetChart(t)
-	c, err := loader.LoadArchive(strings.NewReader(string(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	idx := repo.NewIndexFile()
-	if err := idx.MustAdd(c.Metadata, "greet-0.1.0.tgz", "", ""); err != nil {
-		t.Fatal(err)
-	}
-	index, err := yaml.Marshal(idx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, index := greetChartAndIndex(t)
 	seen = &headerLog{}
 	other := tlsTestServer(t, ca, "127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		seen.add(r.Header)

@@ -61,9 +61,9 @@ func greetChart(t *testing.T) []byte {
 	return data
 }
 
-// privateChartRepo serves greet over HTTPS (a certificate of ca) with
-// basic auth at <URL>/charts, and counts the requests it refused.
-func privateChartRepo(t *testing.T, ca *registry.CA) (string, *atomic.Int32) {
+// greetChartAndIndex is greet's archive and a repository index that
+// names it as greet-0.1.0.tgz.
+func greetChartAndIndex(t *testing.T) ([]byte, []byte) {
 	t.Helper()
 	data := greetChart(t)
 	c, err := loader.LoadArchive(strings.NewReader(string(data)))
@@ -78,6 +78,14 @@ func privateChartRepo(t *testing.T, ca *registry.CA) (string, *atomic.Int32) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data, index
+}
+
+// privateChartRepo serves greet over HTTPS (a certificate of ca) with
+// basic auth at <URL>/charts, and counts the requests it refused.
+func privateChartRepo(t *testing.T, ca *registry.CA) (string, *atomic.Int32) {
+	t.Helper()
+	data, index := greetChartAndIndex(t)
 	var refused atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != chartUser || p != chartPassword {
