@@ -11,7 +11,6 @@ import (
 	"github.com/carina-gitops/carina/appfile"
 	"github.com/carina-gitops/carina/apply"
 	"github.com/carina-gitops/carina/apply/diff"
-	"github.com/carina-gitops/carina/apply/inventory"
 	"github.com/carina-gitops/carina/apply/policy"
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/render/sops"
@@ -218,28 +217,8 @@ func (x *prDiffs) render(ctx context.Context, d *desiredApp, e appfile.Environme
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("render of %s in %s at %s: %w", d.Name, e.Name, pin.Short(d.Snapshot.Commit), err)
 	}
-	secret, plain := decryptedFields(res)
+	secret, plain := res.DecryptedFields()
 	return policy.Set(res, d.App, e, d.Snapshot.Commit), secret, plain, nil
-}
-
-// decryptedFields are the fields of a render that hold values decrypted
-// from SOPS files, by object (Kind/namespace/name), and those values.
-func decryptedFields(res *render.Result) (map[string][][]string, []string) {
-	if len(res.Decrypted) == 0 {
-		return nil, nil
-	}
-	out := map[string][][]string{}
-	objs := make([]map[string]any, len(res.Objects))
-	for i, o := range res.Objects {
-		objs[i] = o.Object.Object
-	}
-	for _, f := range res.Decrypted {
-		if f.Object >= 0 && f.Object < len(res.Objects) {
-			ref := inventory.IDOf(res.Objects[f.Object].Object).String()
-			out[ref] = append(out[ref], f.Path)
-		}
-	}
-	return out, sops.NewMasker(res.Decrypted).Plaintexts(objs)
 }
 
 // clean is err as a comment may show it: sanitized (no credentials) and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/carina-gitops/carina/apply/inventory"
 	"github.com/carina-gitops/carina/render/sops"
 )
 
@@ -49,4 +50,25 @@ func Decrypt(ctx context.Context, res *Result, fsys fs.FS, d *Decryption) error 
 	}
 	res.Decrypted = fields
 	return nil
+}
+
+// DecryptedFields returns the fields of r that hold values decrypted from
+// SOPS files, by object (inventory.ID's String: Kind/namespace/name), and
+// those values, for masking them in a diff or an error.
+func (r *Result) DecryptedFields() (map[string][][]string, []string) {
+	if len(r.Decrypted) == 0 {
+		return nil, nil
+	}
+	out := map[string][][]string{}
+	objs := make([]map[string]any, len(r.Objects))
+	for i, o := range r.Objects {
+		objs[i] = o.Object.Object
+	}
+	for _, f := range r.Decrypted {
+		if f.Object >= 0 && f.Object < len(r.Objects) {
+			ref := inventory.IDOf(r.Objects[f.Object].Object).String()
+			out[ref] = append(out[ref], f.Path)
+		}
+	}
+	return out, sops.NewMasker(r.Decrypted).Plaintexts(objs)
 }

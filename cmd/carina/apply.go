@@ -181,7 +181,7 @@ func renderTargets(ctx context.Context, path string, f clusterFlags) ([]target, 
 				continue
 			}
 			t := target{env: e, set: policy.Set(res, app, e, "")}
-			t.secret, t.plain = decryptedFields(res)
+			t.secret, t.plain = res.DecryptedFields()
 			targets = append(targets, t)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/carina-gitops/carina/apply/inventory"
 	"github.com/carina-gitops/carina/render"
 	"github.com/carina-gitops/carina/render/sops"
 )
@@ -71,24 +70,4 @@ func decryptTarget(ctx context.Context, res *render.Result, fsys fs.FS, dec *ren
 		return fmt.Errorf("%w (give --decrypt with --age-key-file or SOPS_AGE_KEY_FILE)", err)
 	}
 	return nil
-}
-
-// decryptedFields returns the decrypted fields of a render by object
-// ref, and their values.
-func decryptedFields(res *render.Result) (map[string][][]string, []string) {
-	if len(res.Decrypted) == 0 {
-		return nil, nil
-	}
-	out := map[string][][]string{}
-	objs := make([]map[string]any, len(res.Objects))
-	for i, o := range res.Objects {
-		objs[i] = o.Object.Object
-	}
-	for _, f := range res.Decrypted {
-		if f.Object >= 0 && f.Object < len(res.Objects) {
-			ref := inventory.IDOf(res.Objects[f.Object].Object).String()
-			out[ref] = append(out[ref], f.Path)
-		}
-	}
-	return out, sops.NewMasker(res.Decrypted).Plaintexts(objs)
 }
