@@ -33,28 +33,15 @@ func Marker(key string) string { return "<!-- carina:" + key + " -->" }
 // token without read:user, a GitLab token without api or read_user),
 // UpsertComment fails and creates or edits nothing.
 func (c *Client) UpsertComment(ctx context.Context, number int, key, body string) (Comment, bool, error) {
-	if !markerKey.MatchString(key) {
-		return Comment{}, false, fmt.Errorf("comment key %q must be 1-100 letters, digits, '.', '_', '-' or '/'", clip(key, 120))
-	}
-	if number <= 0 {
-		return Comment{}, false, fmt.Errorf("comment: pull request number %d is not positive", number)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cm, found, err := c.FindComment(ctx, number, key)
+	if err != nil {
+		return Comment{}, false, err
 	}
 	marker := Marker(key)
 	full := marker + "\n" + cutBody(body, MaxCommentBytes-len(marker)-1)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	me, err := c.ownLogin(ctx)
-	if err != nil {
-		return Comment{}, false, fmt.Errorf("pull request %d comments: %w", number, err)
-	}
-	existing, err := c.api.comments(ctx, number)
-	if err != nil {
-		return Comment{}, false, fmt.Errorf("pull request %d comments: %w", number, err)
-	}
-	for _, cm := range existing {
-		if !carinas(cm, marker, me) {
-			continue
-		}
+	if found {
 		if strings.TrimSpace(cm.Body) == strings.TrimSpace(full) {
 			return cm, false, nil
 		}
