@@ -43,6 +43,9 @@ const localRefPrefix = "refs/carina/"
 type repoCache struct {
 	dir string
 	st  *filesystem.Storage
+	// pack is the pack the last fetch stored with its own index, still
+	// mapped, for the checkout that follows; nil when go-git stored it.
+	pack *mappedPack
 }
 
 // cacheError marks a failure of the local cache, which is repaired by
@@ -88,7 +91,11 @@ func openCache(dir string) (*repoCache, error) {
 	return &repoCache{dir: dir, st: st}, nil
 }
 
-func (c *repoCache) close() { _ = c.st.Close() }
+func (c *repoCache) close() {
+	c.pack.close()
+	c.pack = nil
+	_ = c.st.Close()
+}
 
 // has reports whether the cache holds object h.
 func (c *repoCache) has(h plumbing.Hash) bool {
@@ -126,7 +133,10 @@ type fetchOptions struct {
 	want     plumbing.Hash
 	depth    packp.Depth
 	maxBytes int64
-	secrets  []string
+	// maxObjects is the most objects a pack may have for the cache to
+	// index it itself; go-git indexes larger ones.
+	maxObjects int
+	secrets    []string
 }
 
 // fetch asks the server for o.want and what it needs, as a shallow pack,
@@ -156,7 +166,7 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		r = sideband.NewDemuxer(sideband.Sideband, resp)
 	}
 	lr := &limitReader{r: r, left: o.maxBytes}
-	if err := c.store(lr, thin); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
+	if err := c.store(ctx, lr, thin, o); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
 		if lr.err != nil {
 			return lr.err
 		}
@@ -222,12 +232,12 @@ func (c *repoCache) shallows() ([]plumbing.Hash, error) {
 	return out, nil
 }
 
-// store writes a pack into the cache: a full pack as a packfile with its
-// index, a thin pack object by object, resolving its external bases from
+// store writes a pack into the cache: a full pack as a packfile with an
+// index the cache builds (storePack), a thin pack object by object, resolving its external bases from
 // the cache.
-func (c *repoCache) store(r io.Reader, thin bool) error {
+func (c *repoCache) store(ctx context.Context, r io.Reader, thin bool, o fetchOptions) error {
 	if !thin {
-		return packfile.UpdateObjectStorage(c.st, r)
+		return c.storePack(ctx, r, o)
 	}
 	p, err := packfile.NewParserWithStorage(packfile.NewScanner(r), c.st)
 	if err != nil {

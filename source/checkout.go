@@ -43,6 +43,9 @@ type checkout struct {
 	hdr   []byte
 	dirs  []string
 	links *linker
+	// pack, when not nil, holds the blobs of the tree: files are
+	// collected, then written in one walk over its delta chains.
+	pack *packCheckout
 }
 
 // rawFile is a file written through plain system calls. os.OpenFile
@@ -90,8 +93,9 @@ type baseTree struct {
 // materialize writes the tree of commit into dst, which must not exist.
 // Files are read-only; directories below dst become read-only once
 // complete (dst itself is left writable so the caller can rename it).
-// Files that base holds unchanged are hard-linked from it.
-func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *object.Commit, dst string, lim Limits, base *baseTree) (treeStats, error) {
+// Files that base holds unchanged are hard-linked from it. The other
+// files are read from pack, when given, or else through st.
+func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *object.Commit, dst string, lim Limits, base *baseTree, pack *mappedPack) (treeStats, error) {
 	tree, err := object.GetTree(st, commit.TreeHash)
 	if err != nil {
 		return treeStats{}, &cacheError{fmt.Errorf("tree %s: %w", commit.TreeHash, err)}
@@ -100,6 +104,9 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 		return treeStats{}, err
 	}
 	c := &checkout{ctx: ctx, st: st, lim: lim, buf: make([]byte, 64<<10), hash: sha1.New(), links: newLinker()}
+	if pack != nil {
+		c.pack = newPackCheckout(pack.packObjects)
+	}
 	if base == nil {
 		base = &baseTree{}
 	}
@@ -116,6 +123,9 @@ func materialize(ctx context.Context, st storer.EncodedObjectStorer, commit *obj
 		return c.stats, &LimitError{Limit: LimitBytes, Max: c.lim.MaxBytes}
 	}
 	if err := c.writeUnlinked(failed); err != nil {
+		return c.stats, err
+	}
+	if err := c.pack.write(ctx); err != nil {
 		return c.stats, err
 	}
 	for _, d := range slices.Backward(c.dirs) {
@@ -261,6 +271,13 @@ func (c *checkout) blob(h plumbing.Hash) (plumbing.EncodedObject, error) {
 }
 
 func (c *checkout) writeFile(e object.TreeEntry, p string, perm os.FileMode) error {
+	if size, ok := c.pack.size(e.Hash); ok {
+		if err := c.count(size); err != nil {
+			return err
+		}
+		c.pack.add(e.Hash, pendingFile{path: p, perm: perm})
+		return nil
+	}
 	obj, err := c.blob(e.Hash)
 	if err != nil {
 		return err
@@ -298,6 +315,16 @@ func (c *checkout) writeFile(e object.TreeEntry, p string, perm os.FileMode) err
 }
 
 func (c *checkout) writeLink(e object.TreeEntry, p string) error {
+	if size, ok := c.pack.size(e.Hash); ok {
+		if size > maxSymlinkTarget {
+			return fmt.Errorf("symlink %q has a target longer than %d bytes", e.Name, maxSymlinkTarget)
+		}
+		if err := c.count(size); err != nil {
+			return err
+		}
+		c.pack.add(e.Hash, pendingFile{path: p, symlink: true})
+		return nil
+	}
 	obj, err := c.blob(e.Hash)
 	if err != nil {
 		return err
@@ -317,10 +344,15 @@ func (c *checkout) writeLink(e object.TreeEntry, p string) error {
 	if err != nil {
 		return &cacheError{err}
 	}
+	return symlink(target, p)
+}
+
+// symlink makes a symlink at p to target, which must be a valid one. The
+// link is kept as written; the snapshot's file system refuses to follow
+// it out of the root when it is read.
+func symlink(target []byte, p string) error {
 	if len(target) == 0 || slices.Contains(target, 0) {
-		return fmt.Errorf("symlink %q has an invalid target", e.Name)
+		return fmt.Errorf("symlink %q has an invalid target", filepath.Base(p))
 	}
-	// The link is kept as written; the snapshot's file system refuses to
-	// follow it out of the root when it is read.
 	return os.Symlink(string(target), p)
 }

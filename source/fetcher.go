@@ -99,6 +99,8 @@ type Fetcher struct {
 	lsRemotes, downloads, checkouts, repairs atomic.Int64
 	// patches counts trees written by patching a copy of an earlier one.
 	patches atomic.Int64
+	// ownIndexes counts packs stored with the cache's own index.
+	ownIndexes atomic.Int64
 }
 
 // NewFetcher checks opts, filling zero fields from DefaultOptions, and
@@ -281,9 +283,15 @@ func (f *Fetcher) fetchInto(ctx context.Context, key string, sess transport.Uplo
 		pre = f.startCopy(ctx, key, dir)
 		err := c.fetch(ctx, sess, adv, fetchOptions{
 			want: t.want, depth: packp.DepthCommits(1), maxBytes: f.opts.Limits.MaxBytes, secrets: cred.secrets(),
+			// A depth-1 pack holds one object per file and directory;
+			// go-git stores one with more than this.
+			maxObjects: 2*f.opts.Limits.MaxFiles + 1024,
 		})
 		if err != nil {
 			return "", nil, err
+		}
+		if c.pack != nil {
+			f.ownIndexes.Add(1)
 		}
 	}
 	h, err := peelCommit(c.st, t.want)
@@ -300,7 +308,7 @@ func (f *Fetcher) fetchInto(ctx context.Context, key string, sess transport.Uplo
 	if err != nil {
 		return "", nil, &cacheError{fmt.Errorf("commit %s: %w", h, err)}
 	}
-	return f.writeTree(ctx, key, c.st, commit, pre.wait())
+	return f.writeTree(ctx, key, c.st, commit, pre.wait(), c.pack)
 }
 
 // lock serializes work on one repository cache, within this process and

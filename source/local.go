@@ -43,7 +43,7 @@ func (f *Fetcher) fetchLocal(ctx context.Context, ref Ref, u repoURL) (*Snapshot
 	if err != nil {
 		return nil, fmt.Errorf("local repository %s: commit %s: %w", u.Path, h, err)
 	}
-	dir, m, err := f.writeTree(ctx, key, repo.Storer, commit, nil)
+	dir, m, err := f.writeTree(ctx, key, repo.Storer, commit, nil, nil)
 	if err != nil {
 		return nil, err
 	}

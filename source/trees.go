@@ -83,8 +83,9 @@ func readMeta(path string) (*treeMeta, error) {
 // writeTree materializes commit as the tree of repository key, by
 // patching pre, a finished copy of an earlier tree, when there is one, then
 // removes trees that are neither recent nor recently used. writeTree
-// removes pre's directory.
-func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedObjectStorer, commit *object.Commit, pre *treeCopy) (string, *treeMeta, error) {
+// removes pre's directory. pack, when not nil, is the pack just stored,
+// which the files of a tree written whole are read from.
+func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedObjectStorer, commit *object.Commit, pre *treeCopy, pack *mappedPack) (string, *treeMeta, error) {
 	parent := f.treesDir(key)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", nil, err
@@ -111,7 +112,7 @@ func (f *Fetcher) writeTree(ctx context.Context, key string, st storer.EncodedOb
 			return "", nil, err
 		}
 		defer func(dir string) { _ = removeAll(dir) }(tmp)
-		stats, err = materialize(ctx, st, commit, filepath.Join(tmp, "tree"), f.opts.Limits, f.baseTree(parent, st))
+		stats, err = materialize(ctx, st, commit, filepath.Join(tmp, "tree"), f.opts.Limits, f.baseTree(parent, st), pack)
 		if err != nil {
 			return "", nil, err
 		}

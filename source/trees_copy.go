@@ -75,7 +75,7 @@ func copyTree(ctx context.Context, repoDir string, from plumbing.Hash, baseDir, 
 	if err != nil {
 		return treeStats{}, err
 	}
-	return materialize(ctx, st, commit, dst, lim, &baseTree{tree: tree, dir: baseDir})
+	return materialize(ctx, st, commit, dst, lim, &baseTree{tree: tree, dir: baseDir}, nil)
 }
 
 // wait waits for the copy and returns it, or nil when it failed.
