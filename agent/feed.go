@@ -69,18 +69,36 @@ func (f *feed) start(ctx context.Context, wg *sync.WaitGroup) error {
 	return nil
 }
 
+// prepareAfter is how long a source's poller stays idle after a new
+// snapshot before it copies the snapshot's tree for the next download to
+// patch: long enough to leave the CPU to rendering and applying the new
+// snapshot first.
+const prepareAfter = 2 * time.Second
+
 // pollLoop polls one source on its interval, at once when woken, and
-// with the poller's backoff after failures.
+// with the poller's backoff after failures. Once idle for prepareAfter
+// after a new snapshot, it readies the next poll (preparer).
 func (f *feed) pollLoop(ctx context.Context, st *sourceState) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	prep := time.NewTimer(0)
+	<-prep.C
+	defer prep.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-prep.C:
+			if p, ok := st.poller.(preparer); ok {
+				if err := p.Prepare(ctx); err != nil && ctx.Err() == nil {
+					f.log.Debug("preparing the next fetch failed", "source", st.cfg.Name, "error", sanitize(err, f.now()).Message)
+				}
+			}
+			continue
 		case <-timer.C:
 		case <-st.wake:
 		}
+		prep.Stop()
 		t0 := time.Now()
 		u := st.poller.Poll(ctx)
 		if ctx.Err() != nil {
@@ -93,6 +111,9 @@ func (f *feed) pollLoop(ctx context.Context, st *sourceState) {
 		f.rec.Fetch(st.cfg.Name, result, time.Since(t0))
 		f.onUpdate(ctx, st, u)
 		timer.Reset(u.RetryIn)
+		if u.Kind != source.UpdateFailed && u.Kind != source.UpdateUnchanged {
+			prep.Reset(prepareAfter)
+		}
 	}
 }
 

@@ -24,7 +24,15 @@ type snapshotPoller interface {
 	RepoKey() string
 }
 
+// preparer is a poller that can ready its next poll while idle
+// (source.Poller.Prepare copies the newest tree for the next download to
+// patch).
+type preparer interface {
+	Prepare(ctx context.Context) error
+}
+
 var (
+	_ preparer       = (*source.Poller)(nil)
 	_ snapshotPoller = (*source.Poller)(nil)
 	_ snapshotPoller = (*ociPoller)(nil)
 )

@@ -84,6 +84,9 @@ type FetcherStats struct {
 	Checkouts int64
 	// Repairs counts caches removed because they were corrupt.
 	Repairs int64
+	// Prepared counts tree copies Prepare made; PreparedUsed, those a
+	// download then patched.
+	Prepared, PreparedUsed int64
 }
 
 // Fetcher turns Refs into Snapshots, with an on-disk cache per repository.
@@ -95,12 +98,18 @@ type Fetcher struct {
 	httpClients map[string]transport.Transport
 	keyLocks    map[string]chan struct{}
 	trees       map[string]*treeMeta
+	// spares holds, per repository, a copy of its newest tree that
+	// Prepare made for the next download to patch.
+	spares map[string]*treeCopy
 
 	lsRemotes, downloads, checkouts, repairs atomic.Int64
 	// patches counts trees written by patching a copy of an earlier one.
 	patches atomic.Int64
 	// ownIndexes counts packs stored with the cache's own index.
 	ownIndexes atomic.Int64
+	// sparesMade and sparesUsed count the copies Prepare made and the
+	// downloads that patched one.
+	sparesMade, sparesUsed atomic.Int64
 }
 
 // NewFetcher checks opts, filling zero fields from DefaultOptions, and
@@ -143,6 +152,7 @@ func NewFetcher(opts Options) (*Fetcher, error) {
 		httpClients: map[string]transport.Transport{},
 		keyLocks:    map[string]chan struct{}{},
 		trees:       map[string]*treeMeta{},
+		spares:      map[string]*treeCopy{},
 	}, nil
 }
 
@@ -153,6 +163,9 @@ func (f *Fetcher) Stats() FetcherStats {
 		Downloads: f.downloads.Load(),
 		Checkouts: f.checkouts.Load(),
 		Repairs:   f.repairs.Load(),
+
+		Prepared:     f.sparesMade.Load(),
+		PreparedUsed: f.sparesUsed.Load(),
 	}
 }
 
@@ -274,13 +287,17 @@ func (f *Fetcher) fetchInto(ctx context.Context, key string, sess transport.Uplo
 			return "", nil, err
 		}
 	}
-	// While the pack downloads, a copy of the last tree is made, which
-	// the new commit then patches.
+	// The new commit patches a copy of the last tree: one Prepare made
+	// beforehand, or else one made while the pack downloads.
 	var pre *treeCopy
 	defer func() { pre.discard() }()
 	if !c.has(t.want) {
 		f.downloads.Add(1)
-		pre = f.startCopy(ctx, key, dir)
+		if pre = f.takeSpare(key); pre != nil {
+			f.sparesUsed.Add(1)
+		} else {
+			pre = f.startCopy(ctx, key, dir)
+		}
 		err := c.fetch(ctx, sess, adv, fetchOptions{
 			want: t.want, depth: packp.DepthCommits(1), maxBytes: f.opts.Limits.MaxBytes, secrets: cred.secrets(),
 			// A depth-1 pack holds one object per file and directory;

@@ -134,6 +134,13 @@ func (p *Poller) Last() *Snapshot {
 // Polls returns how many polls have run.
 func (p *Poller) Polls() int64 { return p.polls.Load() }
 
+// Prepare copies the newest tree of the polled repository for the next
+// poll that finds a new commit to patch (Fetcher.Prepare). Call it while
+// the poller is idle.
+func (p *Poller) Prepare(ctx context.Context) error {
+	return p.fetcher.Prepare(ctx, p.ref)
+}
+
 // Wake makes Run poll at once. Wakes that arrive while a poll runs
 // collapse into one more poll, so a flood costs at most two.
 func (p *Poller) Wake() {

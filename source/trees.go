@@ -205,7 +205,7 @@ func (f *Fetcher) prune(parent, keep string) {
 		name := e.Name()
 		switch {
 		case strings.HasPrefix(name, ".tmp-"):
-			if now.Sub(info.ModTime()) > time.Hour {
+			if now.Sub(info.ModTime()) > time.Hour && !f.isSpare(filepath.Join(parent, name)) {
 				_ = removeAll(filepath.Join(parent, name))
 			}
 		case strings.HasSuffix(name, ".json"):

@@ -78,12 +78,17 @@ func copyTree(ctx context.Context, repoDir string, from plumbing.Hash, baseDir, 
 	return materialize(ctx, st, commit, dst, lim, &baseTree{tree: tree, dir: baseDir}, nil)
 }
 
-// wait waits for the copy and returns it, or nil when it failed.
+// wait waits for the copy and returns it, or nil when it failed or is
+// gone (a copy Prepare made long ago may have been removed by another
+// process sharing the cache).
 func (tc *treeCopy) wait() *treeCopy {
 	if tc == nil {
 		return nil
 	}
 	<-tc.done
+	if _, err := os.Lstat(tc.dir); tc.err == nil && err != nil {
+		tc.err = err
+	}
 	if tc.err != nil {
 		tc.discard()
 		return nil
