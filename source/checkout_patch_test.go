@@ -101,10 +101,7 @@ func TestIncrementalFetchPatchesCopyOfLastTree(t *testing.T) {
 	if got := f.patches.Load(); got != 1 {
 		t.Fatalf("trees written by patching a copy = %d, want 1", got)
 	}
-	clone := t.TempDir()
-	gitserver.Git(t, clone, "clone", "-q", w.Bare, "c")
-	gitserver.Git(t, filepath.Join(clone, "c"), "checkout", "-q", head)
-	want := treeListing(t, filepath.Join(clone, "c"))
+	want := gitCheckout(t, w.Bare, head)
 	if diff := cmp.Diff(want, treeListing(t, second.Dir)); diff != "" {
 		t.Errorf("patched tree differs from git's checkout (-want +got):\n%s", diff)
 	}

@@ -30,11 +30,17 @@
 // resolved commit is already on disk it returns at once, so a poll that
 // finds nothing new costs one round trip and no download. Otherwise it
 // fetches a depth-1 pack into the repository's cache (asking for a thin
-// pack against what the cache holds), meanwhile copies the last tree
-// (directories and hard links), patches the copy into the new commit's
-// tree where their directories differ, and returns. A corrupt cache is
-// removed and fetched again; a cache is re-cloned after
-// Options.MaxCacheCommits fetches to keep it small.
+// pack against what the cache holds), patches a copy of the last tree
+// (directories and hard links) into the new commit's tree where their
+// directories differ, and returns. The copy is the one Fetcher.Prepare
+// made while the source was idle (the agent calls it two seconds after
+// a new snapshot), or else one made while the pack downloads. A full
+// pack (the first fetch) is indexed by the cache itself, resolving delta
+// chains base first so that only one chain's bases are held in memory,
+// and its tree is written in one walk over the chains; thin packs, and
+// packs it cannot index, go through go-git. A corrupt cache is removed
+// and fetched again; a cache is re-cloned after Options.MaxCacheCommits
+// fetches to keep it small.
 //
 // # Snapshots on disk
 //

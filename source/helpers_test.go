@@ -69,3 +69,27 @@ func cacheEntries(t *testing.T, f *Fetcher) []string {
 	}
 	return out
 }
+
+// fetchedApp serves repos over HTTP and fetches repository "app" once,
+// with a fresh Fetcher.
+func fetchedApp(t *testing.T, repos *gitserver.Repos) (*Fetcher, Ref, *Snapshot) {
+	t.Helper()
+	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
+	f := newFetcher(t, nil)
+	ref := Ref{URL: srv.RepoURL("app")}
+	s, err := f.Fetch(t.Context(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, ref, s
+}
+
+// gitCheckout returns treeListing of what git checks out of commit in
+// the bare repository bare.
+func gitCheckout(t *testing.T, bare, commit string) map[string]string {
+	t.Helper()
+	clone := t.TempDir()
+	gitserver.Git(t, clone, "clone", "-q", bare, "c")
+	gitserver.Git(t, filepath.Join(clone, "c"), "checkout", "-q", commit)
+	return treeListing(t, filepath.Join(clone, "c"))
+}

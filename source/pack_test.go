@@ -107,9 +107,7 @@ func countDeltas(p *packObjects) (deltas, depth int) {
 // either way its tree is right.
 func TestOwnPackIndexMatchesGit(t *testing.T) {
 	_, w, head := deltaRepo(t)
-	clone := t.TempDir()
-	gitserver.Git(t, clone, "clone", "-q", w.Bare, "c")
-	want := treeListing(t, filepath.Join(clone, "c"))
+	want := gitCheckout(t, w.Bare, head)
 	for _, ofs := range []bool{true, false} {
 		t.Run(fmt.Sprintf("ofs-delta=%v", ofs), func(t *testing.T) {
 			pack := gitPack(t, w.Bare, head, ofs)

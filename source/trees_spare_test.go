@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carina-gitops/carina/e2e/gitserver"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -29,13 +28,7 @@ func TestPreparedCopyIsPatched(t *testing.T) {
 	w.Write("change.yaml", "v1\n")
 	w.Commit("base")
 	w.Push("main")
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
-	f := newFetcher(t, nil)
-	ref := Ref{URL: srv.RepoURL("app")}
-	first, err := f.Fetch(t.Context(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, ref, first := fetchedApp(t, repos)
 	if err := f.Prepare(t.Context(), ref); err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +57,7 @@ func TestPreparedCopyIsPatched(t *testing.T) {
 	if f.sparesUsed.Load() != 1 || f.patches.Load() != 1 {
 		t.Fatalf("prepared copies used = %d, trees patched = %d; want 1 and 1", f.sparesUsed.Load(), f.patches.Load())
 	}
-	clone := t.TempDir()
-	gitserver.Git(t, clone, "clone", "-q", w.Bare, "c")
-	gitserver.Git(t, filepath.Join(clone, "c"), "checkout", "-q", head)
-	if diff := cmp.Diff(treeListing(t, filepath.Join(clone, "c")), treeListing(t, second.Dir)); diff != "" {
+	if diff := cmp.Diff(gitCheckout(t, w.Bare, head), treeListing(t, second.Dir)); diff != "" {
 		t.Errorf("tree differs from git's checkout (-want +got):\n%s", diff)
 	}
 	if got := readFile(t, first, "change.yaml"); got != "v1\n" {
@@ -90,13 +80,7 @@ func TestPreparedCopyIsPatched(t *testing.T) {
 // removes its copy and leaves nothing for the next download.
 func TestPrepareCancelledLeavesNothing(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
-	f := newFetcher(t, nil)
-	ref := Ref{URL: srv.RepoURL("app")}
-	s, err := f.Fetch(t.Context(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, ref, s := fetchedApp(t, repos)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := f.Prepare(ctx, ref); err == nil {
@@ -111,13 +95,7 @@ func TestPrepareCancelledLeavesNothing(t *testing.T) {
 // after an hour, but not a copy Prepare made that is still waiting.
 func TestPruneKeepsPreparedCopy(t *testing.T) {
 	repos, _, _ := seedApp(t)
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
-	f := newFetcher(t, nil)
-	ref := Ref{URL: srv.RepoURL("app")}
-	s, err := f.Fetch(t.Context(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, ref, s := fetchedApp(t, repos)
 	if err := f.Prepare(t.Context(), ref); err != nil {
 		t.Fatal(err)
 	}
