@@ -170,6 +170,11 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		if lr.err != nil {
 			return lr.err
 		}
+		// An object over the size limit, or the end of ctx, is not a
+		// fault of the cache that a fresh fetch would repair.
+		if le := (*LimitError)(nil); errors.As(err, &le) || ctx.Err() != nil {
+			return err
+		}
 		// A local disk problem or a bad pack from the remote: either way
 		// one fresh attempt is the remedy.
 		return &cacheError{fmt.Errorf("storing the pack: %w", remoteError(err, o.secrets))}

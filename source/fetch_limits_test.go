@@ -78,6 +78,11 @@ func TestFetchOverLimitsFailsClearlyAndCleansCache(t *testing.T) {
 			if left := treeLeftovers(t, f); len(left) != 0 {
 				t.Errorf("snapshot trees left after the limit: %v", left)
 			}
+			// A limit is not a fault of the cache: no repair, no second
+			// download.
+			if st := f.Stats(); st.Repairs != 0 || st.Downloads != 1 {
+				t.Errorf("repairs %d, downloads %d after the limit; want 0 and 1", st.Repairs, st.Downloads)
+			}
 		})
 	}
 }

@@ -54,6 +54,11 @@ func (p *packObjects) walk(ctx context.Context, want func(i int32) bool, visit f
 		if o.delta || !r.need[i] {
 			continue
 		}
+		if r.steps++; r.steps%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		content, err := p.inflate(o, r.scratchFor(int32(i)))
 		if err != nil {
 			return err
