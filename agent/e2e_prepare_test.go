@@ -17,12 +17,7 @@ func TestIdleSourcePreparesNextFetch(t *testing.T) {
 	ns := testNS("prepare")
 	app := ns + "-shop"
 	createNamespaces(t, cs, ns)
-	repos := gitserver.NewRepos(t)
-	w := repos.Create(t, "app")
-	w.Write(app+"/Appfile", simpleAppfile(app, ns, "v1"))
-	w.Commit("v1")
-	w.Push("main")
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
+	w, srv := servedApp(t, app, ns)
 	cfg := agentConfig(t, srv.RepoURL("app"), "", "")
 	r := startAgent(t, cfg)
 	r.repo = srv.RepoURL("app")
@@ -49,4 +44,16 @@ func TestIdleSourcePreparesNextFetch(t *testing.T) {
 		st := fetcher.Stats()
 		return st.Prepared == 2, fmt.Sprintf("%+v", st)
 	})
+}
+
+// servedApp serves repository "app", holding app's Appfile at v1 on
+// main, over git http-backend.
+func servedApp(t *testing.T, app, ns string) (*gitserver.Work, *gitserver.HTTPServer) {
+	t.Helper()
+	repos := gitserver.NewRepos(t)
+	w := repos.Create(t, "app")
+	w.Write(app+"/Appfile", simpleAppfile(app, ns, "v1"))
+	w.Commit("v1")
+	w.Push("main")
+	return w, gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
 }

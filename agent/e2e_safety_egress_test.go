@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/carina-gitops/carina/e2e/cluster"
-	"github.com/carina-gitops/carina/e2e/gitserver"
 )
 
 // TestEgressRefusedSourceIsAnErrorAndDeletesNothing: an app is deployed
@@ -29,12 +28,7 @@ func TestEgressRefusedSourceIsAnErrorAndDeletesNothing(t *testing.T) {
 	ns := testNS("egress")
 	app := ns + "-shop"
 	createNamespaces(t, cs, ns)
-	repos := gitserver.NewRepos(t)
-	w := repos.Create(t, "app")
-	w.Write(app+"/Appfile", simpleAppfile(app, ns, "v1"))
-	w.Commit("v1")
-	w.Push("main")
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
+	w, srv := servedApp(t, app, ns)
 	upstream, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)

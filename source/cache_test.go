@@ -78,13 +78,7 @@ func TestFetchRepairsCorruptCache(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			repos, w, _ := seedApp(t)
-			srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
-			f := newFetcher(t, nil)
-			ref := Ref{URL: srv.RepoURL("app")}
-			first, err := f.Fetch(t.Context(), ref)
-			if err != nil {
-				t.Fatal(err)
-			}
+			f, ref, first := fetchedApp(t, repos)
 			tc.corrupt(t, f, filepath.Join(f.opts.CacheDir, "repos", cacheEntries(t, f)[0]))
 			// The next commit keeps README.md, whose blob only the damaged
 			// cache holds: the checkout must read it from there.

@@ -71,13 +71,7 @@ func TestIncrementalFetchPatchesCopyOfLastTree(t *testing.T) {
 	w.Symlink("README.md", "link")
 	w.Commit("base")
 	w.Push("main")
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
-	f := newFetcher(t, nil)
-	ref := Ref{URL: srv.RepoURL("app")}
-	first, err := f.Fetch(t.Context(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, ref, first := fetchedApp(t, repos)
 
 	w.Remove("gone")
 	w.Remove("becomes-dir")

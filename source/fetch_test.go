@@ -266,13 +266,7 @@ func TestIncrementalFetchLinksUnchangedFiles(t *testing.T) {
 	w.Write("docs/a/faq.md", "# faq\n")
 	w.Commit("more files")
 	w.Push("main")
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{})
-	f := newFetcher(t, nil)
-	ref := Ref{URL: srv.RepoURL("app")}
-	first, err := f.Fetch(t.Context(), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, ref, first := fetchedApp(t, repos)
 	w.Write("deploy/app.yaml", "kind: Application\nname: shop\nreplicas: 9\n")
 	w.Commit("change one file")
 	w.Push("main")
