@@ -158,14 +158,7 @@ func (c *repoCache) fetch(ctx context.Context, sess transport.UploadPackSession,
 		return remoteError(err, o.secrets)
 	}
 	defer resp.Close()
-	var r io.Reader = resp
-	switch {
-	case req.Capabilities.Supports(capability.Sideband64k):
-		r = sideband.NewDemuxer(sideband.Sideband64k, resp)
-	case req.Capabilities.Supports(capability.Sideband):
-		r = sideband.NewDemuxer(sideband.Sideband, resp)
-	}
-	lr := &limitReader{r: r, left: o.maxBytes}
+	lr := &limitReader{r: PackStream(req, resp), left: o.maxBytes}
 	if err := c.store(ctx, lr, thin, o); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
 		if lr.err != nil {
 			return lr.err
@@ -366,4 +359,16 @@ func removeAll(dir string) error {
 		return nil
 	})
 	return os.RemoveAll(dir)
+}
+
+// PackStream returns the pack data of an upload-pack response to req:
+// the response itself, or its pack channel when req asked for side-band.
+func PackStream(req *packp.UploadPackRequest, resp io.Reader) io.Reader {
+	switch {
+	case req.Capabilities.Supports(capability.Sideband64k):
+		return sideband.NewDemuxer(sideband.Sideband64k, resp)
+	case req.Capabilities.Supports(capability.Sideband):
+		return sideband.NewDemuxer(sideband.Sideband, resp)
+	}
+	return resp
 }

@@ -14,11 +14,12 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp/capability"
-	"github.com/go-git/go-git/v5/plumbing/protocol/packp/sideband"
 	"github.com/go-git/go-git/v5/plumbing/revlist"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/storage"
 	"github.com/go-git/go-git/v5/storage/memory"
+
+	"github.com/carina-gitops/carina/source"
 )
 
 // The talk with the remote goes through sessions of the transport that
@@ -118,14 +119,7 @@ func upload(ctx context.Context, sess transport.UploadPackSession, ar *packp.Adv
 		return err
 	}
 	defer func() { _ = resp.Close() }()
-	var rd io.Reader = resp
-	switch {
-	case req.Capabilities.Supports(capability.Sideband64k):
-		rd = sideband.NewDemuxer(sideband.Sideband64k, resp)
-	case req.Capabilities.Supports(capability.Sideband):
-		rd = sideband.NewDemuxer(sideband.Sideband, resp)
-	}
-	if err := packfile.UpdateObjectStorage(st, rd); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
+	if err := packfile.UpdateObjectStorage(st, source.PackStream(req, resp)); err != nil && !errors.Is(err, packfile.ErrEmptyPackfile) {
 		return fmt.Errorf("storing the pack: %w", err)
 	}
 	return nil
