@@ -81,8 +81,8 @@ const prepareAfter = 2 * time.Second
 func (f *feed) pollLoop(ctx context.Context, st *sourceState) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	prep := time.NewTimer(0)
-	<-prep.C
+	prep := time.NewTimer(prepareAfter)
+	prep.Stop() // armed after a new snapshot
 	defer prep.Stop()
 	for {
 		select {

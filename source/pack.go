@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"compress/zlib"
+	"crypto/sha1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -59,10 +60,10 @@ func packErrorf(off int64, format string, args ...any) error {
 }
 
 // scanPack reads the header of every object of data, a complete pack
-// with its trailer, hashes the whole objects, and links each delta to its
-// base. checksum is the trailer's hash function. maxObjects and maxObject
-// bound the object count and any one object's size.
-func scanPack(data []byte, maxObjects int, maxObject int64, checksum func([]byte) plumbing.Hash) (*packObjects, error) {
+// with its trailer (the SHA-1 of the rest, which it checks), hashes the
+// whole objects, and links each delta to its base. maxObjects and
+// maxObject bound the object count and any one object's size.
+func scanPack(data []byte, maxObjects int, maxObject int64) (*packObjects, error) {
 	if len(data) < 32 || string(data[:4]) != "PACK" {
 		return nil, errors.New("not a pack")
 	}
@@ -70,7 +71,7 @@ func scanPack(data []byte, maxObjects int, maxObject int64, checksum func([]byte
 		return nil, fmt.Errorf("pack version %d is not supported", v)
 	}
 	body := len(data) - 20
-	if checksum(data[:body]) != plumbing.Hash(data[body:]) {
+	if sha1.Sum(data[:body]) != [20]byte(data[body:]) {
 		return nil, errors.New("pack checksum mismatch")
 	}
 	count := int64(binary.BigEndian.Uint32(data[8:12]))
@@ -261,7 +262,14 @@ func copyExactly(w io.Writer, r io.Reader, n int64, buf []byte) error {
 	if m, err := io.CopyBuffer(w, io.LimitReader(r, n), buf); err != nil || m != n {
 		return fmt.Errorf("object data is shorter than its header says: %w", errOr(err, io.ErrUnexpectedEOF))
 	}
-	if m, err := r.Read(buf[:1]); m != 0 || err != io.EOF {
+	return atEnd(r)
+}
+
+// atEnd checks that r, an inflating reader, has no data left; reading its
+// end makes zlib verify the checksum.
+func atEnd(r io.Reader) error {
+	var one [1]byte
+	if m, err := r.Read(one[:]); m != 0 || err != io.EOF {
 		return fmt.Errorf("object data is longer than its header says: %w", errOr(err, errors.New("extra data")))
 	}
 	return nil
@@ -287,9 +295,8 @@ func (p *packObjects) inflate(o *packObject, buf []byte) ([]byte, error) {
 	if _, err := io.ReadFull(zr, buf); err != nil {
 		return nil, packErrorf(o.offset, "object data is shorter than its header says: %v", err)
 	}
-	var one [1]byte
-	if m, err := zr.Read(one[:]); m != 0 || err != io.EOF {
-		return nil, packErrorf(o.offset, "object data is longer than its header says")
+	if err := atEnd(zr); err != nil {
+		return nil, packErrorf(o.offset, "%v", err)
 	}
 	return buf, nil
 }

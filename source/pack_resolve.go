@@ -63,9 +63,7 @@ func (p *packObjects) walk(ctx context.Context, want func(i int32) bool, visit f
 		if err != nil {
 			return err
 		}
-		if o.child < 0 {
-			r.leaf = content
-		}
+		r.keepScratch(int32(i), content)
 		if want(int32(i)) {
 			if err := visit(int32(i), content); err != nil {
 				return err
@@ -88,6 +86,14 @@ func (r *resolver) scratchFor(i int32) []byte {
 		return nil
 	}
 	return r.leaf
+}
+
+// keepScratch keeps content, of object i, as the shared buffer when it
+// came from scratchFor(i), so that a grown buffer is reused.
+func (r *resolver) keepScratch(i int32, content []byte) {
+	if r.p.objs[i].child < 0 {
+		r.leaf = content
+	}
 }
 
 // descend resolves the needed deltas made from object i, whose content
@@ -146,9 +152,7 @@ func (r *resolver) resolve(c int32, base []byte) ([]byte, error) {
 		}
 		return nil, packErrorf(o.offset, "%v", err)
 	}
-	if r.scratchFor(c) != nil {
-		r.leaf = content
-	}
+	r.keepScratch(c, content)
 	o.typ = r.p.objs[o.base].typ
 	o.size = int64(len(content))
 	return content, nil

@@ -2,7 +2,6 @@ package source
 
 import (
 	"context"
-	"crypto/sha1"
 	"errors"
 	"io"
 	"os"
@@ -55,7 +54,7 @@ func (c *repoCache) storePack(ctx context.Context, r io.Reader, o fetchOptions) 
 		return err
 	}
 	m := &mappedPack{mem: mem}
-	p, err := scanPack(mem, o.maxObjects, o.maxBytes, func(b []byte) plumbing.Hash { return sha1.Sum(b) })
+	p, err := scanPack(mem, o.maxObjects, o.maxBytes)
 	if err == nil && len(p.objs) == 0 {
 		err = packfile.ErrEmptyPackfile
 	}

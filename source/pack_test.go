@@ -83,8 +83,6 @@ func gitIndex(t *testing.T, pack []byte) []byte {
 	return b
 }
 
-func packSum(b []byte) plumbing.Hash { return sha1.Sum(b) }
-
 // countDeltas counts the deltas of pack and the longest chain.
 func countDeltas(p *packObjects) (deltas, depth int) {
 	for i := range p.objs {
@@ -180,7 +178,7 @@ func TestPackHeldBasesAreRebuilt(t *testing.T) {
 	pack := gitPack(t, w.Bare, head, true)
 	rebuilds := 0
 	hashes := func(limit int64) []plumbing.Hash {
-		p, err := scanPack(pack, 1<<20, 1<<30, packSum)
+		p, err := scanPack(pack, 1<<20, 1<<30)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +284,7 @@ func TestPackErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := scanPack(tt.pack(), 1<<10, tt.maxSize, packSum)
+			p, err := scanPack(tt.pack(), 1<<10, tt.maxSize)
 			if err == nil {
 				err = p.hashAll(t.Context())
 			}
@@ -305,7 +303,7 @@ func FuzzScanPack(f *testing.F) {
 		if len(data) >= 32 {
 			data = resum(data)
 		}
-		p, err := scanPack(data, 1<<12, 1<<20, packSum)
+		p, err := scanPack(data, 1<<12, 1<<20)
 		if err != nil {
 			return
 		}
