@@ -113,11 +113,7 @@ func TestPushChangeToRealGitServer(t *testing.T) {
 	w.Push("main")
 	gitserver.Git(t, w.Bare, "config", "http.receivepack", "true")
 	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "bot", Password: "s3cret-password"})
-	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte("s3cret-password\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	auth := source.Auth{Username: "bot", PasswordFile: pw}
+	auth := botAuth(t, "s3cret-password")
 	ctx := t.Context()
 
 	repo, err := Clone(ctx, srv.RepoURL("app"), auth, "main", nil)
@@ -174,16 +170,8 @@ func TestCloneErrorHasNoPassword(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the git HTTP server")
 	}
-	repos := gitserver.NewRepos(t)
-	w := repos.Create(t, "app")
-	w.Commit("first")
-	w.Push("main")
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "bot", Password: "right-password"})
-	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte("wrong-password-xyz\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Clone(t.Context(), srv.RepoURL("app"), source.Auth{Username: "bot", PasswordFile: pw}, "main", nil)
+	srv := botServer(t, "right-password")
+	_, err := Clone(t.Context(), srv.RepoURL("app"), botAuth(t, "wrong-password-xyz"), "main", nil)
 	if err == nil || strings.Contains(err.Error(), "wrong-password-xyz") {
 		t.Fatalf("clone with a wrong password: %v", err)
 	}
@@ -197,20 +185,12 @@ func TestCloneRefusesWhatTheEgressPolicyDenies(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs the git HTTP server")
 	}
-	repos := gitserver.NewRepos(t)
-	w := repos.Create(t, "app")
-	w.Commit("first")
-	w.Push("main")
-	srv := gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "bot", Password: "pin-s3cret"})
-	pw := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pw, []byte("pin-s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	srv := botServer(t, "pin-s3cret")
+	auth := botAuth(t, "pin-s3cret")
 	deny, err := egress.New(egress.Rules{DenyCIDRs: []string{"127.0.0.0/8"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth := source.Auth{Username: "bot", PasswordFile: pw}
 	_, err = Clone(t.Context(), srv.RepoURL("app"), auth, "main", deny)
 	if err == nil || !strings.Contains(err.Error(), "(denyCIDRs 127.0.0.0/8): denied by the egress policy") || strings.Contains(err.Error(), "pin-s3cret") {
 		t.Fatalf("clone under denyCIDRs 127.0.0.0/8: %v, want a refusal without the password", err)
@@ -221,4 +201,25 @@ func TestCloneRefusesWhatTheEgressPolicyDenies(t *testing.T) {
 	if _, err := Clone(t.Context(), srv.RepoURL("app"), auth, "main", nil); err != nil {
 		t.Fatalf("clone under the default policy: %v (the refusal above would prove nothing)", err)
 	}
+}
+
+// botServer serves repository "app", one empty commit on main, to user
+// bot with password.
+func botServer(t *testing.T, password string) *gitserver.HTTPServer {
+	t.Helper()
+	repos := gitserver.NewRepos(t)
+	w := repos.Create(t, "app")
+	w.Commit("first")
+	w.Push("main")
+	return gitserver.StartHTTP(t, repos, gitserver.HTTPOptions{Username: "bot", Password: password})
+}
+
+// botAuth is user bot with password, read from a file.
+func botAuth(t *testing.T, password string) source.Auth {
+	t.Helper()
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return source.Auth{Username: "bot", PasswordFile: pw}
 }
